@@ -1,0 +1,13 @@
+import { uuidv7 } from 'uuidv7';
+import type { Trx } from '../db/database.ts';
+
+/** Tenants are created by the system (CLI, demo, provisioning), never by a tenant's own caller. */
+export const tenantRepository = {
+  async create(trx: Trx, input: { name: string; id?: string }): Promise<{ id: string; name: string }> {
+    return trx
+      .insertInto('tenants')
+      .values({ id: input.id ?? uuidv7(), name: input.name })
+      .returning(['id', 'name'])
+      .executeTakeFirstOrThrow();
+  },
+};

@@ -1,0 +1,133 @@
+import { EventEmitter } from 'node:events';
+import type { PgBoss } from 'pg-boss';
+import type { Config } from './config.ts';
+import { type Database, openDatabase } from './db/database.ts';
+import { migrate } from './db/migrator.ts';
+import { OperationCatalog, type OperationTypeDefinition } from './ledger/catalog.ts';
+import { CursorCodec } from './ledger/cursor.ts';
+import type { RunRow } from './ledger/run.ts';
+import { OperationRunService } from './ledger/service.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { BossRunQueue, createBoss, prepareQueues, type RunQueue } from './queue/run-queue.ts';
+import { RunWorker } from './queue/worker.ts';
+import { deriveKey, loadRootKey } from './secret-key.ts';
+
+/** In-process notifications of run changes (the stream's path on the embedded database). */
+export class RunEvents extends EventEmitter<{ change: [RunRow] }> {}
+
+export type Opsledger = {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  boss: PgBoss;
+  catalog: OperationCatalog;
+  queue: RunQueue;
+  service: OperationRunService;
+  worker: RunWorker | null;
+  events: RunEvents;
+  rootKey: Buffer;
+  close(): Promise<void>;
+};
+
+export type DefinitionDeps = { config: Config; database: Database; logger: Logger; rootKey: Buffer };
+
+export type OpsledgerOptions = {
+  config: Config;
+  /** The operation types, or a factory that builds them from the opened database and config. */
+  definitions:
+    | readonly OperationTypeDefinition[]
+    | ((
+        deps: DefinitionDeps,
+      ) => readonly OperationTypeDefinition[] | Promise<readonly OperationTypeDefinition[]>);
+  logger?: Logger;
+  /** Start a worker in this process (serve and worker do; one-shot commands do not). */
+  worker?: boolean;
+  /** An already opened database (tests pass a cloned one). */
+  database?: Database;
+  /** Wraps the real queue, e.g. to inject a fault between enqueue and commit in a test. */
+  wrapQueue?: (queue: RunQueue) => RunQueue;
+  /** pg-boss maintenance and cron; off for one-shot commands. */
+  maintenance?: boolean;
+};
+
+export async function openDatabaseFor(config: Config): Promise<Database> {
+  return config.databaseUrl
+    ? openDatabase({ kind: 'postgres', url: config.databaseUrl })
+    : openDatabase({ kind: 'pglite', dataDir: config.dataDir });
+}
+
+/** The composition root: builds every part with its dependencies passed in. */
+export async function createOpsledger(options: OpsledgerOptions): Promise<Opsledger> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  // A static catalog is checked before anything opens: a bad one stops start-up.
+  let catalog = Array.isArray(options.definitions) ? new OperationCatalog(options.definitions) : null;
+  const database = options.database ?? (await openDatabaseFor(config));
+  let boss: PgBoss | null = null;
+  try {
+    await migrate(database);
+    const rootKey = loadRootKey(config);
+    if (!catalog) {
+      const factory = options.definitions as Exclude<OpsledgerOptions['definitions'], readonly unknown[]>;
+      catalog = new OperationCatalog(await factory({ config, database, logger, rootKey }));
+    }
+    const maintenance = options.maintenance ?? options.worker ?? false;
+    boss = createBoss(database, { url: config.databaseUrl, schedule: maintenance, supervise: maintenance });
+    boss.on('error', (err) => logger.error({ err }, 'queue error'));
+    await boss.start();
+    await prepareQueues(boss, database);
+    const realQueue = new BossRunQueue(boss);
+    const queue = options.wrapQueue ? options.wrapQueue(realQueue) : realQueue;
+    const events = new RunEvents();
+    events.setMaxListeners(0);
+    const onRunChanged = (run: RunRow) => events.emit('change', run);
+    const service = new OperationRunService({
+      database,
+      catalog,
+      queue,
+      cursors: new CursorCodec(deriveKey(rootKey, 'cursor')),
+      logger,
+      onRunChanged,
+    });
+    const worker = options.worker
+      ? new RunWorker({
+          boss,
+          database,
+          service,
+          catalog,
+          queue,
+          logger,
+          tenantConcurrency: config.tenantConcurrency,
+          staleRunSeconds: config.staleRunSeconds,
+          retentionDays: config.retentionDays,
+          onRunChanged,
+        })
+      : null;
+    await worker?.start();
+    const b = boss;
+    let closed = false;
+    return {
+      config,
+      logger,
+      database,
+      boss: b,
+      catalog: catalog as OperationCatalog,
+      queue,
+      service,
+      worker,
+      events,
+      rootKey,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await worker?.stop();
+        await b.stop({ graceful: false, close: true, timeout: 5000 }).catch(() => {});
+        await database.close();
+      },
+    };
+  } catch (err) {
+    await boss?.stop({ graceful: false, close: true }).catch(() => {});
+    if (!options.database) await database.close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,12 @@
+import type { Command } from '../command.ts';
+import { migrateCommand, pruneCommand, schemaDumpCommand } from './maintenance.ts';
+import { serveCommand, workerCommand } from './serve.ts';
+
+/** Every command of `opsledger`, in the order --help lists them. */
+export const commands: Command[] = [
+  serveCommand,
+  workerCommand,
+  migrateCommand,
+  pruneCommand,
+  schemaDumpCommand,
+];

@@ -1,0 +1,110 @@
+import path from 'node:path';
+
+/** Validated configuration. Built once at start-up; every consumer gets this object passed in. */
+export type Config = {
+  databaseUrl: string | null;
+  dataDir: string;
+  port: number;
+  host: string;
+  retentionDays: number;
+  staleRunSeconds: number;
+  tenantConcurrency: number;
+  /** Raw key text; parsed where it is used so a missing key is only an error where it is needed. */
+  secretKey: string | null;
+  legacyWrites: boolean;
+  graphUrl: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  production: boolean;
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function intVar(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${name} must be a whole number between ${min} and ${max}, got "${raw}"`);
+  }
+  const value = Number(raw.trim());
+  if (value < min || value > max) {
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function boolVar(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function databaseUrlVar(env: Env): string | null {
+  const raw = env.DATABASE_URL?.trim();
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Never echo the value: it may carry a password.
+    throw new ConfigError('DATABASE_URL is not a valid URL (expected postgres://user@host:port/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`DATABASE_URL must use postgres:// or postgresql://, got ${url.protocol}//`);
+  }
+  return raw;
+}
+
+function graphUrlVar(env: Env): string {
+  const raw = env.GRAPH_URL?.trim();
+  if (!raw || raw === 'simulator') return 'simulator';
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new ConfigError('GRAPH_URL must be "simulator" or an http(s) URL');
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const logLevel = (env.LOG_LEVEL?.trim() || 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  }
+  const production = env.NODE_ENV === 'production';
+  const secretKey = env.SECRET_KEY?.trim() || null;
+  if (
+    secretKey !== null &&
+    !/^[0-9a-fA-F]{64}$/.test(secretKey) &&
+    Buffer.from(secretKey, 'base64').length !== 32
+  ) {
+    throw new ConfigError('SECRET_KEY must be 64 hex characters or base64 of 32 bytes');
+  }
+  const databaseUrl = databaseUrlVar(env);
+  if (production && !secretKey) {
+    throw new ConfigError('SECRET_KEY is required when NODE_ENV=production');
+  }
+  return {
+    databaseUrl,
+    dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './.data'),
+    port: intVar(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST?.trim() || '127.0.0.1',
+    retentionDays: intVar(env, 'RETENTION_DAYS', 90, 1, 36500),
+    staleRunSeconds: intVar(env, 'STALE_RUN_SECONDS', 120, 5, 86400),
+    tenantConcurrency: intVar(env, 'TENANT_CONCURRENCY', 4, 1, 256),
+    secretKey,
+    legacyWrites: boolVar(env, 'LEGACY_WRITES', true),
+    graphUrl: graphUrlVar(env),
+    logLevel,
+    production,
+  };
+}

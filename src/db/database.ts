@@ -1,0 +1,123 @@
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.ts';
+import { PGliteDialect } from './pglite-dialect.ts';
+import type { DB } from './schema.ts';
+
+export type Trx = Transaction<DB>;
+
+export type DatabaseKind = 'postgres' | 'pglite';
+
+export type Database = {
+  kind: DatabaseKind;
+  db: Kysely<DB>;
+  /** Set on the embedded database only. */
+  pglite: PGlite | null;
+  /** Set on PostgreSQL only. */
+  pool: pg.Pool | null;
+  /**
+   * Runs fn in a transaction scoped to one tenant: the application role with row-level security
+   * and the tenant id as a transaction-local setting. Queries must still filter by tenant; RLS is
+   * the second wall, not the first.
+   */
+  tenantTx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T>;
+  /** A transaction with the connecting role: for cross-tenant work (reaper, pruner, migrations). */
+  systemTx<T>(fn: (trx: Trx) => Promise<T>): Promise<T>;
+  /** LISTEN on a channel; returns a function that stops listening. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+};
+
+export type DatabaseOptions =
+  | { kind: 'postgres'; url: string; max?: number; applicationName?: string }
+  | { kind: 'pglite'; dataDir: string }
+  /** An embedded database loaded from a dump and kept in memory (tests clone one migrated template). */
+  | { kind: 'pglite-memory'; loadDataDir?: Blob };
+
+// pg returns int8 (count(*), sums) as strings; the ledger only counts things that fit a double.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+async function scoped<T>(trx: Trx, tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
+  await sql`select set_config('opsledger.tenant_id', ${tenantId}, true)`.execute(trx);
+  await sql`set local role opsledger_app`.execute(trx);
+  return fn(trx);
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.max ?? 10,
+      application_name: options.applicationName ?? 'opsledger',
+      // A dead or unreachable server must surface as an error, not a hang.
+      connectionTimeoutMillis: 10_000,
+    });
+    // Idle clients that lose their server emit 'error'; without a handler that kills the process.
+    pool.on('error', () => {});
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    return {
+      kind: 'postgres',
+      db,
+      pglite: null,
+      pool,
+      tenantTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
+      systemTx: (fn) => db.transaction().execute(fn),
+      async listen(channel, onPayload) {
+        const client = await pool.connect();
+        const handler = (msg: pg.Notification) => {
+          if (msg.channel === channel && msg.payload !== undefined) onPayload(msg.payload);
+        };
+        client.on('notification', handler);
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        return async () => {
+          client.off('notification', handler);
+          try {
+            await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+            client.release();
+          } catch (err) {
+            client.release(err as Error);
+          }
+        };
+      },
+      async close() {
+        await db.destroy();
+      },
+    };
+  }
+
+  let release: (() => void) | null = null;
+  let pglite: PGlite;
+  if (options.kind === 'pglite') {
+    release = lockDataDir(options.dataDir);
+    try {
+      pglite = await PGlite.create(path.join(options.dataDir, 'pglite'));
+    } catch (err) {
+      release();
+      throw err;
+    }
+  } else {
+    pglite = await PGlite.create(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
+  }
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  return {
+    kind: 'pglite',
+    db,
+    pglite,
+    pool: null,
+    tenantTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
+    systemTx: (fn) => db.transaction().execute(fn),
+    async listen(channel, onPayload) {
+      const unsubscribe = await pglite.listen(channel, onPayload);
+      return async () => {
+        if (!pglite.closed) await unsubscribe();
+      };
+    },
+    async close() {
+      await db.destroy();
+      if (!pglite.closed) await pglite.close();
+      release?.();
+    },
+  };
+}

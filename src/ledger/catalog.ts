@@ -1,0 +1,140 @@
+import type { TSchema } from 'typebox';
+import Value from 'typebox/value';
+import type { Trx } from '../db/database.ts';
+import { type FieldProblem, ValidationError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { FailureEntry, RunRow } from './run.ts';
+
+/** What a handler is given for one attempt of one run. */
+export type OperationContext<I> = {
+  run: { id: string; tenantId: string; type: string; attempt: number; maxAttempts: number };
+  inputs: I;
+  /** Fires when the run is cancelled or the worker shuts down; stop promptly when it does. */
+  signal: AbortSignal;
+  /** Sets the run's counters (absolute values; declared count keys only). */
+  progress(counts: Record<string, number>): Promise<void>;
+  logger: Logger;
+};
+
+export type OperationResult = {
+  /** `succeeded` unless the handler says otherwise. A handler that fails throws. */
+  outcome?: 'succeeded' | 'partially_succeeded';
+  counts?: Record<string, number>;
+  failures?: FailureEntry[];
+  /** Links to what the run produced, merged into the run's context (e.g. a backup set id). */
+  links?: Record<string, string>;
+};
+
+export type OperationHandler<I> = (ctx: OperationContext<I>) => Promise<OperationResult | undefined>;
+
+/**
+ * Called inside every transaction that writes the run, after the write: the parallel write of a
+ * legacy run table commits or rolls back with the canonical row.
+ */
+export type RunWriteHook = (trx: Trx, run: RunRow) => Promise<void>;
+
+export type OperationTypeDefinition<I = any> = {
+  /** e.g. `inventory.sync` */
+  name: string;
+  label: string;
+  /** JSON schema (TypeBox) of the inputs; defaults in it are applied before validation. */
+  inputSchema: TSchema;
+  /** Input keys that form the run's identity. */
+  identityKeys: readonly string[];
+  /** The only counters a run of this type may report. */
+  countKeys: readonly string[];
+  /** How long one attempt may run before the queue gives up on it. */
+  timeoutSeconds: number;
+  maxAttempts: number;
+  /** Seconds before a failed attempt is retried. */
+  retryDelaySeconds?: number;
+  /** Puts inputs in canonical form after validation (e.g. sort a set given as an array). */
+  normalize?: (inputs: I) => I;
+  handler: OperationHandler<I>;
+  onRunWrite?: RunWriteHook;
+};
+
+export class CatalogError extends Error {
+  override name = 'CatalogError';
+}
+
+const TYPE_NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+
+/**
+ * The registered operation types. Checked when built: a duplicate name, a missing handler or an
+ * identity key that is not an input stops start-up rather than failing the first run.
+ */
+export class OperationCatalog {
+  #types = new Map<string, OperationTypeDefinition>();
+
+  constructor(definitions: readonly OperationTypeDefinition[]) {
+    for (const def of definitions) {
+      if (!TYPE_NAME.test(def.name)) throw new CatalogError(`operation type name "${def.name}" is not valid`);
+      if (this.#types.has(def.name))
+        throw new CatalogError(`operation type "${def.name}" is registered twice`);
+      if (typeof def.handler !== 'function') {
+        throw new CatalogError(`operation type "${def.name}" has no handler`);
+      }
+      if (!def.label) throw new CatalogError(`operation type "${def.name}" has no label`);
+      const props = (def.inputSchema as { properties?: Record<string, unknown> }).properties ?? {};
+      for (const key of def.identityKeys) {
+        if (!(key in props)) throw new CatalogError(`identity key "${key}" of "${def.name}" is not an input`);
+      }
+      if (!Number.isInteger(def.maxAttempts) || def.maxAttempts < 1 || def.maxAttempts > 100) {
+        throw new CatalogError(`maxAttempts of "${def.name}" must be 1–100`);
+      }
+      if (!Number.isInteger(def.timeoutSeconds) || def.timeoutSeconds < 1) {
+        throw new CatalogError(`timeoutSeconds of "${def.name}" must be a positive integer`);
+      }
+      this.#types.set(def.name, def);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.#types.has(name);
+  }
+
+  get(name: string): OperationTypeDefinition {
+    const def = this.#types.get(name);
+    if (!def)
+      throw new ValidationError(`unknown operation type "${truncate(name, 80)}"`, [
+        { path: '/type', message: 'is not a registered operation type' },
+      ]);
+    return def;
+  }
+
+  list(): OperationTypeDefinition[] {
+    return [...this.#types.values()];
+  }
+
+  label(name: string): string {
+    return this.#types.get(name)?.label ?? name;
+  }
+
+  /** Applies defaults, validates and normalises inputs; throws ValidationError with field problems. */
+  parseInputs(name: string, inputs: unknown): Record<string, unknown> {
+    const def = this.get(name);
+    const raw = inputs === undefined || inputs === null ? {} : inputs;
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new ValidationError('inputs must be an object', [
+        { path: '/inputs', message: 'must be an object' },
+      ]);
+    }
+    const withDefaults = Value.Default(def.inputSchema, structuredClone(raw));
+    if (!Value.Check(def.inputSchema, withDefaults)) {
+      const problems: FieldProblem[] = Value.Errors(def.inputSchema, withDefaults)
+        .slice(0, 20)
+        .map((e: { instancePath: string; message: string }) => ({
+          path: `/inputs${e.instancePath}`,
+          message: e.message,
+        }));
+      throw new ValidationError(`inputs do not match the schema of ${def.name}`, problems);
+    }
+    const value = withDefaults as Record<string, unknown>;
+    return def.normalize ? (def.normalize(value) as Record<string, unknown>) : value;
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

@@ -1,0 +1,142 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ValidationError } from '../errors.ts';
+import type { OperationCatalog } from './catalog.ts';
+import { canonicalJson } from './identity.ts';
+import type { Keyset, ListFilters } from './repository.ts';
+import type { InitiatorKind, RunOutcome, RunStatus } from './tables.ts';
+import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from './vocabulary.ts';
+
+/** The list's query as it arrives (from the API's query string or a library caller). */
+export type ListQuery = {
+  type?: string;
+  status?: string;
+  outcome?: string;
+  initiator?: string;
+  since?: string | Date;
+  until?: string | Date;
+  q?: string;
+  limit?: number | string;
+  cursor?: string;
+};
+
+export const LIST_LIMIT = { min: 1, max: 200, default: 50 };
+
+/**
+ * Opaque keyset cursors, signed so a client cannot forge a position, and bound to the tenant
+ * and the filters they were issued for so they cannot be replayed elsewhere.
+ */
+export class CursorCodec {
+  #key: Buffer;
+  constructor(key: Buffer) {
+    this.#key = key;
+  }
+
+  #sign(body: string): Buffer {
+    return createHmac('sha256', this.#key).update(body).digest().subarray(0, 16);
+  }
+
+  encode(position: Keyset, tenantId: string, fingerprint: string): string {
+    const body = Buffer.from(JSON.stringify({ c: position.createdAt, i: position.id })).toString('base64url');
+    const mac = this.#sign(`${tenantId}|${fingerprint}|${body}`).toString('base64url');
+    return `${body}.${mac}`;
+  }
+
+  decode(cursor: string, tenantId: string, fingerprint: string): Keyset {
+    const bad = () =>
+      new ValidationError('cursor is not valid for this list', [{ path: '/cursor', message: 'invalid' }]);
+    if (cursor.length > 300) throw bad();
+    const [body, mac, extra] = cursor.split('.');
+    if (!body || !mac || extra !== undefined) throw bad();
+    const expected = this.#sign(`${tenantId}|${fingerprint}|${body}`);
+    const given = Buffer.from(mac, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw bad();
+    try {
+      const parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as {
+        c: unknown;
+        i: unknown;
+      };
+      if (typeof parsed.c !== 'string' || typeof parsed.i !== 'string') throw bad();
+      return { createdAt: parsed.c, id: parsed.i };
+    } catch {
+      throw bad();
+    }
+  }
+}
+
+function oneOf<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  name: string,
+): T | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ValidationError(`${name} must be one of ${allowed.join(', ')}`, [
+      { path: `/${name}`, message: `must be one of ${allowed.join(', ')}` },
+    ]);
+  }
+  return value as T;
+}
+
+function time(value: string | Date | undefined, name: string): Date | undefined {
+  if (value === undefined || value === '') return undefined;
+  const d = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(d.getTime()) || (typeof value === 'string' && !/^\d{4}-\d{2}-\d{2}/.test(value))) {
+    throw new ValidationError(`${name} must be an ISO 8601 date-time`, [
+      { path: `/${name}`, message: 'must be a date-time' },
+    ]);
+  }
+  return d;
+}
+
+export function parseListQuery(
+  query: ListQuery,
+  catalog: OperationCatalog,
+  cursors: CursorCodec,
+  tenantId: string,
+): { filters: ListFilters; limit: number; after: Keyset | null; fingerprint: string } {
+  const filters: ListFilters = {};
+  if (query.type !== undefined && query.type !== '') {
+    if (!catalog.has(query.type)) {
+      throw new ValidationError('type is not a registered operation type', [
+        { path: '/type', message: 'unknown type' },
+      ]);
+    }
+    filters.type = query.type;
+  }
+  filters.status = oneOf<RunStatus>(query.status, RUN_STATUSES, 'status');
+  filters.outcome = oneOf<RunOutcome>(query.outcome, RUN_OUTCOMES, 'outcome');
+  filters.initiator = oneOf<InitiatorKind>(query.initiator, INITIATOR_KINDS, 'initiator');
+  filters.since = time(query.since, 'since');
+  filters.until = time(query.until, 'until');
+  if (query.q !== undefined && query.q.trim() !== '') {
+    const q = query.q.trim().toLowerCase();
+    if (!/^[0-9a-f-]{1,36}$/.test(q)) {
+      throw new ValidationError('q must be a run id or the start of one', [
+        { path: '/q', message: 'must be hex digits and dashes' },
+      ]);
+    }
+    filters.idPrefix = q;
+  }
+  let limit = LIST_LIMIT.default;
+  if (query.limit !== undefined && query.limit !== '') {
+    const n =
+      typeof query.limit === 'number'
+        ? query.limit
+        : /^\d{1,4}$/.test(query.limit)
+          ? Number(query.limit)
+          : Number.NaN;
+    if (!Number.isInteger(n) || n < LIST_LIMIT.min || n > LIST_LIMIT.max) {
+      throw new ValidationError(`limit must be an integer from ${LIST_LIMIT.min} to ${LIST_LIMIT.max}`, [
+        { path: '/limit', message: 'out of range' },
+      ]);
+    }
+    limit = n;
+  }
+  const fingerprint = canonicalJson({
+    ...filters,
+    since: filters.since?.toISOString(),
+    until: filters.until?.toISOString(),
+  });
+  const after = query.cursor ? cursors.decode(query.cursor, tenantId, fingerprint) : null;
+  return { filters, limit, after, fingerprint };
+}

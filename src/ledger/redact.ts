@@ -1,0 +1,655 @@
+/**
+ * Secret redaction for everything that leaves the ledger: operation-run
+ * `failure_summary` entries, log lines and API responses.
+ *
+ * Design notes:
+ * - Every rule replaces only the secret part with `[REDACTED]` and keeps the
+ *   key / scheme / prefix so messages stay readable.
+ * - All patterns are linear-time: no nested quantifiers, and every unbounded
+ *   pattern is anchored with a look-behind so it can only start at the
+ *   beginning of a run of characters (never re-scanned from every offset).
+ * - `redact` runs the rule set until the text stops changing (bounded), which
+ *   makes it idempotent even where one rule's output feeds another.
+ */
+
+const REDACTED = '[REDACTED]';
+const MAX_PASSES = 6;
+
+// ---------------------------------------------------------------------------
+// Key classification (shared by the text key/value rule and redactDeep)
+// ---------------------------------------------------------------------------
+
+type KeyKind = 'value' | 'auth' | 'line';
+
+/** Substrings of the compacted (lowercase, separator-free) key name. */
+const STRONG_KEY_PARTS = [
+  'password',
+  'passwd',
+  'passphrase',
+  'pgpass',
+  'secret',
+  'apikey',
+  'authorization',
+  'cookie',
+  'privatekey',
+  'connectionstring',
+  'connstring',
+  'connstr',
+  'accountkey',
+  'accesskey',
+  'sharedkey',
+  'credential',
+  'signingkey',
+  'encryptionkey',
+  'masterkey',
+  'subscriptionkey',
+  'sessionkey',
+  'functionkey',
+  'clientassertion',
+  'signature',
+];
+
+/** Whole words of the key name that mark it as secret. */
+const WEAK_KEY_WORDS = new Set([
+  'token',
+  'tokens',
+  'pwd',
+  'pass',
+  'sig',
+  'auth',
+  'jwt',
+  'bearer',
+  'sas',
+  'otp',
+]);
+
+/** A key whose last word is one of these describes a secret, it is not one. */
+const BENIGN_LAST_WORDS = new Set([
+  'type',
+  'types',
+  'count',
+  'endpoint',
+  'endpoints',
+  'url',
+  'urls',
+  'uri',
+  'length',
+  'limit',
+  'name',
+  'names',
+  'id',
+  'ids',
+  'kind',
+  'usage',
+  'format',
+  'version',
+  'algorithm',
+  'alg',
+  'scheme',
+  'hint',
+  'method',
+  'mode',
+  'policy',
+  'path',
+  'file',
+  'location',
+  'provider',
+  'source',
+  'status',
+  'enabled',
+  'present',
+  'valid',
+  'used',
+  'ref',
+]);
+
+/** Words that mark a key as metadata about a secret, whatever the separator. */
+const BENIGN_ANY_WORDS = new Set(['expires', 'expiry', 'expiration', 'lifetime', 'ttl']);
+
+/**
+ * Words that mark `Key: …` (colon, JSON, error-code style) as an error label
+ * rather than a secret, e.g. `InvalidAuthenticationToken: Access token…` or
+ * `Authorization_RequestDenied: …`. Not applied to `key=value` assignments.
+ */
+const BENIGN_LABEL_WORDS = new Set([
+  'invalid',
+  'expired',
+  'missing',
+  'error',
+  'errors',
+  'failed',
+  'failure',
+  'bad',
+  'malformed',
+  'unauthorized',
+  'denied',
+  'not',
+  'no',
+  'empty',
+  'required',
+  'forbidden',
+  'mismatch',
+  'unsupported',
+  'revoked',
+]);
+
+function keyWords(key: string): string[] {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '');
+}
+
+function computeKeyKind(key: string, assignment: boolean): KeyKind | null {
+  const words = keyWords(key);
+  if (words.length === 0) return null;
+  const last = words[words.length - 1]!;
+  if (BENIGN_LAST_WORDS.has(last)) return null;
+  if (words.some((w) => BENIGN_ANY_WORDS.has(w))) return null;
+  if (!assignment && words.some((w) => BENIGN_LABEL_WORDS.has(w))) return null;
+  const compact = words.join('');
+  if (compact.includes('authorization')) return 'auth';
+  if (compact.includes('cookie')) return 'line';
+  if (STRONG_KEY_PARTS.some((part) => compact.includes(part))) return 'value';
+  if (words.some((w) => WEAK_KEY_WORDS.has(w))) return 'value';
+  if (compact.endsWith('token') || compact.endsWith('pwd')) return 'value';
+  return null;
+}
+
+const keyKindCache = new Map<string, KeyKind | null>();
+
+function keyKind(key: string, assignment: boolean): KeyKind | null {
+  if (key.length > 64) return computeKeyKind(key, assignment);
+  const cacheKey = (assignment ? '=' : ':') + key;
+  const cached = keyKindCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const kind = computeKeyKind(key, assignment);
+  if (keyKindCache.size >= 2000) keyKindCache.clear();
+  keyKindCache.set(cacheKey, kind);
+  return kind;
+}
+
+/** True when an object key / header name / form field names a secret. */
+export function isSensitiveKey(key: string): boolean {
+  return keyKind(key, false) !== null;
+}
+
+// ---------------------------------------------------------------------------
+// Pattern rules
+// ---------------------------------------------------------------------------
+
+/** PEM private keys, complete or truncated (no END line: redact to the end). */
+const PEM_RE =
+  /(-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)(?:[\s\S]*?(-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)|[\s\S]*)/gi;
+
+/** `scheme://user:password@host` for any scheme; also JSON-escaped `:\/\/`. */
+const URL_CREDENTIALS_RE = /\b([a-z][a-z0-9+.-]{0,30}:\\?\/\\?\/)([^\s:/?#@\\]*):([^\s/?#]*)@/gi;
+
+/** Bare `Bearer <token>`: the token must contain a digit or be at least 16 chars. */
+const BEARER_RE = /\b(bearer\s+)(?=[A-Za-z._~+/-]*[0-9]|[A-Za-z0-9._~+/-]{16})[A-Za-z0-9._~+/-]{8,}=*/gi;
+
+/** JWT / JWS (3 segments) and JWE (5 segments) compact serialisations. */
+const JWT_RE =
+  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+){0,2}/g;
+
+/** Provider token formats; group 1 (when present) is a non-secret prefix that is kept. */
+const PROVIDER_RES: RegExp[] = [
+  // AWS access key ids
+  /(?<![A-Za-z0-9])(AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])/gi,
+  // GitHub
+  /(?<![A-Za-z0-9_])(gh[pousr]_)[A-Za-z0-9]{20,}/gi,
+  /(?<![A-Za-z0-9_])(github_pat_)[A-Za-z0-9_]{20,}/gi,
+  // GitLab, npm
+  /(?<![A-Za-z0-9_-])(glpat-)[A-Za-z0-9_-]{20,}/gi,
+  /(?<![A-Za-z0-9_])(npm_)[A-Za-z0-9]{30,}/gi,
+  // Slack tokens and incoming-webhook URLs
+  /(?<![A-Za-z0-9-])(xox[abeoprs]-)[A-Za-z0-9-]{10,}/gi,
+  /(?<![A-Za-z0-9-])(xapp-)[A-Za-z0-9-]{10,}/gi,
+  /(hooks\.slack\.com\/services\/)[A-Za-z0-9/]+/gi,
+  // Google API keys
+  /(?<![A-Za-z0-9_-])(AIza)[A-Za-z0-9_-]{30,}/gi,
+  // Stripe-style secret / restricted keys and webhook secrets
+  /(?<![A-Za-z0-9_])((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]{10,}/gi,
+  /(?<![A-Za-z0-9_])(whsec_)[A-Za-z0-9]{20,}/gi,
+  // OpenAI-style keys
+  /(?<![A-Za-z0-9_-])(sk-(?:proj-)?)[A-Za-z0-9_-]{20,}/gi,
+];
+
+/** Microsoft Entra client secrets (`xxx8Q~…`, 40 chars), which have no key in front of them. */
+const ENTRA_SECRET_RE =
+  /(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])/g;
+
+/** A high-entropy value following a word like key/secret/token/signature. */
+const ENTROPY_RE =
+  /(?<![A-Za-z0-9])((?:keys?|secrets?|tokens?|signatures?|sig|passwords?|passphrases?|credentials?|hmac)(?![A-Za-z0-9])(?:[ \t]+(?:is|was|of|=|:)[ \t]+|[ \t]*[=:][ \t]*|[ \t]+)(?:\\?["'(<[])?)([A-Za-z0-9+/_-]{16,}={0,2})/gi;
+
+/** `<Password>…</Password>` style elements. */
+const XML_RE = /<([A-Za-z_][\w:.-]*)(\s[^<>]*)?>([^<]+)<\/\1\s*>/g;
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function looksHighEntropy(candidate: string): boolean {
+  const core = candidate.replace(/=+$/, '');
+  if (core.length < 16 || UUID_RE.test(core)) return false;
+  const hasDigit = /[0-9]/.test(core);
+  const hasLower = /[a-z]/.test(core);
+  const hasUpper = /[A-Z]/.test(core);
+  if (/^[0-9a-f]+$/i.test(core)) return hasDigit && (hasLower || hasUpper);
+  return core.length >= 20 && hasDigit && hasLower && hasUpper;
+}
+
+// ---------------------------------------------------------------------------
+// key=value / key: value / "key": "value" / headers
+// ---------------------------------------------------------------------------
+
+/**
+ * Finds `key<sep>` with an optional closing quote around the key and an
+ * optional opening quote for the value. The value itself is scanned by hand
+ * so that a non-secret key does not swallow a following secret.
+ */
+const KEY_VALUE_RE = /(?<![\w.-])([\w.-]+)(\\?["'])?[ \t]*([:=])[ \t]*(\\?["'])?/g;
+
+const AUTH_SINGLE_TOKEN_SCHEMES = new Set([
+  'bearer',
+  'basic',
+  'token',
+  'sharedkey',
+  'sharedkeylite',
+  'sharedaccesssignature',
+  'negotiate',
+  'ntlm',
+  'apikey',
+  'api-key',
+  'key',
+  'dpop',
+  'pop',
+  'sso-key',
+  'bot',
+  'jwt',
+  'pat',
+]);
+
+const AUTH_PARAM_SCHEMES = new Set([
+  'digest',
+  'aws4-hmac-sha256',
+  'goog4-hmac-sha256',
+  'aws',
+  'oauth',
+  'hawk',
+  'hmac',
+  'hmac-sha256',
+  'signature',
+  'mac',
+]);
+
+const SCHEME_AT_RE = /([A-Za-z][A-Za-z0-9-]*)([ \t]+)/y;
+
+function isLineBreak(code: number): boolean {
+  return code === 10 || code === 13;
+}
+
+function isWhitespace(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13) || code === 0xa0 || code === 0x2028 || code === 0x2029;
+}
+
+/** Characters that end an unquoted value: whitespace & ; , " ' < > \ ) } */
+function endsUnquotedValue(code: number): boolean {
+  return (
+    isWhitespace(code) ||
+    code === 38 || // &
+    code === 59 || // ;
+    code === 44 || // ,
+    code === 34 || // "
+    code === 39 || // '
+    code === 60 || // <
+    code === 62 || // >
+    code === 92 || // \
+    code === 41 || // )
+    code === 125 // }
+  );
+}
+
+/** Characters that end a single-token credential after an auth scheme. */
+function endsCredential(code: number): boolean {
+  return isWhitespace(code) || code === 34 || code === 39 || code === 92 || code === 44 || code === 59;
+}
+
+function scanWhile(text: string, from: number, stop: (code: number) => boolean): number {
+  let j = from;
+  while (j < text.length && !stop(text.charCodeAt(j))) j++;
+  return j;
+}
+
+function scanToLineEnd(text: string, from: number): number {
+  return scanWhile(text, from, isLineBreak);
+}
+
+/** Returns the end of a quoted value's content (index of the closing quote or line end). */
+function scanQuoted(text: string, from: number, quote: string): number {
+  const n = text.length;
+  let j = from;
+  if (quote.length === 2) {
+    // JSON-escaped quote inside a string: \"value\"
+    const q = quote.charCodeAt(1);
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if (isLineBreak(c)) break;
+      if (c === 92 && text.charCodeAt(j + 1) === q) break;
+      j++;
+    }
+    return j;
+  }
+  const q = quote.charCodeAt(0);
+  while (j < n) {
+    const c = text.charCodeAt(j);
+    if (isLineBreak(c) || c === q) break;
+    if (c === 92 && j + 1 < n && !isLineBreak(text.charCodeAt(j + 1))) {
+      j += 2;
+      continue;
+    }
+    j++;
+  }
+  return Math.min(j, n);
+}
+
+/** Known auth scheme at `at` followed by blanks: returns [scheme lowercased, index after blanks]. */
+function schemeAt(text: string, at: number): [string, number] | null {
+  SCHEME_AT_RE.lastIndex = at;
+  const m = SCHEME_AT_RE.exec(text);
+  if (m === null) return null;
+  const scheme = m[1]!.toLowerCase();
+  if (!AUTH_SINGLE_TOKEN_SCHEMES.has(scheme) && !AUTH_PARAM_SCHEMES.has(scheme)) return null;
+  return [scheme, at + m[0].length];
+}
+
+/** Redacts a quoted value's content [start, end): keeps a leading auth scheme. */
+function redactQuotedContent(text: string, start: number, end: number): string | null {
+  if (end <= start) return null;
+  const scheme = schemeAt(text, start);
+  if (scheme !== null && scheme[1] < end) return `${text.slice(start, scheme[1])}${REDACTED}`;
+  return REDACTED;
+}
+
+type ValueEdit = { end: number; replacement: string | null };
+
+function redactUnquotedValue(text: string, start: number, kind: KeyKind): ValueEdit {
+  const scheme = schemeAt(text, start);
+  if (scheme !== null) {
+    const [name, credStart] = scheme;
+    const credEnd = AUTH_PARAM_SCHEMES.has(name)
+      ? scanToLineEnd(text, credStart)
+      : scanWhile(text, credStart, endsCredential);
+    if (credEnd === credStart) return { end: start, replacement: null };
+    return { end: credEnd, replacement: `${text.slice(start, credStart)}${REDACTED}` };
+  }
+  const end = kind === 'value' ? scanWhile(text, start, endsUnquotedValue) : scanToLineEnd(text, start);
+  if (end === start) return { end: start, replacement: null };
+  return { end, replacement: REDACTED };
+}
+
+function redactKeyValues(text: string): string {
+  let out = '';
+  let last = 0;
+  KEY_VALUE_RE.lastIndex = 0;
+  for (;;) {
+    const m = KEY_VALUE_RE.exec(text);
+    if (m === null) break;
+    const kind = keyKind(m[1]!, m[3] === '=');
+    if (kind === null) continue;
+    const valueStart = m.index + m[0].length;
+    const quote = m[4];
+    let edit: ValueEdit;
+    if (quote !== undefined) {
+      const end = scanQuoted(text, valueStart, quote);
+      edit = { end, replacement: redactQuotedContent(text, valueStart, end) };
+    } else {
+      edit = redactUnquotedValue(text, valueStart, kind);
+    }
+    if (edit.replacement === null) continue;
+    out += text.slice(last, valueStart) + edit.replacement;
+    last = edit.end;
+    KEY_VALUE_RE.lastIndex = edit.end;
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+// ---------------------------------------------------------------------------
+// redact
+// ---------------------------------------------------------------------------
+
+function keepPrefix(_match: string, prefix: unknown): string {
+  return typeof prefix === 'string' ? prefix + REDACTED : REDACTED;
+}
+
+function redactOnce(input: string): string {
+  let text = input.replace(
+    PEM_RE,
+    (_m, begin: string, end: string | undefined) => begin + REDACTED + (end ?? ''),
+  );
+  text = text.replace(URL_CREDENTIALS_RE, (m, scheme: string, user: string, password: string) =>
+    password === '' ? m : `${scheme}${user}:${REDACTED}@`,
+  );
+  text = text.replace(BEARER_RE, (_m, prefix: string) => prefix + REDACTED);
+  text = text.replace(JWT_RE, REDACTED);
+  for (const re of PROVIDER_RES) text = text.replace(re, keepPrefix);
+  text = text.replace(ENTRA_SECRET_RE, REDACTED);
+  text = redactKeyValues(text);
+  text = text.replace(ENTROPY_RE, (m, prefix: string, candidate: string) =>
+    looksHighEntropy(candidate) ? prefix + REDACTED : m,
+  );
+  text = text.replace(XML_RE, (m, tag: string, attrs: string | undefined) => {
+    const local = tag.slice(tag.lastIndexOf(':') + 1);
+    return keyKind(local, false) === null ? m : `<${tag}${attrs ?? ''}>${REDACTED}</${tag}>`;
+  });
+  return text;
+}
+
+/**
+ * Replaces secrets in free text with `[REDACTED]`, keeping the non-secret
+ * key, scheme or prefix. Idempotent; linear in the input size.
+ */
+export function redact(text: string): string {
+  let current = typeof text === 'string' ? text : String(text);
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    const next = redactOnce(current);
+    if (next === current) return current;
+    current = next;
+  }
+  return current;
+}
+
+// ---------------------------------------------------------------------------
+// redactDeep
+// ---------------------------------------------------------------------------
+
+const MAX_DEPTH = 10;
+
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function copyEntries(
+  source: object,
+  keys: string[],
+  out: Record<string, unknown>,
+  depth: number,
+  ancestors: Set<object>,
+): void {
+  for (const key of keys) {
+    if (key === 'stack') continue;
+    let value: unknown;
+    try {
+      value = (source as Record<string, unknown>)[key];
+    } catch {
+      value = '[Unreadable]';
+    }
+    setOwn(out, redact(key), isSensitiveKey(key) ? REDACTED : walk(value, depth + 1, ancestors));
+  }
+}
+
+function walk(value: unknown, depth: number, ancestors: Set<object>): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (ancestors.has(value)) return '[Circular]';
+  if (depth >= MAX_DEPTH) return '[Truncated]';
+  ancestors.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((item) => walk(item, depth + 1, ancestors));
+    if (value instanceof Date) return new Date(value.getTime());
+    if (value instanceof URL) return redact(value.href);
+    if (value instanceof RegExp) return value;
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer)
+      return `[Binary ${value.byteLength} bytes]`;
+    if (value instanceof Map) {
+      const out = new Map<unknown, unknown>();
+      for (const [k, v] of value) {
+        const sensitive = typeof k === 'string' && isSensitiveKey(k);
+        out.set(walk(k, depth + 1, ancestors), sensitive ? REDACTED : walk(v, depth + 1, ancestors));
+      }
+      return out;
+    }
+    if (value instanceof Set) {
+      const out = new Set<unknown>();
+      for (const v of value) out.add(walk(v, depth + 1, ancestors));
+      return out;
+    }
+    if (value instanceof Error) {
+      const out: Record<string, unknown> = {};
+      setOwn(out, 'name', redact(value.name));
+      setOwn(out, 'message', redact(value.message));
+      copyEntries(value, Object.keys(value), out, depth, ancestors);
+      if (value.cause !== undefined && !Object.keys(value).includes('cause')) {
+        setOwn(out, 'cause', walk(value.cause, depth + 1, ancestors));
+      }
+      return out;
+    }
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      let json: unknown;
+      try {
+        json = toJSON.call(value);
+      } catch {
+        return '[Unserializable]';
+      }
+      ancestors.delete(value);
+      return json === value ? '[Circular]' : walk(json, depth, ancestors);
+    }
+    const out: Record<string, unknown> = {};
+    copyEntries(value, Object.keys(value), out, depth, ancestors);
+    return out;
+  } finally {
+    ancestors.delete(value);
+  }
+}
+
+/**
+ * Returns a copy of `value` with every string redacted and every value under a
+ * secret-looking key replaced by `[REDACTED]`. Cycles become `[Circular]`;
+ * objects nested 10 or more levels below the root become `[Truncated]`.
+ */
+export function redactDeep<T>(value: T): T {
+  return walk(value, 0, new Set()) as T;
+}
+
+// ---------------------------------------------------------------------------
+// Failure summaries
+// ---------------------------------------------------------------------------
+
+export const FAILURE_LIMITS = { maxEntries: 20, maxMessageLength: 500, maxCodeLength: 64 } as const;
+
+export type FailureEntry = { code: string; message: string };
+
+const CODE_RE = /^[a-z0-9_.-]+$/i;
+
+/** A valid error code as given (short, `[a-z0-9_.-]`, not secret), lowercased; else null. */
+function acceptCode(code: unknown): string | null {
+  if (typeof code !== 'string' || code.length === 0 || code.length > FAILURE_LIMITS.maxCodeLength)
+    return null;
+  if (!CODE_RE.test(code) || redact(code) !== code) return null;
+  return code.toLowerCase();
+}
+
+/** Coerces any code into the allowed shape (used when re-sanitising stored entries). */
+function boundCode(code: unknown): string {
+  if (typeof code !== 'string') return 'error';
+  const cleaned = redact(code)
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, '_')
+    .slice(0, FAILURE_LIMITS.maxCodeLength);
+  return cleaned === '' ? 'error' : cleaned;
+}
+
+function boundMessage(message: string): string {
+  let text = redact(message).replace(/\s+/g, ' ').trim();
+  // Collapsing whitespace can join pieces that only now read as a secret.
+  text = redact(text);
+  const max = FAILURE_LIMITS.maxMessageLength;
+  if (text.length <= max) return text;
+  let cut = max;
+  const lastCode = text.charCodeAt(cut - 1);
+  if (lastCode >= 0xd800 && lastCode <= 0xdbff) cut -= 1; // don't split a surrogate pair
+  return `${text.slice(0, cut)}…`;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined || value === null) return 'Unknown error';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
+  if (typeof value !== 'object') return String(value);
+  try {
+    const json = JSON.stringify(redactDeep(value));
+    if (typeof json === 'string') return json;
+  } catch {
+    // fall through
+  }
+  return Object.prototype.toString.call(value);
+}
+
+function errorLike(value: unknown): { message: string; code?: unknown; name?: unknown } | null {
+  if (value instanceof Error) return value;
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { message?: unknown }).message === 'string'
+  ) {
+    return value as { message: string };
+  }
+  return null;
+}
+
+/**
+ * Turns anything thrown into a bounded, redacted `{code, message}`.
+ * Never includes stack traces.
+ */
+export function toFailureEntry(err: unknown, fallbackCode = 'error'): FailureEntry {
+  const fallback = boundCode(fallbackCode);
+  const e = errorLike(err);
+  if (e !== null) {
+    const name = typeof e.name === 'string' && e.name !== '' ? e.name : 'Error';
+    const message = e.message.trim() === '' ? name : e.message;
+    return { code: acceptCode(e.code) ?? fallback, message: boundMessage(message) };
+  }
+  return { code: fallback, message: boundMessage(describe(err)) };
+}
+
+/**
+ * Re-sanitises entries (redact, bound code and message) and keeps at most
+ * `maxEntries`; when there are more, the last slot says how many were dropped.
+ */
+export function boundFailures(entries: FailureEntry[]): FailureEntry[] {
+  const list: unknown[] = Array.isArray(entries) ? entries : [];
+  const sanitize = (entry: unknown): FailureEntry => {
+    const e = (typeof entry === 'object' && entry !== null ? entry : { message: entry }) as Partial<
+      Record<'code' | 'message', unknown>
+    >;
+    const message = typeof e.message === 'string' ? e.message : describe(e.message);
+    return { code: boundCode(e.code), message: boundMessage(message) };
+  };
+  const max = FAILURE_LIMITS.maxEntries;
+  if (list.length <= max) return list.map(sanitize);
+  const kept = list.slice(0, max - 1).map(sanitize);
+  kept.push({ code: 'truncated', message: `${list.length - (max - 1)} more failures not shown` });
+  return kept;
+}

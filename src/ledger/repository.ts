@@ -1,0 +1,347 @@
+import { type Insertable, sql } from 'kysely';
+import type { Trx } from '../db/database.ts';
+import type { FailureEntry, RunRow } from './run.ts';
+import type { InitiatorKind, OperationRunsTable, RunOutcome, RunStatus } from './tables.ts';
+
+/**
+ * All SQL of the canonical ledger. Every method takes the transaction and, for tenant data, the
+ * tenant id, which is in every WHERE clause. Every transition is a state-guarded UPDATE that
+ * returns nothing when the guard fails; the service turns that into a typed conflict.
+ */
+
+export type NewRun = Insertable<OperationRunsTable>;
+
+export type ListFilters = {
+  type?: string;
+  status?: RunStatus;
+  outcome?: RunOutcome;
+  initiator?: InitiatorKind;
+  since?: Date;
+  until?: Date;
+  /** A run id or the start of one (lower-case hex and dashes). */
+  idPrefix?: string;
+};
+
+export type Keyset = { createdAt: string; id: string };
+
+export type ListedRow = RunRow & { created_at_key: string };
+
+const json = (value: unknown) => JSON.stringify(value);
+
+// Microsecond-exact, so a keyset cursor never skips or repeats rows created in the same millisecond.
+const createdAtKey = sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export const runRepository = {
+  /** Inserts a run unless an active run has the same identity; returns null in that case. */
+  async insertUnlessActive(trx: Trx, run: NewRun): Promise<RunRow | null> {
+    const row = await trx
+      .insertInto('operation_runs')
+      .values(run)
+      .onConflict((oc) =>
+        oc.columns(['tenant_id', 'run_identity_hash']).where('status', '<>', 'completed').doNothing(),
+      )
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async insertMirror(trx: Trx, run: NewRun): Promise<RunRow | null> {
+    const row = await trx
+      .insertInto('operation_runs')
+      .values(run)
+      .onConflict((oc) =>
+        oc
+          .columns(['tenant_id', 'source_type', 'source_id'])
+          .where('source_type', 'is not', null)
+          .doNothing(),
+      )
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async findActiveByIdentity(trx: Trx, tenantId: string, hash: string): Promise<RunRow | null> {
+    const row = await trx
+      .selectFrom('operation_runs')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('run_identity_hash', '=', hash)
+      .where('status', '<>', 'completed')
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async findById(trx: Trx, tenantId: string, id: string, forUpdate = false): Promise<RunRow | null> {
+    let q = trx
+      .selectFrom('operation_runs')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id);
+    if (forUpdate) q = q.forUpdate();
+    return (await q.executeTakeFirst()) ?? null;
+  },
+
+  async findBySource(
+    trx: Trx,
+    tenantId: string,
+    sourceType: string,
+    sourceId: string,
+  ): Promise<RunRow | null> {
+    const row = await trx
+      .selectFrom('operation_runs')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('source_type', '=', sourceType)
+      .where('source_id', '=', sourceId)
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async list(
+    trx: Trx,
+    tenantId: string,
+    filters: ListFilters,
+    after: Keyset | null,
+    limit: number,
+  ): Promise<ListedRow[]> {
+    let q = trx
+      .selectFrom('operation_runs')
+      .selectAll()
+      .select(createdAtKey.as('created_at_key'))
+      .where('tenant_id', '=', tenantId);
+    if (filters.type) q = q.where('type', '=', filters.type);
+    if (filters.status) q = q.where('status', '=', filters.status);
+    if (filters.outcome) q = q.where('outcome', '=', filters.outcome);
+    if (filters.initiator) q = q.where('initiator_kind', '=', filters.initiator);
+    if (filters.since) q = q.where('created_at', '>=', filters.since);
+    if (filters.until) q = q.where('created_at', '<', filters.until);
+    if (filters.idPrefix) {
+      q =
+        filters.idPrefix.length === 36
+          ? q.where('id', '=', filters.idPrefix)
+          : q.where(sql<string>`id::text`, 'like', `${filters.idPrefix}%`);
+    }
+    if (after) {
+      q = q.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+    }
+    return (await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute()) as ListedRow[];
+  },
+
+  /** Claims the run for an attempt. Only the job the row names may do so, and never a finished or cancelled run. */
+  async markRunning(trx: Trx, tenantId: string, id: string, jobId: string): Promise<RunRow | null> {
+    const row = await trx
+      .updateTable('operation_runs')
+      .set({
+        status: 'running',
+        attempts: sql`attempts + 1`,
+        started_at: sql`coalesce(started_at, now())`,
+        last_heartbeat_at: sql`now()`,
+      })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('job_id', '=', jobId)
+      .where('status', '<>', 'completed')
+      .where('cancel_requested_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async heartbeat(
+    trx: Trx,
+    tenantId: string,
+    id: string,
+    jobId: string,
+  ): Promise<{ cancel_requested_at: Date | string | null } | null> {
+    const row = await trx
+      .updateTable('operation_runs')
+      .set({ last_heartbeat_at: sql`now()` })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('job_id', '=', jobId)
+      .where('status', '=', 'running')
+      .returning(['cancel_requested_at'])
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async setCounts(
+    trx: Trx,
+    tenantId: string,
+    id: string,
+    jobId: string,
+    counts: Record<string, number>,
+  ): Promise<RunRow | null> {
+    const row = await trx
+      .updateTable('operation_runs')
+      .set({
+        summary_counts: sql`summary_counts || ${json(counts)}::jsonb`,
+        last_heartbeat_at: sql`now()`,
+      })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('job_id', '=', jobId)
+      .where('status', '=', 'running')
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  /** Puts a running run back in the queue for its next attempt, optionally under a new job. */
+  async requeue(
+    trx: Trx,
+    tenantId: string,
+    id: string,
+    guard: { jobId: string; staleBefore?: Date },
+    next: { jobId: string; failures: FailureEntry[] },
+  ): Promise<RunRow | null> {
+    let q = trx
+      .updateTable('operation_runs')
+      .set({
+        status: 'queued',
+        job_id: next.jobId,
+        last_heartbeat_at: null,
+        failure_summary: json(next.failures),
+      })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('job_id', '=', guard.jobId)
+      .where('status', '=', 'running');
+    if (guard.staleBefore) q = q.where('last_heartbeat_at', '<', guard.staleBefore);
+    return (await q.returningAll().executeTakeFirst()) ?? null;
+  },
+
+  async complete(
+    trx: Trx,
+    tenantId: string,
+    id: string,
+    guard: { jobId?: string; status?: RunStatus; staleBefore?: Date },
+    result: {
+      outcome: Exclude<RunOutcome, 'pending'>;
+      counts?: Record<string, number>;
+      failures?: FailureEntry[];
+      links?: Record<string, string>;
+    },
+  ): Promise<RunRow | null> {
+    let q = trx
+      .updateTable('operation_runs')
+      .set({
+        status: 'completed',
+        outcome: result.outcome,
+        completed_at: sql`now()`,
+        started_at: sql`coalesce(started_at, now())`,
+        summary_counts: sql`summary_counts || ${json(result.counts ?? {})}::jsonb`,
+        ...(result.failures ? { failure_summary: json(result.failures) } : {}),
+        ...(result.links
+          ? {
+              context: sql`jsonb_set(context, '{links}', coalesce(context->'links', '{}'::jsonb) || ${json(result.links)}::jsonb)`,
+            }
+          : {}),
+      })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('status', '<>', 'completed');
+    if (guard.jobId) q = q.where('job_id', '=', guard.jobId);
+    if (guard.status) q = q.where('status', '=', guard.status);
+    if (guard.staleBefore) q = q.where('last_heartbeat_at', '<', guard.staleBefore);
+    return (await q.returningAll().executeTakeFirst()) ?? null;
+  },
+
+  /** Gives a queued run whose job was lost a new job. */
+  async reassignQueuedJob(
+    trx: Trx,
+    tenantId: string,
+    id: string,
+    oldJobId: string | null,
+    newJobId: string,
+  ): Promise<RunRow | null> {
+    let q = trx
+      .updateTable('operation_runs')
+      .set({ job_id: newJobId })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('status', '=', 'queued');
+    q = oldJobId ? q.where('job_id', '=', oldJobId) : q.where('job_id', 'is', null);
+    return (await q.returningAll().executeTakeFirst()) ?? null;
+  },
+
+  async requestCancel(trx: Trx, tenantId: string, id: string): Promise<RunRow | null> {
+    const row = await trx
+      .updateTable('operation_runs')
+      .set({ cancel_requested_at: sql`coalesce(cancel_requested_at, now())` })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  /** Running runs whose worker stopped heartbeating (system scope, across tenants). */
+  async findStale(trx: Trx, staleBefore: Date, limit: number): Promise<RunRow[]> {
+    return trx
+      .selectFrom('operation_runs')
+      .selectAll()
+      .where('status', '=', 'running')
+      .where('last_heartbeat_at', '<', staleBefore)
+      .orderBy('last_heartbeat_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+  },
+
+  /**
+   * Queued runs whose job is gone from the queue (deleted, or failed without the run being told):
+   * nothing would ever start them.
+   */
+  async findOrphanedQueued(
+    trx: Trx,
+    createdBefore: Date,
+    jobTable: string,
+    limit: number,
+  ): Promise<RunRow[]> {
+    return trx
+      .selectFrom('operation_runs as r')
+      .selectAll('r')
+      .where('r.status', '=', 'queued')
+      .where('r.created_at', '<', createdBefore)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom(sql.table(jobTable).as('j') as any)
+              .select(sql.lit(1).as('one'))
+              .where(sql<boolean>`j.id = r.job_id and j.state < 'completed'`),
+          ),
+        ),
+      )
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .execute() as Promise<RunRow[]>;
+  },
+
+  /** Deletes one batch of completed runs older than the cutoff; returns ids and tenants deleted. */
+  async pruneBatch(
+    trx: Trx,
+    completedBefore: Date,
+    batchSize: number,
+  ): Promise<{ id: string; tenant_id: string; type: string }[]> {
+    const result = await sql<{ id: string; tenant_id: string; type: string }>`
+      delete from operation_runs r
+      using (
+        select tenant_id, id from operation_runs
+        where status = 'completed' and completed_at < ${completedBefore}
+        order by completed_at
+        limit ${batchSize}
+        for update skip locked
+      ) doomed
+      where r.tenant_id = doomed.tenant_id and r.id = doomed.id
+      returning r.id, r.tenant_id, r.type`.execute(trx);
+    return result.rows;
+  },
+};

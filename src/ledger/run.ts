@@ -1,0 +1,55 @@
+import type { Selectable } from 'kysely';
+import type { FailureEntry, InitiatorKind, OperationRunsTable, RunOutcome, RunStatus } from './tables.ts';
+
+export type { FailureEntry, InitiatorKind, RunOutcome, RunStatus };
+
+export type RunRow = Selectable<OperationRunsTable>;
+
+export type Initiator = { kind: InitiatorKind; userId?: string | null; name?: string | null };
+
+/** The run as the API and the UI see it (PRODUCT.md §5). */
+export type Run = {
+  id: string;
+  tenantId: string;
+  type: string;
+  typeLabel: string;
+  status: RunStatus;
+  outcome: RunOutcome;
+  initiator: { kind: InitiatorKind; userId: string | null; name: string };
+  summaryCounts: Record<string, number>;
+  failureSummary: FailureEntry[];
+  context: Record<string, unknown>;
+  source: { type: string; id: string } | null;
+  retryOf: string | null;
+  attempts: number;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number | null;
+};
+
+const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+
+export function presentRun(row: RunRow, typeLabel: string): Run {
+  const started = row.started_at ? new Date(row.started_at).getTime() : null;
+  const completed = row.completed_at ? new Date(row.completed_at).getTime() : null;
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    type: row.type,
+    typeLabel,
+    status: row.status,
+    outcome: row.outcome,
+    initiator: { kind: row.initiator_kind, userId: row.initiator_user_id, name: row.initiator_name },
+    summaryCounts: row.summary_counts ?? {},
+    failureSummary: row.failure_summary ?? [],
+    context: row.context ?? {},
+    source: row.source_type && row.source_id ? { type: row.source_type, id: row.source_id } : null,
+    retryOf: row.retry_of_run_id,
+    attempts: row.attempts,
+    createdAt: iso(row.created_at)!,
+    startedAt: iso(row.started_at),
+    completedAt: iso(row.completed_at),
+    durationMs: started !== null && completed !== null ? Math.max(0, completed - started) : null,
+  };
+}

@@ -1,0 +1,325 @@
+import { uuidv7 } from 'uuidv7';
+import type { Database, Trx } from '../db/database.ts';
+import { ConflictError, NotFoundError, translateDbError, ValidationError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { RunQueue } from '../queue/run-queue.ts';
+import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
+import { type CursorCodec, type ListQuery, parseListQuery } from './cursor.ts';
+import { runIdentityHash } from './identity.ts';
+import { boundFailures, redactDeep } from './redact.ts';
+import { runRepository as repo } from './repository.ts';
+import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
+import { RETRYABLE_OUTCOMES } from './vocabulary.ts';
+
+export type StartRequest = {
+  tenantId: string;
+  type: string;
+  inputs?: unknown;
+  initiator: Initiator;
+  /** Extra links stored in the run's context (e.g. the domain page that started it). */
+  links?: Record<string, string>;
+};
+
+export type StartResult = { run: Run; created: boolean };
+
+export type ServiceDeps = {
+  database: Database;
+  catalog: OperationCatalog;
+  queue: RunQueue;
+  cursors: CursorCodec;
+  logger: Logger;
+  /** Called after a run changes in this process (the in-process stream path). */
+  onRunChanged?: (run: RunRow) => void;
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function assertUuid(value: string, what = 'run'): string {
+  // A malformed id cannot name any run: answer as for an unknown one, never a 500 from a cast.
+  if (!UUID.test(value)) throw new NotFoundError(`${what} not found`);
+  return value.toLowerCase();
+}
+
+/**
+ * The canonical ledger's one entry point for starting and moving runs. Every write is one
+ * transaction scoped to the run's tenant; transitions are state-guarded so a lost race becomes a
+ * ConflictError (or a no-op for the worker) and never a corrupted row.
+ */
+export class OperationRunService {
+  #db: Database;
+  #catalog: OperationCatalog;
+  #queue: RunQueue;
+  #cursors: CursorCodec;
+  #logger: Logger;
+  #onRunChanged: (run: RunRow) => void;
+
+  constructor(deps: ServiceDeps) {
+    this.#db = deps.database;
+    this.#catalog = deps.catalog;
+    this.#queue = deps.queue;
+    this.#cursors = deps.cursors;
+    this.#logger = deps.logger;
+    this.#onRunChanged = deps.onRunChanged ?? (() => {});
+  }
+
+  get catalog(): OperationCatalog {
+    return this.#catalog;
+  }
+
+  present(row: RunRow): Run {
+    return presentRun(row, this.#catalog.label(row.type));
+  }
+
+  async start(request: StartRequest, options: { retryOf?: RunRow } = {}): Promise<StartResult> {
+    const tenantId = assertUuid(request.tenantId, 'tenant');
+    const def = this.#catalog.get(request.type);
+    const inputs = this.#catalog.parseInputs(def.name, request.inputs);
+    const identity = Object.fromEntries(def.identityKeys.map((k) => [k, inputs[k]]));
+    const hash = runIdentityHash(tenantId, def.name, identity);
+    const initiator = normaliseInitiator(request.initiator);
+    // Losing the race on the identity index to a run that completes before we can read it is
+    // possible but needs three unlucky interleavings in a row; then the caller gets a conflict.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const result = await this.#tx(tenantId, async (trx) => {
+        const jobId = uuidv7();
+        const row = await repo.insertUnlessActive(trx, {
+          id: uuidv7(),
+          tenant_id: tenantId,
+          type: def.name,
+          run_identity_hash: hash,
+          initiator_kind: initiator.kind,
+          initiator_user_id: initiator.userId,
+          initiator_name: initiator.name,
+          context: JSON.stringify(redactDeep({ inputs, ...(request.links ? { links: request.links } : {}) })),
+          summary_counts: JSON.stringify(Object.fromEntries(def.countKeys.map((k) => [k, 0]))),
+          failure_summary: '[]',
+          retry_of_run_id: options.retryOf?.id ?? null,
+          max_attempts: def.maxAttempts,
+          job_id: jobId,
+        });
+        if (!row) {
+          const active = await repo.findActiveByIdentity(trx, tenantId, hash);
+          return active ? { row: active, created: false } : null;
+        }
+        await def.onRunWrite?.(trx, row);
+        // Same transaction as the insert: a run never exists without its job, nor a job without its run.
+        await this.#queue.enqueue(
+          trx,
+          { runId: row.id, tenantId, type: def.name },
+          {
+            jobId,
+            attempts: def.maxAttempts,
+            retryDelaySeconds: def.retryDelaySeconds ?? 0,
+            timeoutSeconds: def.timeoutSeconds,
+          },
+        );
+        return { row, created: true };
+      });
+      if (result) {
+        if (result.created) this.#onRunChanged(result.row);
+        return { run: this.present(result.row), created: result.created };
+      }
+    }
+    throw new ConflictError('an identical run changed state while starting; try again');
+  }
+
+  async get(tenantId: string, runId: string): Promise<Run> {
+    return this.present(await this.getRow(tenantId, runId));
+  }
+
+  async getRow(tenantId: string, runId: string): Promise<RunRow> {
+    const t = assertUuid(tenantId, 'tenant');
+    const id = assertUuid(runId);
+    const row = await this.#tx(t, (trx) => repo.findById(trx, t, id));
+    if (!row) throw new NotFoundError('run not found');
+    return row;
+  }
+
+  /** Newest first, keyset-paged; never counts the tenant's history. */
+  async list(tenantId: string, query: ListQuery): Promise<{ data: Run[]; nextCursor: string | null }> {
+    const t = assertUuid(tenantId, 'tenant');
+    const { filters, limit, after, fingerprint } = parseListQuery(query, this.#catalog, this.#cursors, t);
+    const rows = await this.#tx(t, (trx) => repo.list(trx, t, filters, after, limit + 1));
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor =
+      rows.length > limit && last
+        ? this.#cursors.encode({ createdAt: last.created_at_key, id: last.id }, t, fingerprint)
+        : null;
+    return { data: page.map((r) => this.present(r)), nextCursor };
+  }
+
+  /**
+   * Cancels a queued run at once (its job is cancelled and its handler never runs) or asks a
+   * running one to stop (its handler's signal fires; the worker completes it as cancelled).
+   */
+  async cancel(tenantId: string, runId: string): Promise<Run> {
+    const t = assertUuid(tenantId, 'tenant');
+    const id = assertUuid(runId);
+    const row = await this.#tx(t, async (trx) => {
+      const current = await repo.findById(trx, t, id, true);
+      if (!current) throw new NotFoundError('run not found');
+      if (current.status === 'completed') throw new ConflictError('the run has already completed');
+      if (current.status === 'queued') {
+        const done = await repo.complete(trx, t, id, { status: 'queued' }, { outcome: 'cancelled' });
+        if (!done) throw new ConflictError('the run changed state; try again');
+        await this.#def(done.type)?.onRunWrite?.(trx, done);
+        if (current.job_id) await this.#queue.cancel(trx, current.job_id);
+        return done;
+      }
+      const requested = await repo.requestCancel(trx, t, id);
+      if (!requested) throw new ConflictError('the run changed state; try again');
+      return requested;
+    });
+    this.#onRunChanged(row);
+    return this.present(row);
+  }
+
+  /** Starts a new run with the inputs of a finished failed, partial or cancelled one. */
+  async retry(tenantId: string, runId: string, initiator: Initiator): Promise<Run> {
+    const original = await this.getRow(tenantId, runId);
+    if (original.status !== 'completed') throw new ConflictError('only a completed run can be retried');
+    if (!RETRYABLE_OUTCOMES.includes(original.outcome)) {
+      throw new ConflictError('only a failed, partially succeeded or cancelled run can be retried');
+    }
+    if (original.source_type) throw new ConflictError('a mirrored run is retried from its domain record');
+    const inputs = (original.context as { inputs?: unknown }).inputs ?? {};
+    const { run, created } = await this.start(
+      { tenantId: original.tenant_id, type: original.type, inputs, initiator },
+      { retryOf: original },
+    );
+    if (!created) throw new ConflictError(`an identical run is already active: ${run.id}`);
+    return run;
+  }
+
+  // ---- transitions used by the job middleware -------------------------------------------------
+
+  /** Claims the run for one attempt; null when it must not run (cancelled, completed, or another job holds it). */
+  async markRunning(tenantId: string, runId: string, jobId: string): Promise<RunRow | null> {
+    const row = await this.#tx(tenantId, async (trx) => {
+      const r = await repo.markRunning(trx, tenantId, runId, jobId);
+      if (r) await this.#def(r.type)?.onRunWrite?.(trx, r);
+      return r;
+    });
+    if (row) this.#onRunChanged(row);
+    return row;
+  }
+
+  /** Records that the worker is alive; tells it whether cancellation was requested. */
+  async heartbeat(
+    tenantId: string,
+    runId: string,
+    jobId: string,
+  ): Promise<{ alive: boolean; cancelRequested: boolean }> {
+    const row = await this.#tx(tenantId, (trx) => repo.heartbeat(trx, tenantId, runId, jobId));
+    return { alive: row !== null, cancelRequested: row?.cancel_requested_at != null };
+  }
+
+  async reportProgress(
+    tenantId: string,
+    runId: string,
+    jobId: string,
+    type: string,
+    counts: Record<string, number>,
+  ): Promise<void> {
+    const clean = this.#checkCounts(type, counts);
+    const row = await this.#tx(tenantId, (trx) => repo.setCounts(trx, tenantId, runId, jobId, clean));
+    if (row) this.#onRunChanged(row);
+  }
+
+  /** Sends a failed attempt back to the queue; the queue retries the same job. */
+  async requeue(
+    tenantId: string,
+    runId: string,
+    jobId: string,
+    failure: FailureEntry,
+  ): Promise<RunRow | null> {
+    const row = await this.#tx(tenantId, async (trx) => {
+      const r = await repo.requeue(
+        trx,
+        tenantId,
+        runId,
+        { jobId },
+        { jobId, failures: boundFailures([failure]) },
+      );
+      if (r) await this.#def(r.type)?.onRunWrite?.(trx, r);
+      return r;
+    });
+    if (row) this.#onRunChanged(row);
+    return row;
+  }
+
+  async complete(
+    tenantId: string,
+    runId: string,
+    jobId: string | null,
+    type: string,
+    result: {
+      outcome: 'succeeded' | 'partially_succeeded' | 'failed' | 'cancelled';
+      counts?: Record<string, number>;
+      failures?: FailureEntry[];
+      links?: Record<string, string>;
+    },
+  ): Promise<RunRow | null> {
+    const counts = result.counts ? this.#checkCounts(type, result.counts) : undefined;
+    const row = await this.#tx(tenantId, async (trx) => {
+      const r = await repo.complete(trx, tenantId, runId, jobId ? { jobId } : {}, {
+        outcome: result.outcome,
+        counts,
+        failures: result.failures ? boundFailures(result.failures) : undefined,
+        links: result.links,
+      });
+      if (r) await this.#def(r.type)?.onRunWrite?.(trx, r);
+      return r;
+    });
+    if (row) this.#onRunChanged(row);
+    return row;
+  }
+
+  #def(type: string): OperationTypeDefinition | undefined {
+    return this.#catalog.has(type) ? this.#catalog.get(type) : undefined;
+  }
+
+  /** Counters are the type's declared keys only, each a non-negative integer. */
+  #checkCounts(type: string, counts: Record<string, number>): Record<string, number> {
+    const allowed = this.#def(type)?.countKeys ?? [];
+    const out: Record<string, number> = {};
+    for (const [key, value] of Object.entries(counts)) {
+      if (!allowed.includes(key)) throw new ValidationError(`"${key}" is not a declared count of ${type}`);
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new ValidationError(`count "${key}" must be a non-negative integer`);
+      }
+      out[key] = value;
+    }
+    return out;
+  }
+
+  async #tx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
+    try {
+      return await this.#db.tenantTx(tenantId, fn);
+    } catch (err) {
+      throw translateDbError(err);
+    }
+  }
+
+  get logger(): Logger {
+    return this.#logger;
+  }
+}
+
+function normaliseInitiator(initiator: Initiator): {
+  kind: Initiator['kind'];
+  userId: string | null;
+  name: string;
+} {
+  const kinds = ['user', 'api', 'schedule', 'system'];
+  if (!kinds.includes(initiator.kind))
+    throw new ValidationError(`unknown initiator kind "${String(initiator.kind)}"`);
+  if (initiator.kind === 'user' && !initiator.userId)
+    throw new ValidationError('a user initiator needs a user id');
+  return {
+    kind: initiator.kind,
+    userId: initiator.userId ?? null,
+    name: (initiator.name ?? '').slice(0, 200),
+  };
+}

@@ -1,0 +1,56 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export type RunStatus = 'queued' | 'running' | 'completed';
+export type RunOutcome = 'pending' | 'succeeded' | 'partially_succeeded' | 'failed' | 'cancelled';
+export type InitiatorKind = 'user' | 'api' | 'schedule' | 'system';
+export type FailureEntry = { code: string; message: string };
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  created_at: GeneratedTimestamp;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  display_name: Generated<string>;
+  created_at: GeneratedTimestamp;
+}
+
+export interface OperationRunsTable {
+  id: string;
+  tenant_id: string;
+  type: string;
+  status: Generated<RunStatus>;
+  outcome: Generated<RunOutcome>;
+  run_identity_hash: string;
+  initiator_kind: InitiatorKind;
+  initiator_user_id: string | null;
+  initiator_name: Generated<string>;
+  context: Json<Record<string, unknown>>;
+  summary_counts: Json<Record<string, number>>;
+  failure_summary: Json<FailureEntry[]>;
+  source_type: string | null;
+  source_id: string | null;
+  retry_of_run_id: string | null;
+  attempts: Generated<number>;
+  max_attempts: number;
+  job_id: string | null;
+  cancel_requested_at: Timestamp | null;
+  last_heartbeat_at: Timestamp | null;
+  created_at: GeneratedTimestamp;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface LedgerTables {
+  tenants: TenantsTable;
+  users: UsersTable;
+  operation_runs: OperationRunsTable;
+}

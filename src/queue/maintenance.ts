@@ -1,0 +1,169 @@
+import { uuidv7 } from 'uuidv7';
+import type { Database } from '../db/database.ts';
+import type { OperationCatalog } from '../ledger/catalog.ts';
+import { boundFailures } from '../ledger/redact.ts';
+import { runRepository as repo } from '../ledger/repository.ts';
+import type { RunRow } from '../ledger/run.ts';
+import type { Logger } from '../logger.ts';
+import { BOSS_SCHEMA, type RunQueue } from './run-queue.ts';
+
+export type ReaperDeps = {
+  database: Database;
+  catalog: OperationCatalog;
+  queue: RunQueue;
+  logger: Logger;
+  staleRunSeconds: number;
+  now?: () => Date;
+  onRunChanged?: (run: RunRow) => void;
+};
+
+export type ReapReport = { retried: number; failed: number; requeuedOrphans: number; failedOrphans: number };
+
+const BATCH = 100;
+
+/**
+ * Finds runs whose worker died (no heartbeat for staleRunSeconds) and queued runs whose job is
+ * gone. Each is retried under a new job while attempts remain, else completed `failed` with
+ * `worker_lost`. Safe with several reapers at once: rows are locked with SKIP LOCKED and every
+ * update is guarded on the job the reaper saw.
+ */
+export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
+  const now = deps.now?.() ?? new Date();
+  const staleBefore = new Date(now.getTime() - deps.staleRunSeconds * 1000);
+  const report: ReapReport = { retried: 0, failed: 0, requeuedOrphans: 0, failedOrphans: 0 };
+  const changed: RunRow[] = [];
+  await deps.database.systemTx(async (trx) => {
+    for (const run of await repo.findStale(trx, staleBefore, BATCH)) {
+      const def = deps.catalog.has(run.type) ? deps.catalog.get(run.type) : undefined;
+      const oldJob = run.job_id!;
+      let row: RunRow | null;
+      if (def && run.attempts < run.max_attempts) {
+        const jobId = uuidv7();
+        row = await repo.requeue(
+          trx,
+          run.tenant_id,
+          run.id,
+          { jobId: oldJob, staleBefore },
+          {
+            jobId,
+            failures: boundFailures([
+              { code: 'worker_lost', message: `attempt ${run.attempts} stopped heartbeating; retrying` },
+            ]),
+          },
+        );
+        if (row) {
+          await deps.queue.enqueue(
+            trx,
+            { runId: run.id, tenantId: run.tenant_id, type: run.type },
+            {
+              jobId,
+              attempts: run.max_attempts - run.attempts,
+              retryDelaySeconds: def.retryDelaySeconds ?? 0,
+              timeoutSeconds: def.timeoutSeconds,
+            },
+          );
+          report.retried++;
+        }
+      } else {
+        row = await repo.complete(
+          trx,
+          run.tenant_id,
+          run.id,
+          { jobId: oldJob, staleBefore },
+          {
+            outcome: 'failed',
+            failures: [
+              {
+                code: 'worker_lost',
+                message: `the worker stopped heartbeating during attempt ${run.attempts}`,
+              },
+            ],
+          },
+        );
+        if (row) report.failed++;
+      }
+      if (row) {
+        await deps.queue.cancel(trx, oldJob);
+        await def?.onRunWrite?.(trx, row);
+        changed.push(row);
+      }
+    }
+
+    const orphans = await repo.findOrphanedQueued(trx, staleBefore, `${BOSS_SCHEMA}.job`, BATCH);
+    for (const run of orphans) {
+      const def = deps.catalog.has(run.type) ? deps.catalog.get(run.type) : undefined;
+      let row: RunRow | null;
+      if (def && run.attempts < run.max_attempts) {
+        const jobId = uuidv7();
+        row = await repo.reassignQueuedJob(trx, run.tenant_id, run.id, run.job_id, jobId);
+        if (row) {
+          await deps.queue.enqueue(
+            trx,
+            { runId: run.id, tenantId: run.tenant_id, type: run.type },
+            {
+              jobId,
+              attempts: run.max_attempts - run.attempts,
+              retryDelaySeconds: 0,
+              timeoutSeconds: def.timeoutSeconds,
+            },
+          );
+          report.requeuedOrphans++;
+        }
+      } else {
+        row = await repo.complete(
+          trx,
+          run.tenant_id,
+          run.id,
+          { status: 'queued' },
+          {
+            outcome: 'failed',
+            failures: [{ code: 'job_lost', message: 'the queued job of this run was lost' }],
+          },
+        );
+        if (row) report.failedOrphans++;
+      }
+      if (row) {
+        await def?.onRunWrite?.(trx, row);
+        changed.push(row);
+      }
+    }
+  });
+  for (const row of changed) deps.onRunChanged?.(row);
+  if (changed.length > 0) deps.logger.warn({ ...report }, 'reaped stale runs');
+  return report;
+}
+
+export type PruneReport = { deleted: number; batches: number; maxBatchMs: number };
+
+/**
+ * Deletes completed runs older than the retention period in small batches, each its own short
+ * transaction, so readers and writers are never blocked for long. Active runs are never touched.
+ * Legacy rows go with their runs (their foreign keys cascade).
+ */
+export async function pruneRuns(deps: {
+  database: Database;
+  retentionDays: number;
+  batchSize?: number;
+  now?: () => Date;
+  logger: Logger;
+  maxBatches?: number;
+}): Promise<PruneReport> {
+  const batchSize = deps.batchSize ?? 1000;
+  const cutoff = new Date((deps.now?.() ?? new Date()).getTime() - deps.retentionDays * 86_400_000);
+  const report: PruneReport = { deleted: 0, batches: 0, maxBatchMs: 0 };
+  for (;;) {
+    const t0 = performance.now();
+    const rows = await deps.database.systemTx((trx) => repo.pruneBatch(trx, cutoff, batchSize));
+    const ms = performance.now() - t0;
+    report.batches++;
+    report.deleted += rows.length;
+    report.maxBatchMs = Math.max(report.maxBatchMs, ms);
+    if (rows.length < batchSize) break;
+    if (deps.maxBatches && report.batches >= deps.maxBatches) break;
+    // Let other work through between batches.
+    await new Promise((r) => setImmediate(r));
+  }
+  if (report.deleted > 0)
+    deps.logger.info({ ...report, cutoff: cutoff.toISOString() }, 'pruned completed runs');
+  return report;
+}

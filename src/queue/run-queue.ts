@@ -1,0 +1,101 @@
+import { fromKysely, fromPglite, PgBoss } from 'pg-boss';
+import type { Database, Trx } from '../db/database.ts';
+
+/** The queue every operation run goes through; one queue, grouped by tenant for fairness. */
+export const RUN_QUEUE = 'opsledger-runs';
+export const REAPER_QUEUE = 'opsledger-reaper';
+export const PRUNER_QUEUE = 'opsledger-pruner';
+/** pg-boss keeps its tables in this schema of the same database. */
+export const BOSS_SCHEMA = 'pgboss';
+
+export type RunJobData = { runId: string; tenantId: string; type: string };
+
+export type EnqueueOptions = {
+  jobId: string;
+  /** Attempts the queue may still make for this job (the first included). */
+  attempts: number;
+  retryDelaySeconds: number;
+  timeoutSeconds: number;
+};
+
+/** What the ledger needs from the queue: enqueue and cancel inside the caller's transaction. */
+export interface RunQueue {
+  enqueue(trx: Trx, job: RunJobData, options: EnqueueOptions): Promise<void>;
+  cancel(trx: Trx, jobId: string): Promise<void>;
+}
+
+export function createBoss(
+  database: Database,
+  options: { url?: string | null; schedule?: boolean; supervise?: boolean } = {},
+): PgBoss {
+  const common = {
+    schema: BOSS_SCHEMA,
+    // Workers on notify-enabled queues wake when a job is committed instead of waiting for a poll.
+    useListenNotify: true,
+    schedule: options.schedule ?? true,
+    supervise: options.supervise ?? true,
+    // The run ledger, not pg-boss, is the record operators read; keep job history short.
+    persistWarnings: false,
+  };
+  if (database.kind === 'pglite') {
+    return new PgBoss({ ...common, db: fromPglite(database.pglite! as any), backend: 'pglite' });
+  }
+  if (!options.url) throw new Error('createBoss needs the PostgreSQL URL');
+  // pg-boss keeps its own small pool: it needs a session-pinned connection for LISTEN.
+  return new PgBoss({
+    ...common,
+    connectionString: options.url,
+    max: 4,
+    application_name: 'opsledger-queue',
+  });
+}
+
+/** Creates the queues (idempotent) and lets the application role use pg-boss's tables. */
+export async function prepareQueues(boss: PgBoss, database: Database): Promise<void> {
+  const ensure = async (name: string, options: Parameters<PgBoss['createQueue']>[1]) => {
+    const existing = await boss.getQueue(name);
+    if (!existing) {
+      await boss.createQueue(name, options).catch(async (err) => {
+        // Another process created it first.
+        if (!(await boss.getQueue(name))) throw err;
+      });
+    }
+  };
+  await ensure(RUN_QUEUE, { notify: true, retryLimit: 0, deleteAfterSeconds: 86_400 });
+  await ensure(REAPER_QUEUE, { policy: 'stately', notify: true, retryLimit: 0, deleteAfterSeconds: 3600 });
+  await ensure(PRUNER_QUEUE, { policy: 'stately', retryLimit: 1, deleteAfterSeconds: 86_400 });
+  // The start transaction runs as the application role and enqueues through it.
+  await database.systemTx(async (trx) => {
+    const { sql } = await import('kysely');
+    await sql
+      .raw(`
+        grant usage on schema ${BOSS_SCHEMA} to opsledger_app;
+        grant select, insert, update on all tables in schema ${BOSS_SCHEMA} to opsledger_app;
+        grant usage on all sequences in schema ${BOSS_SCHEMA} to opsledger_app;
+        grant execute on all functions in schema ${BOSS_SCHEMA} to opsledger_app;`)
+      .execute(trx);
+  });
+}
+
+export class BossRunQueue implements RunQueue {
+  #boss: PgBoss;
+  constructor(boss: PgBoss) {
+    this.#boss = boss;
+  }
+
+  async enqueue(trx: Trx, job: RunJobData, options: EnqueueOptions): Promise<void> {
+    await this.#boss.send(RUN_QUEUE, job, {
+      id: options.jobId,
+      // Fairness: a worker runs at most TENANT_CONCURRENCY jobs of one group (tenant) at once.
+      group: { id: job.tenantId },
+      retryLimit: Math.max(0, options.attempts - 1),
+      retryDelay: options.retryDelaySeconds,
+      expireInSeconds: options.timeoutSeconds,
+      db: fromKysely(trx),
+    });
+  }
+
+  async cancel(trx: Trx, jobId: string): Promise<void> {
+    await this.#boss.cancel(RUN_QUEUE, jobId, { db: fromKysely(trx) } as any);
+  }
+}

@@ -1,0 +1,133 @@
+import type { PgBoss } from 'pg-boss';
+import type { Database } from '../db/database.ts';
+import type { OperationCatalog } from '../ledger/catalog.ts';
+import type { RunRow } from '../ledger/run.ts';
+import type { OperationRunService } from '../ledger/service.ts';
+import type { Logger } from '../logger.ts';
+import { pruneRuns, reapStaleRuns } from './maintenance.ts';
+import { PRUNER_QUEUE, REAPER_QUEUE, RUN_QUEUE, type RunJobData, type RunQueue } from './run-queue.ts';
+import {
+  type ActiveRun,
+  RunCancelledError,
+  trackOperationRun,
+  WorkerShutdownError,
+} from './track-operation-run.ts';
+
+export type WorkerDeps = {
+  boss: PgBoss;
+  database: Database;
+  service: OperationRunService;
+  catalog: OperationCatalog;
+  queue: RunQueue;
+  logger: Logger;
+  tenantConcurrency: number;
+  staleRunSeconds: number;
+  retentionDays: number;
+  /** Runs in flight at once in this worker, all tenants together. */
+  concurrency?: number;
+  onRunChanged?: (run: RunRow) => void;
+};
+
+/** How often the reaper is offered to the queue; the queue runs one at a time across workers. */
+export function reaperPeriodSeconds(staleRunSeconds: number): number {
+  return Math.max(1, Math.min(30, Math.floor(staleRunSeconds / 4)));
+}
+
+/**
+ * A worker: runs operation jobs through trackOperationRun, with a per-tenant cap so one tenant's
+ * flood cannot starve the others, plus the reaper and pruner jobs.
+ */
+export class RunWorker {
+  #deps: WorkerDeps;
+  #active = new Map<string, ActiveRun>();
+  #timers: NodeJS.Timeout[] = [];
+  #unlisten: (() => Promise<void>) | null = null;
+  #stopped = false;
+
+  constructor(deps: WorkerDeps) {
+    this.#deps = deps;
+  }
+
+  get activeCount(): number {
+    return this.#active.size;
+  }
+
+  async start(): Promise<void> {
+    const d = this.#deps;
+    const concurrency = Math.max(d.concurrency ?? 8, d.tenantConcurrency);
+    const heartbeatMs = Math.max(200, Math.min(5000, (d.staleRunSeconds * 1000) / 4));
+    // Cancellation of a running run reaches its worker through the change notification at once;
+    // the heartbeat is the fallback when a notification is missed.
+    this.#unlisten = await d.database.listen('opsledger_runs', (payload) => {
+      try {
+        const change = JSON.parse(payload) as { runId: string; cancelRequested?: boolean };
+        const active = this.#active.get(change.runId);
+        if (active && change.cancelRequested && !active.controller.signal.aborted) {
+          active.controller.abort(new RunCancelledError('the run was cancelled'));
+        }
+      } catch {
+        // Not ours to parse.
+      }
+    });
+    await d.boss.work<RunJobData>(
+      RUN_QUEUE,
+      {
+        batchSize: 1,
+        localConcurrency: concurrency,
+        localGroupConcurrency: d.tenantConcurrency,
+        pollingIntervalSeconds: 2,
+        notifyPollingIntervalSeconds: 5,
+      },
+      async ([job]) => {
+        if (!job) return;
+        await trackOperationRun(
+          { service: d.service, catalog: d.catalog, logger: d.logger, heartbeatMs, active: this.#active },
+          job,
+        );
+      },
+    );
+    const period = reaperPeriodSeconds(d.staleRunSeconds);
+    await d.boss.work(REAPER_QUEUE, { pollingIntervalSeconds: Math.max(0.5, period / 2) }, async () => {
+      await reapStaleRuns({
+        database: d.database,
+        catalog: d.catalog,
+        queue: d.queue,
+        logger: d.logger,
+        staleRunSeconds: d.staleRunSeconds,
+        onRunChanged: d.onRunChanged,
+      });
+    });
+    await d.boss.work(PRUNER_QUEUE, async () => {
+      await pruneRuns({ database: d.database, retentionDays: d.retentionDays, logger: d.logger });
+    });
+    await d.boss.schedule(PRUNER_QUEUE, '17 * * * *', {}, { tz: 'UTC' } as any);
+    // Every worker offers the reaper job; the singleton queue keeps at most one waiting.
+    const offer = () => {
+      if (this.#stopped) return;
+      d.boss.send(REAPER_QUEUE, {}, { singletonKey: 'reaper' }).catch((err) => {
+        if (!this.#stopped) d.logger.warn({ err }, 'could not schedule the reaper');
+      });
+    };
+    offer();
+    const timer = setInterval(offer, period * 1000);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  /** Stops taking work; runs in flight are told to stop and go back to the queue for a retry. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    for (const run of this.#active.values()) {
+      run.controller.abort(new WorkerShutdownError('the worker is stopping'));
+    }
+    const d = this.#deps;
+    await Promise.allSettled([
+      d.boss.offWork(RUN_QUEUE, { wait: true }),
+      d.boss.offWork(REAPER_QUEUE, { wait: true }),
+      d.boss.offWork(PRUNER_QUEUE, { wait: true }),
+    ]);
+    await this.#unlisten?.().catch(() => {});
+  }
+}

@@ -1,0 +1,37 @@
+import { hkdfSync, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config.ts';
+
+/**
+ * The root key: SECRET_KEY when set (required in production); otherwise a key generated once and
+ * kept in DATA_DIR so an embedded demo keeps working across restarts. Purpose keys are derived
+ * from it, so one leaked purpose key does not expose the others.
+ */
+export function loadRootKey(config: Config): Buffer {
+  if (config.secretKey) {
+    const text = config.secretKey;
+    return /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+  }
+  const file = path.join(config.dataDir, 'secret.key');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  try {
+    return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(32);
+  try {
+    fs.writeFileSync(file, key.toString('hex'), { mode: 0o600, flag: 'wx' });
+    return key;
+  } catch (err) {
+    // Another process wrote it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'hex');
+    throw err;
+  }
+}
+
+export function deriveKey(root: Buffer, purpose: 'cursor' | 'graph-secrets' | 'session'): Buffer {
+  return Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), `opsledger:${purpose}`, 32));
+}
