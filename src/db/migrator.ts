@@ -20,9 +20,9 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
       sql: fs.readFileSync(path.join(dir, file), 'utf8'),
     }))
     .sort((a, b) => a.version - b.version);
-  for (let i = 0; i < migrations.length; i++) {
-    if (migrations[i]!.version !== i + 1) {
-      throw new Error(`migrations must be numbered 0001, 0002, … without gaps; found ${migrations[i]!.name}`);
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i]!.version === migrations[i - 1]!.version) {
+      throw new Error(`two migrations are numbered ${migrations[i]!.version}: ${migrations[i]!.name}`);
     }
   }
   return migrations;

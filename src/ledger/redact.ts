@@ -103,6 +103,16 @@ const BENIGN_LAST_WORDS = new Set([
   'ref',
 ]);
 
+/** Pagination cursors named `…token` that are not credentials (Graph `$skiptoken`, `$deltatoken`, …). */
+const CURSOR_KEYS = new Set([
+  'skiptoken',
+  'deltatoken',
+  'continuationtoken',
+  'pagetoken',
+  'nextpagetoken',
+  'synctoken',
+]);
+
 /** Words that mark a key as metadata about a secret, whatever the separator. */
 const BENIGN_ANY_WORDS = new Set(['expires', 'expiry', 'expiration', 'lifetime', 'ttl']);
 
@@ -150,6 +160,7 @@ function computeKeyKind(key: string, assignment: boolean): KeyKind | null {
   if (words.some((w) => BENIGN_ANY_WORDS.has(w))) return null;
   if (!assignment && words.some((w) => BENIGN_LABEL_WORDS.has(w))) return null;
   const compact = words.join('');
+  if (CURSOR_KEYS.has(compact)) return null;
   if (compact.includes('authorization')) return 'auth';
   if (compact.includes('cookie')) return 'line';
   if (STRONG_KEY_PARTS.some((part) => compact.includes(part))) return 'value';

@@ -76,7 +76,8 @@ export class RunWorker {
         localConcurrency: concurrency,
         localGroupConcurrency: d.tenantConcurrency,
         pollingIntervalSeconds: 2,
-        notifyPollingIntervalSeconds: 5,
+        // A retried job is not announced by NOTIFY; this poll is what picks retries up.
+        notifyPollingIntervalSeconds: 2,
       },
       async ([job]) => {
         if (!job) return;
