@@ -16,6 +16,8 @@ export type TaskInputs = {
   waitForAbort: boolean;
   partial: boolean;
   errorMessage: string;
+  /** Attempts 1..hangAttempts wait for the signal (a worker that will be killed mid-run). */
+  hangAttempts: number;
 };
 
 /** A configurable operation type for tests; its behaviour comes from its inputs. */
@@ -34,6 +36,7 @@ export function testTaskType(
         waitForAbort: Type.Boolean({ default: false }),
         partial: Type.Boolean({ default: false }),
         errorMessage: Type.String({ default: 'boom', maxLength: 5000 }),
+        hangAttempts: Type.Integer({ default: 0, minimum: 0, maximum: 100 }),
       },
       { additionalProperties: false },
     ),
@@ -54,7 +57,7 @@ export function testTaskType(
           });
         });
       }
-      if (inputs.waitForAbort) {
+      if (inputs.waitForAbort || ctx.run.attempt <= inputs.hangAttempts) {
         await new Promise<void>((resolve) => {
           if (ctx.signal.aborted) resolve();
           ctx.signal.addEventListener('abort', () => resolve(), { once: true });
