@@ -71,6 +71,15 @@ export const runRepository = {
     return row ?? null;
   },
 
+  /** How many runs of the tenant wait in the queue, counted up to a cap so a flood stays cheap. */
+  async countQueued(trx: Trx, tenantId: string, cap: number): Promise<number> {
+    const result = await sql<{ n: number }>`
+      select count(*)::int as n from (
+        select 1 from operation_runs where tenant_id = ${tenantId} and status = 'queued' limit ${cap}
+      ) q`.execute(trx);
+    return result.rows[0]?.n ?? 0;
+  },
+
   async findById(trx: Trx, tenantId: string, id: string, forUpdate = false): Promise<RunRow | null> {
     let q = trx
       .selectFrom('operation_runs')

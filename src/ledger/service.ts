@@ -32,6 +32,9 @@ export type ServiceDeps = {
   onRunChanged?: (run: RunRow) => void;
 };
 
+/** Backlog depth beyond which a tenant's runs all share the lowest priority. */
+const FAIR_QUEUE_DEPTH = 10_000;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function assertUuid(value: string, what = 'run'): string {
@@ -82,6 +85,9 @@ export class OperationRunService {
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await this.#tx(tenantId, async (trx) => {
         const jobId = uuidv7();
+        // Fair queuing: the queue takes higher priorities first, so a tenant's n-th waiting run
+        // goes behind every other tenant's first. One tenant's flood cannot hold back another's run.
+        const backlog = await repo.countQueued(trx, tenantId, FAIR_QUEUE_DEPTH);
         const row = await repo.insertUnlessActive(trx, {
           id: uuidv7(),
           tenant_id: tenantId,
@@ -111,6 +117,7 @@ export class OperationRunService {
             attempts: def.maxAttempts,
             retryDelaySeconds: def.retryDelaySeconds ?? 0,
             timeoutSeconds: def.timeoutSeconds,
+            priority: -backlog,
           },
         );
         return { row, created: true };

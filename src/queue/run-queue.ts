@@ -16,6 +16,8 @@ export type EnqueueOptions = {
   attempts: number;
   retryDelaySeconds: number;
   timeoutSeconds: number;
+  /** Higher runs first. The ledger lowers it for a tenant's deeper backlog (fair queuing). */
+  priority?: number;
 };
 
 /** What the ledger needs from the queue: enqueue and cancel inside the caller's transaction. */
@@ -91,6 +93,7 @@ export class BossRunQueue implements RunQueue {
       retryLimit: Math.max(0, options.attempts - 1),
       retryDelay: options.retryDelaySeconds,
       expireInSeconds: options.timeoutSeconds,
+      priority: options.priority ?? 0,
       db: fromKysely(trx),
     });
   }

@@ -1,0 +1,232 @@
+import { sql } from 'kysely';
+import type { Trx } from '../db/database.ts';
+import type { Role } from './tables.ts';
+
+/**
+ * All SQL of access control. Users, sessions and tokens are global (a person is not a tenant's
+ * row); memberships are tenant-owned and every query on them names the tenant.
+ */
+
+export type UserRow = { id: string; email: string; display_name: string };
+
+export type MemberRow = {
+  user_id: string;
+  email: string;
+  display_name: string;
+  role: Role;
+  created_at: Date;
+};
+
+export type TokenRow = {
+  id: string;
+  name: string;
+  created_at: Date;
+  last_used_at: Date | null;
+};
+
+export const userRepository = {
+  async create(
+    trx: Trx,
+    user: { id: string; email: string; displayName: string; passwordHash: string },
+  ): Promise<UserRow | null> {
+    const row = await trx
+      .insertInto('users')
+      .values({ id: user.id, email: user.email, display_name: user.displayName })
+      .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
+      .returning(['id', 'email', 'display_name'])
+      .executeTakeFirst();
+    if (!row) return null;
+    await trx.insertInto('user_passwords').values({ user_id: row.id, password_hash: user.passwordHash }).execute();
+    return row;
+  },
+
+  async findByEmail(trx: Trx, email: string): Promise<(UserRow & { password_hash: string | null }) | null> {
+    const row = await trx
+      .selectFrom('users as u')
+      .leftJoin('user_passwords as p', 'p.user_id', 'u.id')
+      .select(['u.id', 'u.email', 'u.display_name', 'p.password_hash'])
+      .where(sql<string>`lower(u.email)`, '=', email.toLowerCase())
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async findById(trx: Trx, id: string): Promise<UserRow | null> {
+    const row = await trx
+      .selectFrom('users')
+      .select(['id', 'email', 'display_name'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ?? null;
+  },
+};
+
+export const sessionRepository = {
+  async create(trx: Trx, s: { id: string; userId: string; secretHash: string; expiresAt: Date }) {
+    await trx
+      .insertInto('sessions')
+      .values({ id: s.id, user_id: s.userId, secret_hash: s.secretHash, expires_at: s.expiresAt })
+      .execute();
+  },
+
+  async find(trx: Trx, id: string): Promise<{ user_id: string; secret_hash: string } | null> {
+    const row = await trx
+      .selectFrom('sessions')
+      .select(['user_id', 'secret_hash'])
+      .where('id', '=', id)
+      .where('expires_at', '>', sql<Date>`now()`)
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async delete(trx: Trx, id: string): Promise<void> {
+    await trx.deleteFrom('sessions').where('id', '=', id).execute();
+  },
+
+  async deleteExpired(trx: Trx): Promise<void> {
+    await trx.deleteFrom('sessions').where('expires_at', '<=', sql<Date>`now()`).execute();
+  },
+};
+
+export const tokenRepository = {
+  async create(trx: Trx, t: { id: string; userId: string; name: string; secretHash: string }): Promise<TokenRow> {
+    return trx
+      .insertInto('api_tokens')
+      .values({ id: t.id, user_id: t.userId, name: t.name, secret_hash: t.secretHash })
+      .returning(['id', 'name', 'created_at', 'last_used_at'])
+      .executeTakeFirstOrThrow();
+  },
+
+  async findActive(
+    trx: Trx,
+    id: string,
+  ): Promise<{ user_id: string; name: string; secret_hash: string; last_used_at: Date | null } | null> {
+    const row = await trx
+      .selectFrom('api_tokens')
+      .select(['user_id', 'name', 'secret_hash', 'last_used_at'])
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async touch(trx: Trx, id: string): Promise<void> {
+    await trx.updateTable('api_tokens').set({ last_used_at: sql`now()` }).where('id', '=', id).execute();
+  },
+
+  async listActive(trx: Trx, userId: string): Promise<TokenRow[]> {
+    return trx
+      .selectFrom('api_tokens')
+      .select(['id', 'name', 'created_at', 'last_used_at'])
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .limit(1000)
+      .execute();
+  },
+
+  /** Revokes one of the user's own tokens; false when the user has no such active token. */
+  async revoke(trx: Trx, userId: string, id: string): Promise<boolean> {
+    const r = await trx
+      .updateTable('api_tokens')
+      .set({ revoked_at: sql`now()` })
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  },
+};
+
+const memberColumns = ['m.user_id', 'u.email', 'u.display_name', 'm.role', 'm.created_at'] as const;
+
+export const membershipRepository = {
+  async role(trx: Trx, tenantId: string, userId: string): Promise<Role | null> {
+    const row = await trx
+      .selectFrom('memberships')
+      .select('role')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row?.role ?? null;
+  },
+
+  async list(trx: Trx, tenantId: string): Promise<MemberRow[]> {
+    return trx
+      .selectFrom('memberships as m')
+      .innerJoin('users as u', 'u.id', 'm.user_id')
+      .select(memberColumns)
+      .where('m.tenant_id', '=', tenantId)
+      .orderBy('m.created_at')
+      .orderBy('m.user_id')
+      .limit(10_000)
+      .execute();
+  },
+
+  async find(trx: Trx, tenantId: string, userId: string): Promise<MemberRow | null> {
+    const row = await trx
+      .selectFrom('memberships as m')
+      .innerJoin('users as u', 'u.id', 'm.user_id')
+      .select(memberColumns)
+      .where('m.tenant_id', '=', tenantId)
+      .where('m.user_id', '=', userId)
+      .executeTakeFirst();
+    return row ?? null;
+  },
+
+  async insert(trx: Trx, tenantId: string, userId: string, role: Role): Promise<boolean> {
+    const r = await trx
+      .insertInto('memberships')
+      .values({ tenant_id: tenantId, user_id: userId, role })
+      .onConflict((oc) => oc.columns(['tenant_id', 'user_id']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  },
+
+  /**
+   * Locks the tenant's owner rows: every change that could leave a tenant without an owner takes
+   * this lock first, so two owners demoting each other at once cannot both succeed.
+   */
+  async lockOwners(trx: Trx, tenantId: string): Promise<string[]> {
+    const rows = await trx
+      .selectFrom('memberships')
+      .select('user_id')
+      .where('tenant_id', '=', tenantId)
+      .where('role', '=', 'owner')
+      .orderBy('user_id')
+      .forUpdate()
+      .execute();
+    return rows.map((r) => r.user_id);
+  },
+
+  async setRole(trx: Trx, tenantId: string, userId: string, role: Role): Promise<boolean> {
+    const r = await trx
+      .updateTable('memberships')
+      .set({ role, updated_at: sql`now()` })
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  },
+
+  async delete(trx: Trx, tenantId: string, userId: string): Promise<boolean> {
+    const r = await trx
+      .deleteFrom('memberships')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  },
+
+  /** The tenants a user belongs to: crosses tenants by design, so it runs in system scope. */
+  async tenantsOf(trx: Trx, userId: string): Promise<{ id: string; name: string; role: Role }[]> {
+    return trx
+      .selectFrom('memberships as m')
+      .innerJoin('tenants as t', 't.id', 'm.tenant_id')
+      .select(['t.id', 't.name', 'm.role'])
+      .where('m.user_id', '=', userId)
+      .orderBy('t.name')
+      .orderBy('t.id')
+      .limit(10_000)
+      .execute();
+  },
+};

@@ -1,0 +1,173 @@
+import { uuidv7 } from 'uuidv7';
+import type { Database, Trx } from '../db/database.ts';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  translateDbError,
+  UnauthorizedError,
+  ValidationError,
+} from '../errors.ts';
+import { assertUuid } from '../ledger/service.ts';
+import { roleAllows, type TenantAction } from './policy.ts';
+import { type MemberRow, membershipRepository as members, userRepository as users } from './repository.ts';
+import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './secrets.ts';
+import type { Role } from './tables.ts';
+import { tenantRepository } from './tenants.ts';
+
+/** Who is calling: a signed-in user, through a session cookie or an API token. */
+export type Principal = {
+  userId: string;
+  email: string;
+  displayName: string;
+  via: 'session' | 'token';
+  sessionId?: string;
+  tokenId?: string;
+  tokenName?: string;
+};
+
+export type User = { id: string; email: string; displayName: string };
+export type Member = { userId: string; email: string; displayName: string; role: Role; createdAt: string };
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+export function presentMember(row: MemberRow): Member {
+  return {
+    userId: row.user_id,
+    email: row.email,
+    displayName: row.display_name,
+    role: row.role,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}
+
+/**
+ * Users, memberships and the tenant policy. Every tenant-owned read or write runs in a transaction
+ * scoped to that tenant, so row-level security backs up the WHERE clauses.
+ */
+export class AccessService {
+  #db: Database;
+
+  constructor(deps: { database: Database }) {
+    this.#db = deps.database;
+  }
+
+  async createTenant(name: string): Promise<{ id: string; name: string }> {
+    const clean = name.trim();
+    if (clean.length < 1 || clean.length > 200) throw new ValidationError('a tenant name has 1–200 characters');
+    return this.#system((trx) => tenantRepository.create(trx, { name: clean }));
+  }
+
+  async createUser(input: { email: string; password: string; displayName?: string }): Promise<User> {
+    const email = input.email.trim();
+    if (!EMAIL.test(email) || email.length > 320) throw new ValidationError('the email address is not valid');
+    if (input.password.length < 8 || input.password.length > 1024) {
+      throw new ValidationError('a password has 8–1024 characters');
+    }
+    const passwordHash = await hashPassword(input.password);
+    const row = await this.#system((trx) =>
+      users.create(trx, {
+        id: uuidv7(),
+        email,
+        displayName: (input.displayName ?? '').trim().slice(0, 200),
+        passwordHash,
+      }),
+    );
+    if (!row) throw new ConflictError('a user with this email already exists');
+    return { id: row.id, email: row.email, displayName: row.display_name };
+  }
+
+  /** The same answer, after the same work, whether the email is unknown or the password wrong. */
+  async verifyCredentials(email: string, password: string): Promise<User> {
+    const row = await this.#system((trx) => users.findByEmail(trx, email.trim()));
+    const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH);
+    if (!row || !row.password_hash || !ok) throw new UnauthorizedError('invalid email or password');
+    return { id: row.id, email: row.email, displayName: row.display_name };
+  }
+
+  async findUserByEmail(email: string): Promise<User | null> {
+    const row = await this.#system((trx) => users.findByEmail(trx, email.trim()));
+    return row ? { id: row.id, email: row.email, displayName: row.display_name } : null;
+  }
+
+  async tenantsOf(userId: string): Promise<{ id: string; name: string; role: Role }[]> {
+    return this.#system((trx) => members.tenantsOf(trx, userId));
+  }
+
+  /**
+   * The gate in front of every tenant route. A tenant the caller does not belong to is answered
+   * exactly like one that does not exist; only a member learns that a role is too weak.
+   */
+  async authorize(principal: Principal, tenantId: string, action: TenantAction): Promise<Role> {
+    const id = assertUuid(tenantId, 'tenant');
+    const role = await this.#tenant(id, (trx) => members.role(trx, id, principal.userId));
+    if (!role) throw new NotFoundError('not found');
+    if (!roleAllows(role, action)) throw new ForbiddenError(`the ${role} role may not do this`);
+    return role;
+  }
+
+  async listMembers(tenantId: string): Promise<Member[]> {
+    return (await this.#tenant(tenantId, (trx) => members.list(trx, tenantId))).map(presentMember);
+  }
+
+  async addMember(tenantId: string, email: string, role: Role): Promise<Member> {
+    assertUuid(tenantId, 'tenant');
+    const user = await this.findUserByEmail(email);
+    if (!user) throw new NotFoundError('not found');
+    return this.#tenant(tenantId, async (trx) => {
+      const exists = await trx
+        .selectFrom('tenants')
+        .select('id')
+        .where('id', '=', tenantId)
+        .executeTakeFirst();
+      if (!exists) throw new NotFoundError('not found');
+      if (!(await members.insert(trx, tenantId, user.id, role))) {
+        throw new ConflictError('the user is already a member of this tenant');
+      }
+      return presentMember((await members.find(trx, tenantId, user.id))!);
+    });
+  }
+
+  async changeRole(tenantId: string, userId: string, role: Role): Promise<Member> {
+    const uid = assertUuid(userId, 'member');
+    return this.#tenant(tenantId, async (trx) => {
+      const owners = await members.lockOwners(trx, tenantId);
+      const current = await members.find(trx, tenantId, uid);
+      if (!current) throw new NotFoundError('not found');
+      if (current.role === 'owner' && role !== 'owner' && owners.length <= 1) {
+        throw new ConflictError('the last owner of a tenant cannot be demoted');
+      }
+      await members.setRole(trx, tenantId, uid, role);
+      return presentMember({ ...current, role });
+    });
+  }
+
+  async removeMember(tenantId: string, userId: string): Promise<void> {
+    const uid = assertUuid(userId, 'member');
+    await this.#tenant(tenantId, async (trx) => {
+      const owners = await members.lockOwners(trx, tenantId);
+      const current = await members.find(trx, tenantId, uid);
+      if (!current) throw new NotFoundError('not found');
+      if (current.role === 'owner' && owners.length <= 1) {
+        throw new ConflictError('the last owner of a tenant cannot be removed');
+      }
+      await members.delete(trx, tenantId, uid);
+    });
+  }
+
+  async #tenant<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
+    try {
+      return await this.#db.tenantTx(tenantId, fn);
+    } catch (err) {
+      throw translateDbError(err);
+    }
+  }
+
+  async #system<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    try {
+      return await this.#db.systemTx(fn);
+    } catch (err) {
+      throw translateDbError(err);
+    }
+  }
+}

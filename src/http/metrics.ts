@@ -1,0 +1,102 @@
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Opsledger } from '../app.ts';
+import type { RunRow } from '../ledger/run.ts';
+import { RUN_QUEUE } from '../queue/run-queue.ts';
+
+/**
+ * Prometheus metrics of this process. Run counters follow the changes this process makes (a
+ * server also runs a worker), so they are per process as Prometheus expects; the gauges read the
+ * database at scrape time from small indexed sets (active runs only, never history).
+ */
+export function createMetrics(ledger: Opsledger) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'opsledger_' });
+
+  const started = new Counter({
+    name: 'opsledger_runs_started_total',
+    help: 'Runs created (started) by this process, by operation type',
+    labelNames: ['type'],
+    registers: [registry],
+  });
+  const completed = new Counter({
+    name: 'opsledger_runs_completed_total',
+    help: 'Runs completed by this process, by operation type and outcome',
+    labelNames: ['type', 'outcome'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'opsledger_run_duration_seconds',
+    help: 'Duration of completed runs from start to completion',
+    labelNames: ['type', 'outcome'],
+    buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600],
+    registers: [registry],
+  });
+  const http = new Histogram({
+    name: 'opsledger_http_request_duration_seconds',
+    help: 'HTTP request latency by route template, method and status code',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'opsledger_runs_active',
+    help: 'Runs queued or running, all tenants',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const { rows } = await sql<{ status: string; n: number }>`
+        select status, count(*)::int as n from operation_runs where status <> 'completed' group by status`.execute(
+        ledger.database.db,
+      );
+      this.reset();
+      this.set({ status: 'queued' }, 0);
+      this.set({ status: 'running' }, 0);
+      for (const r of rows) this.set({ status: r.status }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'opsledger_queue_depth',
+    help: 'Jobs waiting in the run queue (from the queue monitor)',
+    registers: [registry],
+    async collect() {
+      const queue = await ledger.boss.getQueue(RUN_QUEUE).catch(() => null);
+      this.set(queue?.queuedCount ?? 0);
+    },
+  });
+
+  const onChange = (row: RunRow) => {
+    if (row.status === 'queued' && row.attempts === 0 && !row.cancel_requested_at) {
+      started.inc({ type: row.type });
+    } else if (row.status === 'completed') {
+      completed.inc({ type: row.type, outcome: row.outcome });
+      if (row.started_at && row.completed_at) {
+        const ms = new Date(row.completed_at).getTime() - new Date(row.started_at).getTime();
+        duration.observe({ type: row.type, outcome: row.outcome }, Math.max(0, ms) / 1000);
+      }
+    }
+  };
+  ledger.events.on('change', onChange);
+
+  return {
+    registry,
+    install(app: FastifyInstance) {
+      app.addHook('onResponse', async (request, reply) => {
+        http.observe(
+          {
+            method: request.method,
+            route: request.routeOptions.url ?? 'unmatched',
+            status_code: String(reply.statusCode),
+          },
+          reply.elapsedTime / 1000,
+        );
+      });
+      app.addHook('onClose', async () => {
+        ledger.events.off('change', onChange);
+      });
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,136 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import type { CredentialService } from '../../access/credentials.ts';
+import type { AccessService } from '../../access/service.ts';
+import { caller, SESSION_COOKIE } from '../auth.ts';
+import { problems, TokenSchema, UserSchema, Uuid } from '../schemas.ts';
+
+export type AuthRouteOptions = {
+  access: AccessService;
+  credentials: CredentialService;
+  loginPerMinute: number;
+  secureCookies: boolean;
+};
+
+const Me = Type.Object({
+  user: UserSchema,
+  /** Send it as `x-csrf-token` on every write made with the session cookie. */
+  csrfToken: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** Sign-in, sign-out, the caller, and the caller's API tokens. */
+export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions) {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { access, credentials } = opts;
+  const cookieOptions = {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure: opts.secureCookies,
+  };
+
+  app.post(
+    '/api/v1/auth/login',
+    {
+      config: {
+        auth: 'public',
+        rateLimit: { max: opts.loginPerMinute, timeWindow: 60_000, keyGenerator: (r) => `login:${r.ip}` },
+      },
+      schema: {
+        summary: 'Sign in; sets an httpOnly session cookie and returns the CSRF token',
+        tags: ['session'],
+        security: [],
+        body: Type.Object(
+          { email: Type.String({ minLength: 1, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Me, ...problems(400, 401, 413, 429) },
+      },
+    },
+    async (request, reply) => {
+      const user = await access.verifyCredentials(request.body.email, request.body.password);
+      const session = await credentials.createSession(user.id);
+      reply.setCookie(SESSION_COOKIE, session.cookie, { ...cookieOptions, maxAge: credentials.sessionTtlSeconds });
+      return { user, csrfToken: session.csrfToken };
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/logout',
+    {
+      schema: {
+        summary: 'Sign out: ends the session',
+        tags: ['session'],
+        response: { 204: Type.Null(), ...problems(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const p = caller(request);
+      if (p.sessionId) await credentials.endSession(p.sessionId);
+      reply.clearCookie(SESSION_COOKIE, cookieOptions);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/api/v1/me',
+    {
+      schema: { summary: 'The signed-in caller', tags: ['session'], response: { 200: Me, ...problems(401) } },
+    },
+    async (request) => {
+      const p = caller(request);
+      return {
+        user: { id: p.userId, email: p.email, displayName: p.displayName },
+        csrfToken: p.sessionId ? credentials.csrfToken(p.sessionId) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/me/tokens',
+    {
+      schema: {
+        summary: "The caller's active API tokens (never their secrets)",
+        tags: ['tokens'],
+        response: { 200: Type.Object({ data: Type.Array(TokenSchema) }), ...problems(401) },
+      },
+    },
+    async (request) => ({ data: await credentials.listTokens(caller(request).userId) }),
+  );
+
+  app.post(
+    '/api/v1/me/tokens',
+    {
+      schema: {
+        summary: 'Create an API token; its secret is in this response only',
+        tags: ['tokens'],
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+        response: {
+          201: Type.Object({ token: TokenSchema, secret: Type.String({ description: 'Send as `Authorization: Bearer <secret>`' }) }),
+          ...problems(400, 401, 403, 413),
+        },
+      },
+    },
+    async (request, reply) => {
+      const created = await credentials.createToken(caller(request).userId, request.body.name);
+      return reply.code(201).header('cache-control', 'no-store').send(created);
+    },
+  );
+
+  app.delete(
+    '/api/v1/me/tokens/:tokenId',
+    {
+      schema: {
+        summary: 'Revoke one of the caller’s API tokens',
+        tags: ['tokens'],
+        params: Type.Object({ tokenId: Uuid }),
+        response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await credentials.revokeToken(caller(request).userId, request.params.tokenId);
+      return reply.code(204).send();
+    },
+  );
+}

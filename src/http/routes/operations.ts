@@ -1,0 +1,176 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import type { Opsledger } from '../../app.ts';
+import { LIST_LIMIT } from '../../ledger/cursor.ts';
+import { runStats, STATS_WINDOWS, type StatsWindow } from '../../ledger/stats.ts';
+import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from '../../ledger/vocabulary.ts';
+import { caller, initiatorOf } from '../auth.ts';
+import { DateTime, problems, RunParams, RunSchema, TenantParams } from '../schemas.ts';
+
+const enumOf = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)));
+
+const ListQuery = Type.Object(
+  {
+    type: Type.Optional(Type.String({ maxLength: 100 })),
+    status: Type.Optional(enumOf(RUN_STATUSES)),
+    outcome: Type.Optional(enumOf(RUN_OUTCOMES)),
+    initiator: Type.Optional(enumOf(INITIATOR_KINDS)),
+    since: Type.Optional(DateTime),
+    until: Type.Optional(DateTime),
+    q: Type.Optional(Type.String({ maxLength: 36, description: 'a run id or the start of one' })),
+    limit: Type.Optional(
+      Type.Integer({ minimum: LIST_LIMIT.min, maximum: LIST_LIMIT.max, default: LIST_LIMIT.default }),
+    ),
+    cursor: Type.Optional(Type.String({ maxLength: 300 })),
+  },
+  { additionalProperties: false },
+);
+
+const StartBody = Type.Object(
+  {
+    type: Type.String({ minLength: 1, maxLength: 100 }),
+    inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+
+const StatsSchema = Type.Object({
+  window: enumOf(Object.keys(STATS_WINDOWS)),
+  since: DateTime,
+  data: Type.Array(
+    Type.Object({
+      type: Type.String(),
+      typeLabel: Type.String(),
+      total: Type.Integer(),
+      counts: Type.Record(Type.String(), Type.Integer()),
+      p50DurationMs: Type.Union([Type.Integer(), Type.Null()]),
+      p95DurationMs: Type.Union([Type.Integer(), Type.Null()]),
+    }),
+  ),
+});
+
+export type OperationRouteOptions = { ledger: Opsledger; startsPerMinute: number };
+
+/** The ledger's runs per tenant: thin handlers over OperationRunService, gated by route config. */
+export function registerOperationRoutes(root: FastifyInstance, { ledger, startsPerMinute }: OperationRouteOptions) {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { service } = ledger;
+  const base = '/api/v1/tenants/:tenantId/operations';
+
+  app.get(
+    base,
+    {
+      config: { tenant: 'read' },
+      schema: {
+        summary: 'List runs, newest first (keyset paged)',
+        tags: ['operations'],
+        params: TenantParams,
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({ data: Type.Array(Type.Ref('Run')), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...problems(400, 401, 404),
+        },
+      },
+    },
+    async (request) => service.list(request.params.tenantId, request.query),
+  );
+
+  app.get(
+    `${base}/stats`,
+    {
+      config: { tenant: 'read' },
+      schema: {
+        summary: 'Per type: counts by outcome and p50/p95 duration over a window',
+        tags: ['operations'],
+        params: TenantParams,
+        querystring: Type.Object(
+          { window: Type.Optional(enumOf(Object.keys(STATS_WINDOWS))) },
+          { additionalProperties: false },
+        ),
+        response: { 200: StatsSchema, ...problems(400, 401, 404) },
+      },
+    },
+    async (request) =>
+      runStats(ledger, request.params.tenantId, (request.query.window ?? '24h') as StatsWindow),
+  );
+
+  app.get(
+    `${base}/:runId`,
+    {
+      config: { tenant: 'read' },
+      schema: {
+        summary: 'One run',
+        tags: ['operations'],
+        params: RunParams,
+        response: { 200: Type.Ref('Run'), ...problems(400, 401, 404) },
+      },
+    },
+    async (request) => service.get(request.params.tenantId, request.params.runId),
+  );
+
+  app.post(
+    base,
+    {
+      config: {
+        tenant: 'operate',
+        rateLimit: {
+          max: startsPerMinute,
+          timeWindow: 60_000,
+          keyGenerator: (request) => `start:${request.principal?.userId ?? request.ip}`,
+        },
+      },
+      schema: {
+        summary: 'Start a run (or get the identical active one)',
+        tags: ['operations'],
+        params: TenantParams,
+        body: StartBody,
+        response: {
+          200: Type.Object({ run: Type.Ref('Run'), created: Type.Literal(false) }),
+          202: Type.Object({ run: Type.Ref('Run'), created: Type.Literal(true) }),
+          ...problems(400, 401, 403, 404, 409, 413, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await service.start({
+        tenantId: request.params.tenantId,
+        type: request.body.type,
+        inputs: request.body.inputs ?? {},
+        initiator: initiatorOf(caller(request)),
+      });
+      return result.created ? reply.code(202).send({ run: result.run, created: true }) : { run: result.run, created: false as const };
+    },
+  );
+
+  app.post(
+    `${base}/:runId/cancel`,
+    {
+      config: { tenant: 'operate' },
+      schema: {
+        summary: 'Cancel a queued or running run',
+        tags: ['operations'],
+        params: RunParams,
+        response: { 200: Type.Object({ run: Type.Ref('Run') }), ...problems(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => ({ run: await service.cancel(request.params.tenantId, request.params.runId) }),
+  );
+
+  app.post(
+    `${base}/:runId/retry`,
+    {
+      config: { tenant: 'operate' },
+      schema: {
+        summary: 'Start a new run from a failed, partial or cancelled one',
+        tags: ['operations'],
+        params: RunParams,
+        response: { 202: Type.Object({ run: Type.Ref('Run') }), ...problems(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const run = await service.retry(request.params.tenantId, request.params.runId, initiatorOf(caller(request)));
+      return reply.code(202).send({ run });
+    },
+  );
+}

@@ -1,0 +1,75 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import type { OperationRunService } from '../../ledger/service.ts';
+import type { RunStreamHub } from '../stream-hub.ts';
+import { problems, TenantParams } from '../schemas.ts';
+
+// A client that reads slower than runs change is cut off rather than buffered without bound; it
+// reconnects (EventSource does so by itself) and reloads the list.
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+export type StreamRouteOptions = { hub: RunStreamHub; service: OperationRunService; heartbeatMs: number };
+
+/** Server-Sent Events of one tenant's run changes, authorised like the list. */
+export function registerStreamRoute(root: FastifyInstance, { hub, service, heartbeatMs }: StreamRouteOptions) {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const connections = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of [...connections]) end();
+  });
+
+  app.get(
+    '/api/v1/tenants/:tenantId/operations/stream',
+    {
+      config: { tenant: 'read' },
+      schema: {
+        summary: 'Server-Sent Events: a `run` event (the Run as JSON) for each change of a run of this tenant',
+        tags: ['operations'],
+        params: TenantParams,
+        produces: ['text/event-stream'],
+        response: {
+          200: Type.String({ description: 'text/event-stream; `event: run` with `data: <Run JSON>`; comments as heartbeats' }),
+          ...problems(401, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      // Listening starts before the response does, so a database failure is still a 503 problem.
+      await hub.ready();
+      const tenantId = request.params.tenantId.toLowerCase();
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-content-type-options': 'nosniff',
+        'x-request-id': String(request.id),
+      });
+      let open = true;
+      const write = (chunk: string) => {
+        if (!open) return;
+        res.write(chunk);
+        if (res.writableLength > MAX_BUFFERED_BYTES) end();
+      };
+      const unsubscribe = hub.subscribe(tenantId, {
+        send: (row) => write(`event: run\ndata: ${JSON.stringify(service.present(row))}\n\n`),
+        end: () => end(),
+      });
+      const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs);
+      function end() {
+        if (!open) return;
+        open = false;
+        clearInterval(heartbeat);
+        unsubscribe();
+        connections.delete(end);
+        res.end();
+      }
+      connections.add(end);
+      res.on('close', end);
+      write('retry: 3000\n: connected\n\n');
+    },
+  );
+}

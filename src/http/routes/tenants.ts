@@ -1,0 +1,133 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import type { AccessService } from '../../access/service.ts';
+import type { OperationCatalog } from '../../ledger/catalog.ts';
+import { caller } from '../auth.ts';
+import { MemberSchema, problems, RoleSchema, TenantParams, Uuid } from '../schemas.ts';
+
+export type TenantRouteOptions = { access: AccessService; catalog: OperationCatalog };
+
+/** Tenants of the caller, the operation types, and memberships (owners only). */
+export function registerTenantRoutes(root: FastifyInstance, { access, catalog }: TenantRouteOptions) {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.get(
+    '/api/v1/tenants',
+    {
+      schema: {
+        summary: 'The tenants the caller belongs to, with the caller’s role',
+        tags: ['tenants'],
+        response: {
+          200: Type.Object({
+            data: Type.Array(Type.Object({ id: Uuid, name: Type.String(), role: RoleSchema })),
+          }),
+          ...problems(401),
+        },
+      },
+    },
+    async (request) => ({ data: await access.tenantsOf(caller(request).userId) }),
+  );
+
+  app.get(
+    '/api/v1/operation-types',
+    {
+      schema: {
+        summary: 'Registered operation types, their labels and input schemas',
+        tags: ['operations'],
+        response: {
+          200: Type.Object({
+            data: Type.Array(
+              Type.Object({
+                type: Type.String(),
+                label: Type.String(),
+                inputSchema: Type.Record(Type.String(), Type.Unknown()),
+                identityKeys: Type.Array(Type.String()),
+                countKeys: Type.Array(Type.String()),
+              }),
+            ),
+          }),
+          ...problems(401),
+        },
+      },
+    },
+    async () => ({
+      data: catalog.list().map((d) => ({
+        type: d.name,
+        label: d.label,
+        // A plain JSON copy: TypeBox schemas carry symbol keys that are not part of the contract.
+        inputSchema: JSON.parse(JSON.stringify(d.inputSchema)) as Record<string, unknown>,
+        identityKeys: [...d.identityKeys],
+        countKeys: [...d.countKeys],
+      })),
+    }),
+  );
+
+  const members = '/api/v1/tenants/:tenantId/members';
+  const MemberParams = Type.Object({ tenantId: Type.String({ maxLength: 100 }), userId: Uuid });
+
+  app.get(
+    members,
+    {
+      config: { tenant: 'manage_members' },
+      schema: {
+        summary: 'Members of the tenant and their roles (owners only)',
+        tags: ['members'],
+        params: TenantParams,
+        response: { 200: Type.Object({ data: Type.Array(MemberSchema) }), ...problems(401, 403, 404) },
+      },
+    },
+    async (request) => ({ data: await access.listMembers(request.params.tenantId) }),
+  );
+
+  app.post(
+    members,
+    {
+      config: { tenant: 'manage_members' },
+      schema: {
+        summary: 'Add an existing user to the tenant with a role (owners only)',
+        tags: ['members'],
+        params: TenantParams,
+        body: Type.Object(
+          { email: Type.String({ minLength: 3, maxLength: 320 }), role: RoleSchema },
+          { additionalProperties: false },
+        ),
+        response: { 201: MemberSchema, ...problems(400, 401, 403, 404, 409, 413) },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await access.addMember(request.params.tenantId, request.body.email, request.body.role)),
+  );
+
+  app.patch(
+    `${members}/:userId`,
+    {
+      config: { tenant: 'manage_members' },
+      schema: {
+        summary: 'Change a member’s role; the last owner cannot be demoted (owners only)',
+        tags: ['members'],
+        params: MemberParams,
+        body: Type.Object({ role: RoleSchema }, { additionalProperties: false }),
+        response: { 200: MemberSchema, ...problems(400, 401, 403, 404, 409, 413) },
+      },
+    },
+    async (request) => access.changeRole(request.params.tenantId, request.params.userId, request.body.role),
+  );
+
+  app.delete(
+    `${members}/:userId`,
+    {
+      config: { tenant: 'manage_members' },
+      schema: {
+        summary: 'Remove a member; the last owner cannot be removed (owners only)',
+        tags: ['members'],
+        params: MemberParams,
+        response: { 204: Type.Null(), ...problems(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await access.removeMember(request.params.tenantId, request.params.userId);
+      return reply.code(204).send();
+    },
+  );
+}

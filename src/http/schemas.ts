@@ -1,0 +1,75 @@
+import Type from 'typebox';
+import { ROLES } from '../access/policy.ts';
+import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from '../ledger/vocabulary.ts';
+
+/** The API's shapes: one definition gives validation, types, serialisation and the OpenAPI document. */
+
+const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+
+export const Uuid = Type.String({ format: 'uuid' });
+export const DateTime = Type.String({ format: 'date-time' });
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem details' },
+);
+
+export const RunSchema = Type.Object(
+  {
+    id: Uuid,
+    tenantId: Uuid,
+    type: Type.String(),
+    typeLabel: Type.String(),
+    status: literals(RUN_STATUSES),
+    outcome: literals(RUN_OUTCOMES),
+    initiator: Type.Object({
+      kind: literals(INITIATOR_KINDS),
+      userId: Type.Union([Uuid, Type.Null()]),
+      name: Type.String(),
+    }),
+    summaryCounts: Type.Record(Type.String(), Type.Integer()),
+    failureSummary: Type.Array(Type.Object({ code: Type.String(), message: Type.String() })),
+    context: Type.Record(Type.String(), Type.Unknown()),
+    source: Type.Union([Type.Object({ type: Type.String(), id: Type.String() }), Type.Null()]),
+    retryOf: Type.Union([Uuid, Type.Null()]),
+    attempts: Type.Integer(),
+    createdAt: DateTime,
+    startedAt: Type.Union([DateTime, Type.Null()]),
+    completedAt: Type.Union([DateTime, Type.Null()]),
+    durationMs: Type.Union([Type.Integer(), Type.Null()]),
+  },
+  { $id: 'Run' },
+);
+
+export const RoleSchema = literals(ROLES);
+
+export const UserSchema = Type.Object({ id: Uuid, email: Type.String(), displayName: Type.String() });
+
+export const MemberSchema = Type.Object({
+  userId: Uuid,
+  email: Type.String(),
+  displayName: Type.String(),
+  role: RoleSchema,
+  createdAt: DateTime,
+});
+
+export const TokenSchema = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  createdAt: DateTime,
+  lastUsedAt: Type.Union([DateTime, Type.Null()]),
+});
+
+export const TenantParams = Type.Object({ tenantId: Type.String({ maxLength: 100 }) });
+export const RunParams = Type.Object({ tenantId: Type.String({ maxLength: 100 }), runId: Uuid });
+
+/** Error responses documented on every route; the bodies come from the one error handler. */
+export function problems(...codes: number[]) {
+  return Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
+}

@@ -1,0 +1,86 @@
+import { sql } from 'kysely';
+import type { Database } from '../db/database.ts';
+import { translateDbError } from '../errors.ts';
+import type { OperationCatalog } from './catalog.ts';
+import { assertUuid } from './service.ts';
+import type { RunOutcome } from './tables.ts';
+
+export const STATS_WINDOWS = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24 } as const;
+export type StatsWindow = keyof typeof STATS_WINDOWS;
+
+export type TypeStats = {
+  type: string;
+  typeLabel: string;
+  total: number;
+  counts: Record<RunOutcome, number>;
+  p50DurationMs: number | null;
+  p95DurationMs: number | null;
+};
+
+/**
+ * Per type, the runs created in the window: counts by outcome and p50/p95 of the duration of
+ * those that completed. One grouped query over the tenant's window, served by the
+ * (tenant_id, created_at) index; percentiles come from the database, not from rows shipped here.
+ */
+export async function runStats(
+  deps: { database: Database; catalog: OperationCatalog },
+  tenantId: string,
+  window: StatsWindow,
+): Promise<{ window: StatsWindow; since: string; data: TypeStats[] }> {
+  const t = assertUuid(tenantId, 'tenant');
+  const since = new Date(Date.now() - STATS_WINDOWS[window] * 3600_000);
+  type Row = {
+    type: string;
+    total: number;
+    pending: number;
+    succeeded: number;
+    partially_succeeded: number;
+    failed: number;
+    cancelled: number;
+    p50: number | null;
+    p95: number | null;
+  };
+  const duration = sql`extract(epoch from (completed_at - started_at)) * 1000`;
+  const rows = await deps.database
+    .tenantTx(t, async (trx) => {
+      const result = await sql<Row>`
+        select type,
+          count(*)::int as total,
+          count(*) filter (where outcome = 'pending')::int as pending,
+          count(*) filter (where outcome = 'succeeded')::int as succeeded,
+          count(*) filter (where outcome = 'partially_succeeded')::int as partially_succeeded,
+          count(*) filter (where outcome = 'failed')::int as failed,
+          count(*) filter (where outcome = 'cancelled')::int as cancelled,
+          percentile_cont(0.5) within group (order by ${duration})
+            filter (where status = 'completed' and started_at is not null) as p50,
+          percentile_cont(0.95) within group (order by ${duration})
+            filter (where status = 'completed' and started_at is not null) as p95
+        from operation_runs
+        where tenant_id = ${t} and created_at >= ${since}
+        group by type
+        order by type`.execute(trx);
+      return result.rows;
+    })
+    .catch((err) => {
+      throw translateDbError(err);
+    });
+  const ms = (v: number | string | null) => (v === null ? null : Math.round(Number(v)));
+  return {
+    window,
+    since: since.toISOString(),
+    data: rows.map((r) => ({
+      type: r.type,
+      typeLabel: deps.catalog.label(r.type),
+      total: r.total,
+      counts: {
+        pending: r.pending,
+        succeeded: r.succeeded,
+        partially_succeeded: r.partially_succeeded,
+        failed: r.failed,
+        cancelled: r.cancelled,
+      },
+      p50DurationMs: ms(r.p50),
+      p95DurationMs: ms(r.p95),
+    })),
+  };
+}
