@@ -31,7 +31,10 @@ it('a worker killed with SIGKILL mid-run: its runs are retried or failed worker_
     STALE_RUN_SECONDS: String(STALE),
     ...(testDb?.url ? { DATABASE_URL: testDb.url } : { DATABASE_URL: '' }),
   };
-  const child = spawn(process.execPath, ['test/fixtures/crash-worker.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['test/fixtures/crash-worker.ts'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
@@ -60,11 +63,21 @@ it('a worker killed with SIGKILL mid-run: its runs are retried or failed worker_
     },
   });
   const bound = (STALE + reaperPeriodSeconds(STALE)) * 1000;
-  const lost = await ledger.waitForRun(ids.tenantId, ids.lost, (r) => r.status === 'completed', bound + 20_000);
+  const lost = await ledger.waitForRun(
+    ids.tenantId,
+    ids.lost,
+    (r) => r.status === 'completed',
+    bound + 20_000,
+  );
   const lostAfter = Date.now() - killedAt;
   expect(lost).toMatchObject({ outcome: 'failed', attempts: 1 });
   expect(lost.failure_summary[0]).toMatchObject({ code: 'worker_lost' });
-  const retried = await ledger.waitForRun(ids.tenantId, ids.retried, (r) => r.status === 'completed', bound + 20_000);
+  const retried = await ledger.waitForRun(
+    ids.tenantId,
+    ids.retried,
+    (r) => r.status === 'completed',
+    bound + 20_000,
+  );
   expect(retried).toMatchObject({ outcome: 'succeeded', attempts: 2 });
   // The reaper acted within the stale window plus one reaper period, plus the time this
   // process took to open the database and start (counted from the kill).

@@ -10,7 +10,11 @@ let ledger: TestLedger;
 
 beforeAll(async () => {
   // No worker yet: the flood is queued first, then a worker starts on it.
-  ledger = await startTestLedger({ definitions: [testTaskType(log)], worker: false, env: { TENANT_CONCURRENCY: '4' } });
+  ledger = await startTestLedger({
+    definitions: [testTaskType(log)],
+    worker: false,
+    env: { TENANT_CONCURRENCY: '4' },
+  });
 });
 afterAll(async () => {
   await ledger?.stop();
@@ -22,10 +26,20 @@ describe('fairness', () => {
     const b = await ledger.createTenant('Quiet');
     const aRuns: string[] = [];
     for (let i = 0; i < 500; i++) {
-      const { run } = await ledger.service.start({ tenantId: a, type: 'test.task', inputs: { key: `a${i}`, sleepMs: 30 }, initiator: { kind: 'system' } });
+      const { run } = await ledger.service.start({
+        tenantId: a,
+        type: 'test.task',
+        inputs: { key: `a${i}`, sleepMs: 30 },
+        initiator: { kind: 'system' },
+      });
       aRuns.push(run.id);
     }
-    const { run: bRun } = await ledger.service.start({ tenantId: b, type: 'test.task', inputs: { key: 'b', sleepMs: 30 }, initiator: { kind: 'system' } });
+    const { run: bRun } = await ledger.service.start({
+      tenantId: b,
+      type: 'test.task',
+      inputs: { key: 'b', sleepMs: 30 },
+      initiator: { kind: 'system' },
+    });
     const worker = new RunWorker({
       boss: ledger.boss,
       database: ledger.database,
@@ -49,7 +63,8 @@ describe('fairness', () => {
         .execute();
       const fiftieth = aDone[49]?.completed_at;
       // Either A has not even finished 50 runs yet, or B finished before A's 50th.
-      if (fiftieth) expect(new Date(bDone.completed_at!).getTime()).toBeLessThan(new Date(fiftieth).getTime());
+      if (fiftieth)
+        expect(new Date(bDone.completed_at!).getTime()).toBeLessThan(new Date(fiftieth).getTime());
       expect(bDone.outcome).toBe('succeeded');
       // And A never had more than 4 runs in flight: at most 4 of its runs overlap at any instant.
       const spans = await ledger.database.db
@@ -70,7 +85,9 @@ describe('fairness', () => {
         peak = Math.max(peak, inFlight);
       }
       expect(peak).toBeLessThanOrEqual(4);
-      console.log(`[fairness] B completed after A had completed ${aDone.length} runs; A peak in flight ${peak}`);
+      console.log(
+        `[fairness] B completed after A had completed ${aDone.length} runs; A peak in flight ${peak}`,
+      );
     } finally {
       await worker.stop();
     }
@@ -103,7 +120,12 @@ describe('pruning', () => {
              encode(sha256(convert_to('active' || g || s, 'UTF8')), 'hex'), 'schedule', now() - interval '200 days', 1
       from generate_series(1, 50) g, (values ('queued'), ('running')) v(s)`.execute(db);
 
-    const report = await pruneRuns({ database: ledger.database, retentionDays: 90, batchSize: 2000, logger: ledger.logger });
+    const report = await pruneRuns({
+      database: ledger.database,
+      retentionDays: 90,
+      batchSize: 2000,
+      logger: ledger.logger,
+    });
     expect(report.deleted).toBe(N);
     expect(report.batches).toBe(N / 2000 + 1);
     const left = await sql<{ status: string; outcome: string; n: number }>`
@@ -114,6 +136,8 @@ describe('pruning', () => {
       { status: 'queued', outcome: 'pending', n: 50 },
       { status: 'running', outcome: 'pending', n: 50 },
     ]);
-    console.log(`[prune] ${report.deleted} runs in ${report.batches} batches; slowest batch ${Math.round(report.maxBatchMs)} ms`);
+    console.log(
+      `[prune] ${report.deleted} runs in ${report.batches} batches; slowest batch ${Math.round(report.maxBatchMs)} ms`,
+    );
   });
 });

@@ -41,35 +41,53 @@ afterAll(async () => {
 describe('invariants held by the database itself', () => {
   it('refuses a direct UPDATE or a sneaky reopen of a completed run', async () => {
     const db = t.database.db;
-    const row = runValues(tenantA, 1, { status: 'completed', outcome: 'succeeded', completed_at: new Date() });
+    const row = runValues(tenantA, 1, {
+      status: 'completed',
+      outcome: 'succeeded',
+      completed_at: new Date(),
+    });
     await db.insertInto('operation_runs').values(row).execute();
     await expect(
       sql`update operation_runs set outcome = 'failed' where id = ${row.id}`.execute(db),
     ).rejects.toThrow(/completed and cannot change/);
     await expect(
-      sql`update operation_runs set status = 'running', outcome = 'pending', completed_at = null where id = ${row.id}`.execute(db),
+      sql`update operation_runs set status = 'running', outcome = 'pending', completed_at = null where id = ${row.id}`.execute(
+        db,
+      ),
     ).rejects.toThrow(/completed and cannot change/);
     // Also under the application role, inside a tenant-scoped transaction.
     await expect(
-      t.database.tenantTx(tenantA, (trx) => sql`update operation_runs set summary_counts = '{"x":1}' where id = ${row.id}`.execute(trx)),
+      t.database.tenantTx(tenantA, (trx) =>
+        sql`update operation_runs set summary_counts = '{"x":1}' where id = ${row.id}`.execute(trx),
+      ),
     ).rejects.toThrow(/completed and cannot change/);
-    const after = await db.selectFrom('operation_runs').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow();
+    const after = await db
+      .selectFrom('operation_runs')
+      .selectAll()
+      .where('id', '=', row.id)
+      .executeTakeFirstOrThrow();
     expect(after.outcome).toBe('succeeded');
   });
 
   it('ties outcome to status: pending exactly while not completed', async () => {
     const db = t.database.db;
     await expect(
-      db.insertInto('operation_runs').values(runValues(tenantA, 2, { status: 'completed', outcome: 'pending', completed_at: new Date() })).execute(),
+      db
+        .insertInto('operation_runs')
+        .values(runValues(tenantA, 2, { status: 'completed', outcome: 'pending', completed_at: new Date() }))
+        .execute(),
     ).rejects.toThrow(/outcome_matches_status/);
     await expect(
-      db.insertInto('operation_runs').values(runValues(tenantA, 3, { status: 'running', outcome: 'succeeded' })).execute(),
+      db
+        .insertInto('operation_runs')
+        .values(runValues(tenantA, 3, { status: 'running', outcome: 'succeeded' }))
+        .execute(),
     ).rejects.toThrow(/outcome_matches_status/);
     const ok = runValues(tenantA, 4);
     await db.insertInto('operation_runs').values(ok).execute();
-    await expect(sql`update operation_runs set outcome = 'failed' where id = ${ok.id}`.execute(db)).rejects.toThrow(
-      /outcome_matches_status/,
-    );
+    await expect(
+      sql`update operation_runs set outcome = 'failed' where id = ${ok.id}`.execute(db),
+    ).rejects.toThrow(/outcome_matches_status/);
   });
 
   it('allows one active run per identity and one mirror per domain record', async () => {
@@ -80,9 +98,15 @@ describe('invariants held by the database itself', () => {
     );
     // Same identity in another tenant is another identity.
     await db.insertInto('operation_runs').values(runValues(tenantB, 5)).execute();
-    await db.insertInto('operation_runs').values(runValues(tenantA, 6, { source_type: 'restore_run', source_id: 'r1' })).execute();
+    await db
+      .insertInto('operation_runs')
+      .values(runValues(tenantA, 6, { source_type: 'restore_run', source_id: 'r1' }))
+      .execute();
     await expect(
-      db.insertInto('operation_runs').values(runValues(tenantA, 7, { source_type: 'restore_run', source_id: 'r1' })).execute(),
+      db
+        .insertInto('operation_runs')
+        .values(runValues(tenantA, 7, { source_type: 'restore_run', source_id: 'r1' }))
+        .execute(),
     ).rejects.toThrow(/source_key/);
   });
 
@@ -100,7 +124,9 @@ describe('invariants held by the database itself', () => {
     expect(seen.runs.every((r) => r.tenant_id === tenantA)).toBe(true);
     expect(seen.tenants).toEqual([{ id: tenantA }]);
     await expect(
-      t.database.tenantTx(tenantA, (trx) => trx.insertInto('operation_runs').values(runValues(tenantB, 9)).execute()),
+      t.database.tenantTx(tenantA, (trx) =>
+        trx.insertInto('operation_runs').values(runValues(tenantB, 9)).execute(),
+      ),
     ).rejects.toThrow(/row-level security/);
     const updated = await t.database.tenantTx(tenantA, (trx) =>
       sql`update operation_runs set initiator_name = 'x' where tenant_id = ${tenantB}`.execute(trx),
@@ -114,7 +140,7 @@ describe('invariants held by the database itself', () => {
     expect(none).toBe(0);
   });
 
-  it('every tenant-owned table has forced RLS, and tenant_id in every unique index and foreign key', async () => {
+  it('every tenant-owned table has forced RLS, and tenant_id in every unique index and in every foreign key between tenant-owned tables', async () => {
     const db = t.database.db;
     const tables = await sql<{ name: string; rls: boolean; force: boolean }>`
       select c.relname as name, c.relrowsecurity as rls, c.relforcerowsecurity as force
@@ -123,7 +149,11 @@ describe('invariants held by the database itself', () => {
       where n.nspname = 'public' and c.relkind = 'r'`.execute(db);
     expect(tables.rows.map((r) => r.name)).toContain('operation_runs');
     for (const table of tables.rows) {
-      expect({ table: table.name, rls: table.rls, force: table.force }).toEqual({ table: table.name, rls: true, force: true });
+      expect({ table: table.name, rls: table.rls, force: table.force }).toEqual({
+        table: table.name,
+        rls: true,
+        force: true,
+      });
     }
     const names = tables.rows.map((r) => r.name);
     const uniques = await sql<{ table: string; index: string; cols: string[] }>`
@@ -133,15 +163,23 @@ describe('invariants held by the database itself', () => {
       join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'public' and x.indisunique`.execute(db);
     for (const u of uniques.rows.filter((r) => names.includes(r.table))) {
-      expect({ index: u.index, hasTenant: u.cols.includes('tenant_id') }).toEqual({ index: u.index, hasTenant: true });
+      expect({ index: u.index, hasTenant: u.cols.includes('tenant_id') }).toEqual({
+        index: u.index,
+        hasTenant: true,
+      });
     }
-    const fks = await sql<{ table: string; name: string; cols: string[] }>`
-      select c.relname as table, con.conname as name,
+    // A foreign key to a global table (tenants, users: Citus reference tables) cannot carry the
+    // tenant; one between tenant-owned tables must, so both rows live on the same shard.
+    const fks = await sql<{ table: string; name: string; cols: string[]; target: string }>`
+      select c.relname as table, con.conname as name, (select relname from pg_class where oid = con.confrelid) as target,
              array(select a.attname from unnest(con.conkey) k join pg_attribute a on a.attrelid = c.oid and a.attnum = k)::text[] as cols
       from pg_constraint con join pg_class c on c.oid = con.conrelid join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'public' and con.contype = 'f'`.execute(db);
-    for (const fk of fks.rows.filter((r) => names.includes(r.table))) {
-      expect({ fk: fk.name, hasTenant: fk.cols.includes('tenant_id') }).toEqual({ fk: fk.name, hasTenant: true });
+    for (const fk of fks.rows.filter((r) => names.includes(r.table) && names.includes(r.target))) {
+      expect({ fk: fk.name, hasTenant: fk.cols.includes('tenant_id') }).toEqual({
+        fk: fk.name,
+        hasTenant: true,
+      });
     }
   });
 

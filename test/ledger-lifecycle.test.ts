@@ -7,7 +7,12 @@ let ledger: TestLedger;
 let tenant: string;
 
 const start = (inputs: Record<string, unknown>, t = tenant) =>
-  ledger.service.start({ tenantId: t, type: 'test.task', inputs, initiator: { kind: 'user', userId: '0190a0b0-0000-7000-8000-000000000001', name: 'Ada' } });
+  ledger.service.start({
+    tenantId: t,
+    type: 'test.task',
+    inputs,
+    initiator: { kind: 'user', userId: '0190a0b0-0000-7000-8000-000000000001', name: 'Ada' },
+  });
 const done = (r: { status: string }) => r.status === 'completed';
 
 beforeAll(async () => {
@@ -23,7 +28,11 @@ describe('run lifecycle through the real queue and worker', () => {
   it('a handler that throws twice then succeeds gives one run, 3 attempts, succeeded', async () => {
     const { run } = await start({ key: 'flaky', failTimes: 2 });
     const final = await ledger.waitForRun(tenant, run.id, done);
-    expect(final).toMatchObject({ outcome: 'succeeded', attempts: 3, summary_counts: { processed: 2, failed: 0 } });
+    expect(final).toMatchObject({
+      outcome: 'succeeded',
+      attempts: 3,
+      summary_counts: { processed: 2, failed: 0 },
+    });
     expect(final.started_at).not.toBeNull();
     const lines = ledger.logs.filter((l) => l.msg === 'operation attempt finished' && l.runId === run.id);
     expect(lines.map((l) => [l.attempt, l.outcome])).toEqual([
@@ -48,7 +57,8 @@ describe('run lifecycle through the real queue and worker', () => {
     expect(final).toMatchObject({ outcome: 'failed', attempts: 3 });
     expect(final.failure_summary).toHaveLength(1);
     expect(final.failure_summary[0]!.code).toBe('handler_error');
-    const text = JSON.stringify(final) + ledger.logText() + JSON.stringify(await ledger.service.get(tenant, run.id));
+    const text =
+      JSON.stringify(final) + ledger.logText() + JSON.stringify(await ledger.service.get(tenant, run.id));
     expect(text).not.toContain(secret);
     expect(text).not.toContain('c2lnbmF0dXJlc2ln');
     expect(final.failure_summary[0]!.message).toContain('client_secret=');
@@ -110,7 +120,9 @@ describe('run lifecycle through the real queue and worker', () => {
   it('a succeeded run cannot be retried and unknown ids are not found', async () => {
     const { run } = await start({ key: 'fine' });
     await ledger.waitForRun(tenant, run.id, done);
-    await expect(ledger.service.retry(tenant, run.id, { kind: 'system' })).rejects.toMatchObject({ name: 'ConflictError' });
+    await expect(ledger.service.retry(tenant, run.id, { kind: 'system' })).rejects.toMatchObject({
+      name: 'ConflictError',
+    });
     await expect(ledger.service.get(tenant, '0190a0b0-0000-7000-8000-0000000000ff')).rejects.toMatchObject({
       name: 'NotFoundError',
     });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Trx } from '../db/database.ts';
@@ -75,3 +76,17 @@ export const historyRepository = {
       .execute();
   },
 };
+
+/**
+ * A version 7 UUID for a given time, so imported and seeded runs sort among live ones by when they
+ * happened. Entropy may be fixed (idempotent seeding) or random.
+ */
+export function uuidv7At(ms: number, entropy: Buffer = randomBytes(10)): string {
+  const b = Buffer.alloc(16);
+  b.writeUIntBE(Math.max(0, Math.floor(ms)), 0, 6);
+  entropy.copy(b, 6, 0, 10);
+  b[6] = 0x70 | (b[6]! & 0x0f);
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

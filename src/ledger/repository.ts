@@ -219,7 +219,9 @@ export const runRepository = {
       .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
       .where('job_id', '=', guard.jobId)
-      .where('status', '=', 'running');
+      .where('status', '=', 'running')
+      // A run asked to stop is never sent round again; the caller completes it as cancelled.
+      .where('cancel_requested_at', 'is', null);
     if (guard.staleBefore) q = q.where('last_heartbeat_at', '<', guard.staleBefore);
     return (await q.returningAll().executeTakeFirst()) ?? null;
   },
@@ -228,7 +230,7 @@ export const runRepository = {
     trx: Trx,
     tenantId: string,
     id: string,
-    guard: { jobId?: string; status?: RunStatus; staleBefore?: Date },
+    guard: { jobId?: string; status?: RunStatus; staleBefore?: Date; cancelRequested?: boolean },
     result: {
       outcome: Exclude<RunOutcome, 'pending'>;
       counts?: Record<string, number>;
@@ -257,6 +259,7 @@ export const runRepository = {
     if (guard.jobId) q = q.where('job_id', '=', guard.jobId);
     if (guard.status) q = q.where('status', '=', guard.status);
     if (guard.staleBefore) q = q.where('last_heartbeat_at', '<', guard.staleBefore);
+    if (guard.cancelRequested) q = q.where('cancel_requested_at', 'is not', null);
     return (await q.returningAll().executeTakeFirst()) ?? null;
   },
 

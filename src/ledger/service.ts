@@ -242,13 +242,17 @@ export class OperationRunService {
     failure: FailureEntry,
   ): Promise<RunRow | null> {
     const row = await this.#tx(tenantId, async (trx) => {
-      const r = await repo.requeue(
-        trx,
-        tenantId,
-        runId,
-        { jobId },
-        { jobId, failures: boundFailures([failure]) },
-      );
+      const failures = boundFailures([failure]);
+      // Cancelled while the attempt was failing: finish as cancelled instead of going round again.
+      const r =
+        (await repo.requeue(trx, tenantId, runId, { jobId }, { jobId, failures })) ??
+        (await repo.complete(
+          trx,
+          tenantId,
+          runId,
+          { jobId, status: 'running', cancelRequested: true },
+          { outcome: 'cancelled', failures },
+        ));
       if (r) await this.#def(r.type)?.onRunWrite?.(trx, r);
       return r;
     });

@@ -37,7 +37,21 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
       const def = deps.catalog.has(run.type) ? deps.catalog.get(run.type) : undefined;
       const oldJob = run.job_id!;
       let row: RunRow | null;
-      if (def && run.attempts < run.max_attempts) {
+      if (run.cancel_requested_at) {
+        row = await repo.complete(
+          trx,
+          run.tenant_id,
+          run.id,
+          { jobId: oldJob, staleBefore },
+          {
+            outcome: 'cancelled',
+            failures: [
+              { code: 'worker_lost', message: 'the worker stopped before it could finish cancelling' },
+            ],
+          },
+        );
+        if (row) report.failed++;
+      } else if (def && run.attempts < run.max_attempts) {
         const jobId = uuidv7();
         row = await repo.requeue(
           trx,
