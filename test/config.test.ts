@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process';
+import Type from 'typebox';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { CatalogError, OperationCatalog, type OperationTypeDefinition } from '../src/ledger/catalog.ts';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({}, '/srv/app');
+    expect(c).toMatchObject({
+      databaseUrl: null,
+      dataDir: '/srv/app/.data',
+      port: 3000,
+      host: '127.0.0.1',
+      retentionDays: 90,
+      staleRunSeconds: 120,
+      tenantConcurrency: 4,
+      secretKey: null,
+      legacyWrites: true,
+      graphUrl: 'simulator',
+      logLevel: 'info',
+    });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, /PORT must be a whole number/],
+    [{ PORT: '70000' }, /PORT must be between/],
+    [{ RETENTION_DAYS: '0' }, /RETENTION_DAYS/],
+    [{ TENANT_CONCURRENCY: '-1' }, /TENANT_CONCURRENCY/],
+    [{ LEGACY_WRITES: 'maybe' }, /LEGACY_WRITES must be true or false/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    [{ DATABASE_URL: 'mysql://u:p@h/db' }, /DATABASE_URL must use postgres/],
+    [{ GRAPH_URL: 'ftp://x' }, /GRAPH_URL/],
+    [{ SECRET_KEY: 'short' }, /SECRET_KEY must be/],
+    [{ NODE_ENV: 'production' }, /SECRET_KEY is required/],
+  ])('rejects %o with a message naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('never echoes a DATABASE_URL password in its error', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:hunter2@' })).not.toThrow(/hunter2/);
+    try {
+      loadConfig({ DATABASE_URL: 'not a url hunter2' });
+    } catch (err) {
+      expect(String(err)).not.toContain('hunter2');
+    }
+  });
+
+  it('a bad value stops the command with one line and a non-zero exit', () => {
+    const r = spawnSync(process.execPath, ['bin/opsledger.js', 'migrate'], {
+      env: { ...process.env, DATABASE_URL: '', PORT: 'abc' },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'opsledger: configuration error: PORT must be a whole number between 0 and 65535, got "abc"',
+    ]);
+  });
+});
+
+const base: OperationTypeDefinition = {
+  name: 'demo.op',
+  label: 'Demo',
+  inputSchema: Type.Object({ scope: Type.String() }),
+  identityKeys: ['scope'],
+  countKeys: ['done'],
+  timeoutSeconds: 60,
+  maxAttempts: 2,
+  handler: async () => undefined,
+};
+
+describe('operation type catalog, checked at boot', () => {
+  it('refuses a type registered twice, one without a handler, and an identity key that is not an input', () => {
+    expect(() => new OperationCatalog([base, { ...base }])).toThrow(CatalogError);
+    expect(() => new OperationCatalog([{ ...base, handler: undefined as never }])).toThrow(/has no handler/);
+    expect(() => new OperationCatalog([{ ...base, identityKeys: ['nope'] }])).toThrow(/identity key "nope"/);
+    expect(() => new OperationCatalog([{ ...base, name: 'NoDots' }])).toThrow(/not valid/);
+    expect(() => new OperationCatalog([{ ...base, maxAttempts: 0 }])).toThrow(/maxAttempts/);
+  });
+
+  it('applies defaults and reports field problems with paths', () => {
+    const catalog = new OperationCatalog([
+      {
+        ...base,
+        inputSchema: Type.Object({ scope: Type.String({ default: 'all' }), n: Type.Integer({ minimum: 1 }) }),
+      },
+    ]);
+    expect(catalog.parseInputs('demo.op', { n: 2 })).toEqual({ scope: 'all', n: 2 });
+    expect(() => catalog.parseInputs('demo.op', { n: 0 })).toThrow(
+      expect.objectContaining({ errors: [expect.objectContaining({ path: '/inputs/n' })] }),
+    );
+    expect(() => catalog.parseInputs('demo.op', [])).toThrow(/must be an object/);
+  });
+});
