@@ -130,16 +130,32 @@ CREATE TRIGGER operation_runs_guard BEFORE UPDATE ON operation_runs
   FOR EACH ROW EXECUTE FUNCTION operation_runs_guard();
 
 -- Every change is announced so that any server process can push it to its stream subscribers.
+-- Statement-level, so a bulk write (history import, seeding) sends one notice per tenant rather
+-- than one per row: a listener flooded with 100,000 notices helps no one.
 CREATE FUNCTION operation_runs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  changed integer;
+  r record;
 BEGIN
-  PERFORM pg_notify('opsledger_runs',
-    json_build_object('tenantId', NEW.tenant_id, 'runId', NEW.id, 'status', NEW.status,
-                      'cancelRequested', NEW.cancel_requested_at IS NOT NULL)::text);
+  SELECT count(*) INTO changed FROM (SELECT 1 FROM new_rows LIMIT 101) s;
+  IF changed <= 100 THEN
+    FOR r IN SELECT tenant_id, id, status, cancel_requested_at FROM new_rows LOOP
+      PERFORM pg_notify('opsledger_runs',
+        json_build_object('tenantId', r.tenant_id, 'runId', r.id, 'status', r.status,
+                          'cancelRequested', r.cancel_requested_at IS NOT NULL)::text);
+    END LOOP;
+  ELSE
+    FOR r IN SELECT DISTINCT tenant_id FROM new_rows LOOP
+      PERFORM pg_notify('opsledger_runs', json_build_object('tenantId', r.tenant_id, 'bulk', true)::text);
+    END LOOP;
+  END IF;
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER operation_runs_notify AFTER INSERT OR UPDATE ON operation_runs
-  FOR EACH ROW EXECUTE FUNCTION operation_runs_notify();
+CREATE TRIGGER operation_runs_notify_insert AFTER INSERT ON operation_runs
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
+CREATE TRIGGER operation_runs_notify_update AFTER UPDATE ON operation_runs
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 
 -- Row-level security: the second wall behind the application's own tenant scoping.
 -- The application role sees only the tenant named by the transaction-local setting; other roles
