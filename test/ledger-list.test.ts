@@ -1,0 +1,119 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestLedger, type TestLedger } from './helpers/ledger.ts';
+import { testTaskType } from './helpers/test-types.ts';
+
+let ledger: TestLedger;
+let tenant: string;
+let other: string;
+
+beforeAll(async () => {
+  ledger = await startTestLedger({
+    definitions: [testTaskType({ started: [], aborted: [] })],
+    worker: false,
+  });
+  tenant = await ledger.createTenant('Listed');
+  other = await ledger.createTenant('Other');
+  // 230 runs, several sharing a created_at to the microsecond (keyset must still be exact).
+  await sql`
+    insert into operation_runs (id, tenant_id, type, status, outcome, run_identity_hash, initiator_kind,
+                                initiator_user_id, created_at, started_at, completed_at, max_attempts)
+    select gen_random_uuid(), ${tenant}, 'test.task', 'completed',
+           (array['succeeded','failed','partially_succeeded','cancelled'])[1 + g % 4],
+           encode(sha256(convert_to('l' || g, 'UTF8')), 'hex'),
+           (array['user','api','schedule','system'])[1 + g % 4],
+           case when g % 4 = 0 then '0190a0b0-0000-7000-8000-000000000001'::uuid end,
+           timestamptz '2026-06-01T00:00:00Z' + (g / 3) * interval '1 hour',
+           timestamptz '2026-06-01T00:00:00Z' + (g / 3) * interval '1 hour',
+           timestamptz '2026-06-01T00:00:00Z' + (g / 3) * interval '1 hour' + interval '1 minute', 1
+    from generate_series(1, 230) g`.execute(ledger.database.db);
+  await ledger.service.start({
+    tenantId: other,
+    type: 'test.task',
+    inputs: { key: 'x' },
+    initiator: { kind: 'system' },
+  });
+});
+afterAll(async () => {
+  await ledger?.stop();
+});
+
+describe('list', () => {
+  it('pages newest first through every run exactly once with keyset cursors', async () => {
+    const seen: string[] = [];
+    const times: number[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await ledger.service.list(tenant, { limit: 37, cursor });
+      pages++;
+      for (const r of page.data) {
+        seen.push(r.id);
+        times.push(Date.parse(r.createdAt));
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(pages).toBe(Math.ceil(230 / 37));
+    expect(new Set(seen).size).toBe(230);
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+  });
+
+  it('filters by type, status, outcome, initiator, time window and id prefix', async () => {
+    const failed = await ledger.service.list(tenant, { outcome: 'failed', limit: 200 });
+    expect(failed.data.length).toBe(58);
+    expect(failed.data.every((r) => r.outcome === 'failed')).toBe(true);
+    const byUser = await ledger.service.list(tenant, { initiator: 'user', limit: 200 });
+    expect(byUser.data.every((r) => r.initiator.kind === 'user' && r.initiator.userId)).toBe(true);
+    const window = await ledger.service.list(tenant, {
+      since: '2026-06-02T00:00:00Z',
+      until: '2026-06-03T00:00:00Z',
+      limit: 200,
+    });
+    expect(window.data.length).toBe(72);
+    const some = failed.data[3]!;
+    const byPrefix = await ledger.service.list(tenant, { q: some.id.slice(0, 13) });
+    expect(byPrefix.data.map((r) => r.id)).toContain(some.id);
+    expect((await ledger.service.list(tenant, { q: some.id.toUpperCase() })).data.map((r) => r.id)).toEqual([
+      some.id,
+    ]);
+    expect((await ledger.service.list(tenant, { status: 'queued' })).data).toEqual([]);
+    expect((await ledger.service.list(tenant, { type: 'test.task', limit: 1 })).data).toHaveLength(1);
+  });
+
+  it('never shows another tenant’s runs, even by exact id', async () => {
+    const theirs = await ledger.service.list(other, {});
+    expect(theirs.data).toHaveLength(1);
+    expect((await ledger.service.list(tenant, { q: theirs.data[0]!.id })).data).toEqual([]);
+  });
+
+  it('rejects bad filters and forged, foreign or mismatched cursors', async () => {
+    const page = await ledger.service.list(tenant, { limit: 5, outcome: 'failed' });
+    const cursor = page.nextCursor!;
+    const bad = { name: 'ValidationError' };
+    await expect(ledger.service.list(tenant, { outcome: 'weird' })).rejects.toMatchObject(bad);
+    await expect(ledger.service.list(tenant, { type: 'no.such' })).rejects.toMatchObject(bad);
+    await expect(ledger.service.list(tenant, { limit: 0 })).rejects.toMatchObject(bad);
+    await expect(ledger.service.list(tenant, { limit: '201' })).rejects.toMatchObject(bad);
+    await expect(ledger.service.list(tenant, { since: 'yesterday' })).rejects.toMatchObject(bad);
+    await expect(
+      ledger.service.list(tenant, { q: "'; drop table operation_runs; --" }),
+    ).rejects.toMatchObject(bad);
+    // The cursor is bound to its filters and its tenant, and cannot be edited.
+    await expect(ledger.service.list(tenant, { outcome: 'succeeded', cursor })).rejects.toMatchObject(bad);
+    await expect(ledger.service.list(other, { outcome: 'failed', cursor })).rejects.toMatchObject(bad);
+    const [body, mac] = cursor.split('.');
+    const forgedBody = Buffer.from(JSON.stringify({ c: '2030-01-01T00:00:00.000000Z', i: 'x' })).toString(
+      'base64url',
+    );
+    await expect(
+      ledger.service.list(tenant, { outcome: 'failed', cursor: `${forgedBody}.${mac}` }),
+    ).rejects.toMatchObject(bad);
+    await expect(
+      ledger.service.list(tenant, { outcome: 'failed', cursor: `${body}.AAAA` }),
+    ).rejects.toMatchObject(bad);
+    await expect(ledger.service.list(tenant, { outcome: 'failed', cursor: 'garbage' })).rejects.toMatchObject(
+      bad,
+    );
+    expect((await ledger.service.list(tenant, { outcome: 'failed', limit: 5, cursor })).data).toHaveLength(5);
+  });
+});
