@@ -29,7 +29,14 @@ export type Opsledger = {
   close(): Promise<void>;
 };
 
-export type DefinitionDeps = { config: Config; database: Database; logger: Logger; rootKey: Buffer };
+export type DefinitionDeps = {
+  config: Config;
+  database: Database;
+  logger: Logger;
+  rootKey: Buffer;
+  /** Registers something the types started (a Graph simulator) to stop when the ledger closes. */
+  onClose?: (fn: () => Promise<void>) => void;
+};
 
 export type OpsledgerOptions = {
   config: Config;
@@ -64,12 +71,15 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
   let catalog = Array.isArray(options.definitions) ? new OperationCatalog(options.definitions) : null;
   const database = options.database ?? (await openDatabaseFor(config));
   let boss: PgBoss | null = null;
+  const closers: (() => Promise<void>)[] = [];
   try {
     await migrate(database);
     const rootKey = loadRootKey(config);
     if (!catalog) {
       const factory = options.definitions as Exclude<OpsledgerOptions['definitions'], readonly unknown[]>;
-      catalog = new OperationCatalog(await factory({ config, database, logger, rootKey }));
+      catalog = new OperationCatalog(
+        await factory({ config, database, logger, rootKey, onClose: (fn) => closers.push(fn) }),
+      );
     }
     const maintenance = options.maintenance ?? options.worker ?? false;
     boss = createBoss(database, { url: config.databaseUrl, schedule: maintenance, supervise: maintenance });
@@ -121,12 +131,14 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
         if (closed) return;
         closed = true;
         await worker?.stop();
+        for (const close of closers) await close().catch((err) => logger.warn({ err }, 'close hook failed'));
         await b.stop({ graceful: false, close: true, timeout: 5000 }).catch(() => {});
         await database.close();
       },
     };
   } catch (err) {
     await boss?.stop({ graceful: false, close: true }).catch(() => {});
+    for (const close of closers) await close().catch(() => {});
     if (!options.database) await database.close().catch(() => {});
     throw err;
   }

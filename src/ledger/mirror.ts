@@ -73,6 +73,11 @@ export const mirrorRepository = {
   /** Applies one state of a domain record: creates the mirror, or moves it forward; never back. */
   async apply(trx: Trx, state: MirrorState): Promise<MirrorApplyResult> {
     checkState(state);
+    // Appliers of one source take turns: a concurrent insert would otherwise trip the identity
+    // index (which ON CONFLICT on the source index does not cover) instead of waiting.
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`mirror|${state.tenantId}|${state.sourceType}|${state.sourceId}`}, 0))`.execute(
+      trx,
+    );
     const failures = boundFailures(state.failures);
     const completed = state.status === 'completed';
     const inserted = await runRepository.insertMirror(trx, {
@@ -102,7 +107,7 @@ export const mirrorRepository = {
       completed_at: completed ? (state.completedAt ?? new Date()) : null,
     });
     if (inserted) return { applied: true, row: inserted };
-    // The row lock orders concurrent appliers; each re-checks the version after waiting for it.
+    // The version guard is what makes a late or repeated event a no-op.
     const updated = await trx
       .updateTable('operation_runs')
       .set({

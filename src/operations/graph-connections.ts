@@ -48,14 +48,21 @@ export const connectionRepository = {
   async upsert(
     trx: Trx,
     tenantId: string,
-    row: { directory_id: string; client_id: string; client_secret_encrypted: string; graph_url: string | null },
+    row: {
+      directory_id: string;
+      client_id: string;
+      client_secret_encrypted: string;
+      graph_url: string | null;
+    },
     onlyIfAbsent = false,
   ): Promise<GraphConnectionRow | null> {
     const result = await trx
       .insertInto('tenant_graph_connections')
       .values({ tenant_id: tenantId, ...row })
       .onConflict((oc) =>
-        onlyIfAbsent ? oc.column('tenant_id').doNothing() : oc.column('tenant_id').doUpdateSet({ ...row, updated_at: new Date() }),
+        onlyIfAbsent
+          ? oc.column('tenant_id').doNothing()
+          : oc.column('tenant_id').doUpdateSet({ ...row, updated_at: new Date() }),
       )
       .returningAll()
       .executeTakeFirst();
@@ -103,7 +110,9 @@ export class GraphConnections {
     }
     const graphUrl = input.graphUrl ? input.graphUrl.replace(/\/+$/, '') : null;
     if (graphUrl !== null && !/^https?:\/\//.test(graphUrl)) {
-      throw new ValidationError('graphUrl must be an http(s) URL', [{ path: '/graphUrl', message: 'invalid' }]);
+      throw new ValidationError('graphUrl must be an http(s) URL', [
+        { path: '/graphUrl', message: 'invalid' },
+      ]);
     }
     const row = await this.#deps.database.tenantTx(t, (trx) =>
       connectionRepository.upsert(trx, t, {
@@ -135,7 +144,12 @@ export class GraphConnections {
       if (this.#deps.config.graphUrl !== 'simulator') {
         throw new NotFoundError('this tenant has no Graph connection');
       }
-      return this.#client((await this.simulator()).url, tenantId, SIMULATOR_CLIENT_ID, deterministicSecret(tenantId));
+      return this.#client(
+        (await this.simulator()).url,
+        tenantId,
+        SIMULATOR_CLIENT_ID,
+        deterministicSecret(tenantId),
+      );
     }
     const baseUrl = row.graph_url ?? (await this.#configuredUrl());
     return this.#client(

@@ -46,7 +46,8 @@ export type LegacySpec = {
 };
 
 const firstError = (run: RunRow): string | null => run.failure_summary?.[0]?.message ?? null;
-const inputsOf = (run: RunRow) => ((run.context as { inputs?: Record<string, unknown> }).inputs ?? {}) as Record<string, unknown>;
+const inputsOf = (run: RunRow) =>
+  ((run.context as { inputs?: Record<string, unknown> }).inputs ?? {}) as Record<string, unknown>;
 const asDate = (d: Date | string | null) => (d === null ? null : new Date(d));
 
 function statusFor<T extends string>(run: RunRow, words: Record<RunOutcome | 'queued' | 'running', T>): T {
@@ -59,8 +60,16 @@ function counterColumns(spec: Pick<LegacySpec, 'counters'>, run: RunRow): Record
   return Object.fromEntries(Object.entries(spec.counters).map(([col, key]) => [col, counts[key] ?? 0]));
 }
 
-function reverse<T extends string>(words: Record<string, T>, value: string): Exclude<RunOutcome, 'pending'> | null {
-  const terminal: Exclude<RunOutcome, 'pending'>[] = ['succeeded', 'partially_succeeded', 'failed', 'cancelled'];
+function reverse<T extends string>(
+  words: Record<string, T>,
+  value: string,
+): Exclude<RunOutcome, 'pending'> | null {
+  const terminal: Exclude<RunOutcome, 'pending'>[] = [
+    'succeeded',
+    'partially_succeeded',
+    'failed',
+    'cancelled',
+  ];
   return terminal.find((o) => words[o] === value) ?? null;
 }
 
@@ -85,9 +94,7 @@ const DRIFT_WORDS = {
 } as const;
 
 function countsFrom(spec: Pick<LegacySpec, 'counters'>, row: LegacyRow): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(spec.counters).map(([col, key]) => [key, Number(row[col] ?? 0)]),
-  );
+  return Object.fromEntries(Object.entries(spec.counters).map(([col, key]) => [key, Number(row[col] ?? 0)]));
 }
 
 function failuresFrom(message: unknown): FailureEntry[] {

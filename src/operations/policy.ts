@@ -100,3 +100,5 @@ export function changedPaths(before: Record<string, unknown>, after: Record<stri
   walk(configurationOf(before), configurationOf(after), '');
   return out;
 }
+
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';

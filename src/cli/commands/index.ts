@@ -1,6 +1,8 @@
 import type { Command } from '../command.ts';
+import { accessCommands } from './access.ts';
 import { migrateCommand, pruneCommand, schemaDumpCommand } from './maintenance.ts';
 import { serveCommand, workerCommand } from './serve.ts';
+import { suiteCommands } from './suite.ts';
 
 /** Every command of `opsledger`, in the order --help lists them. */
 export const commands: Command[] = [
@@ -9,4 +11,6 @@ export const commands: Command[] = [
   migrateCommand,
   pruneCommand,
   schemaDumpCommand,
+  ...accessCommands,
+  ...suiteCommands,
 ];

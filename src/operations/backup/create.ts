@@ -1,8 +1,8 @@
 import Type from 'typebox';
 import { uuidv7 } from 'uuidv7';
+import type { GraphClient } from '../../graph/client.ts';
 import type { PolicyFamily } from '../../graph/families.ts';
 import type { OperationTypeDefinition } from '../../ledger/catalog.ts';
-import type { GraphClient } from '../../graph/client.ts';
 import type { SuiteTypeDeps } from '../inventory/sync.ts';
 import { type FetchedPolicy, fetchFamily, normalizeScope, scopeSchema } from '../policy.ts';
 import { backupRepository } from './repository.ts';
@@ -44,7 +44,11 @@ export function backupCreateType(deps: SuiteTypeDeps): OperationTypeDefinition<B
     timeoutSeconds: 1800,
     maxAttempts: 3,
     retryDelaySeconds: deps.retryDelaySeconds ?? 30,
-    normalize: (inputs) => ({ ...inputs, name: inputs.name.trim() || 'Backup', scope: normalizeScope(inputs.scope) }),
+    normalize: (inputs) => ({
+      ...inputs,
+      name: inputs.name.trim() || 'Backup',
+      scope: normalizeScope(inputs.scope),
+    }),
     async handler(ctx) {
       const { tenantId } = ctx.run;
       const scope = normalizeScope(ctx.inputs.scope);

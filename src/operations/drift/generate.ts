@@ -2,12 +2,12 @@ import Type from 'typebox';
 import { uuidv7 } from 'uuidv7';
 import type { Trx } from '../../db/database.ts';
 import type { OperationTypeDefinition } from '../../ledger/catalog.ts';
-import type { DriftKind } from '../tables.ts';
 import { backupRepository } from '../backup/repository.ts';
-import type { SuiteTypeDeps } from '../inventory/sync.ts';
 import { inventoryRepository } from '../inventory/repository.ts';
+import type { SuiteTypeDeps } from '../inventory/sync.ts';
 import { driftLegacy, legacyWriter } from '../legacy.ts';
-import { changedPaths } from '../policy.ts';
+import { changedPaths, UUID_PATTERN } from '../policy.ts';
+import type { DriftKind } from '../tables.ts';
 
 export type DriftGenerateInputs = { baselineId: string };
 
@@ -52,7 +52,9 @@ export function compareToBaseline(baseline: Comparable[], current: Comparable[])
     }
   }
   for (const [k, was] of base) if (!now.has(k)) findings.push(finding('removed', was));
-  return findings.sort((a, b) => a.family.localeCompare(b.family) || a.externalId.localeCompare(b.externalId));
+  return findings.sort(
+    (a, b) => a.family.localeCompare(b.family) || a.externalId.localeCompare(b.externalId),
+  );
 }
 
 export class BaselineNotFoundError extends Error {
@@ -121,7 +123,10 @@ export function driftGenerateType(deps: SuiteTypeDeps): OperationTypeDefinition<
   return {
     name: 'drift.generate',
     label: 'Drift generation',
-    inputSchema: Type.Object({ baselineId: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
+    inputSchema: Type.Object(
+      { baselineId: Type.String({ pattern: UUID_PATTERN }) },
+      { additionalProperties: false },
+    ),
     identityKeys: ['baselineId'],
     countKeys: ['added', 'removed', 'modified'],
     timeoutSeconds: 600,
@@ -134,7 +139,8 @@ export function driftGenerateType(deps: SuiteTypeDeps): OperationTypeDefinition<
       const baselineId = ctx.inputs.baselineId;
       const findings = await deps.database.tenantTx(tenantId, async (trx) => {
         const set = await backupRepository.getSet(trx, tenantId, baselineId);
-        if (!set) throw new BaselineNotFoundError(`baseline ${baselineId} is not a backup set of this tenant`);
+        if (!set)
+          throw new BaselineNotFoundError(`baseline ${baselineId} is not a backup set of this tenant`);
         const baseline = await backupRepository.listItems(trx, tenantId, set.id);
         const current = await inventoryRepository.listCurrent(trx, tenantId, set.scope);
         const found = compareToBaseline(baseline, current);

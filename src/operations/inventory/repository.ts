@@ -96,7 +96,10 @@ export const inventoryRepository = {
         .execute();
     }
     const gone = existing.filter((r) => r.deleted_at === null && !present.has(r.external_id));
-    for (const batch of chunks(gone.map((r) => r.external_id), 1000)) {
+    for (const batch of chunks(
+      gone.map((r) => r.external_id),
+      1000,
+    )) {
       await trx
         .updateTable('inventory_items')
         .set({ deleted_at: seenAt })

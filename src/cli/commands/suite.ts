@@ -1,0 +1,67 @@
+import { openDatabaseFor } from '../../app.ts';
+import type { Database } from '../../db/database.ts';
+import { migrate } from '../../db/migrator.ts';
+import { seedDemo } from '../../operations/demo.ts';
+import { backfillLegacy, describeDivergence, verifyLegacy } from '../../operations/transition.ts';
+import { loadRootKey } from '../../secret-key.ts';
+import type { Command, CommandContext } from '../command.ts';
+
+async function withDatabase<T>(ctx: CommandContext, fn: (database: Database) => Promise<T>): Promise<T> {
+  const database = await openDatabaseFor(ctx.config);
+  try {
+    await migrate(database);
+    return await fn(database);
+  } finally {
+    await database.close();
+  }
+}
+
+export const backfillCommand: Command = {
+  name: 'backfill',
+  summary: 'Imports legacy run rows that have no canonical run (idempotent)',
+  usage: 'backfill',
+  async run(ctx) {
+    const report = await withDatabase(ctx, (database) => backfillLegacy(database));
+    const parts = Object.entries(report.byTable).map(([table, n]) => `${table}: ${n}`);
+    ctx.out(`imported ${report.imported} legacy run(s) (${parts.join(', ')})`);
+    if (report.notFinished > 0) {
+      ctx.out(
+        `${report.notFinished} legacy row(s) are still pending or in progress and were left for a later backfill`,
+      );
+    }
+    return 0;
+  },
+};
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'Compares every legacy run row with its canonical run; exits 1 on any divergence',
+  usage: 'verify',
+  async run(ctx) {
+    const divergences = await withDatabase(ctx, (database) => verifyLegacy(database));
+    for (const d of divergences) ctx.out(describeDivergence(d));
+    ctx.out(
+      divergences.length === 0
+        ? 'no divergence between the legacy run tables and operation_runs'
+        : `${divergences.length} divergence(s)`,
+    );
+    return divergences.length === 0 ? 0 : 1;
+  },
+};
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'Seeds demo tenants, Graph simulator connections, a baseline and 90 days of history (idempotent)',
+  usage: 'demo',
+  async run(ctx) {
+    const tenants = await withDatabase(ctx, (database) =>
+      seedDemo({ database, config: ctx.config, rootKey: loadRootKey(ctx.config) }),
+    );
+    for (const t of tenants) {
+      ctx.out(`${t.seeded ? 'seeded' : 'already seeded'}: ${t.name} (tenant ${t.id})`);
+    }
+    return 0;
+  },
+};
+
+export const suiteCommands: Command[] = [demoCommand, backfillCommand, verifyCommand];

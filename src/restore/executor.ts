@@ -1,0 +1,269 @@
+import Type from 'typebox';
+import { uuidv7 } from 'uuidv7';
+import type { Database, Trx } from '../db/database.ts';
+import type { GraphClient } from '../graph/client.ts';
+import { isGraphError } from '../graph/errors.ts';
+import { isPolicyFamily, policyFamilyPath } from '../graph/families.ts';
+import type { OperationContext, OperationTypeDefinition, RunWriteHook } from '../ledger/catalog.ts';
+import { mirrorRepository } from '../ledger/mirror.ts';
+import { toFailureEntry } from '../ledger/redact.ts';
+import type { RunRow } from '../ledger/run.ts';
+import { backupRepository } from '../operations/backup/repository.ts';
+import type { GraphConnections } from '../operations/graph-connections.ts';
+import { changedPaths, configurationOf, UUID_PATTERN } from '../operations/policy.ts';
+import { RunCancelledError } from '../queue/track-operation-run.ts';
+import { mirrorRestore, RESTORE_COUNT_KEYS, RESTORE_RUN_TYPE, RESTORE_SOURCE_TYPE } from './mirror.ts';
+import { type ItemOutcome, isTerminal, type RestoreRunRow, restoreRepository } from './repository.ts';
+import type { RestoreStatus } from './tables.ts';
+
+export type RestoreExecuteInputs = { backupId: string; items?: string[]; dryRun: boolean };
+
+export type RestoreTypeDeps = {
+  database: Database;
+  connections: GraphConnections;
+  retryDelaySeconds?: number;
+};
+
+/** Item results are written (and mirrored) in batches: progress shows without a transaction per item. */
+const FLUSH_EVERY = 10;
+
+/**
+ * How a restore record and its operation run relate: starting `restore.execute` (from the generic
+ * operations API or RestoreRunService.create) inserts the run; this hook, in the same transaction,
+ * creates the restore record and makes that run its mirror (source = the record). From then on the
+ * record is the source of truth and the executor moves it; each move is mirrored in its own
+ * transaction. When the ledger finishes the run without the executor (cancelled while queued,
+ * attempts exhausted, worker lost), the record follows the ledger here.
+ */
+function restoreRunWrite(): RunWriteHook {
+  return async (trx, run) => {
+    if (run.status === 'queued' && run.source_type === null) {
+      const inputs = (run.context as { inputs: RestoreExecuteInputs }).inputs;
+      const restore = await restoreRepository.insert(trx, {
+        id: uuidv7(),
+        tenantId: run.tenant_id,
+        backupSetId: inputs.backupId,
+        dryRun: inputs.dryRun,
+        requestedItems: inputs.items ?? null,
+        initiator: { kind: run.initiator_kind, userId: run.initiator_user_id, name: run.initiator_name },
+        operationRunId: run.id,
+      });
+      await mirrorRepository.attachSource(trx, run.tenant_id, run.id, {
+        type: RESTORE_SOURCE_TYPE,
+        id: restore.id,
+        version: restore.version,
+        links: { restoreRunId: restore.id, backupSetId: restore.backup_set_id },
+      });
+      return;
+    }
+    if (run.status === 'completed') await followLedger(trx, run);
+  };
+}
+
+async function followLedger(trx: Trx, run: RunRow): Promise<void> {
+  const restore = await restoreRepository.findByRun(trx, run.tenant_id, run.id);
+  if (!restore || isTerminal(restore.status)) return;
+  const status: RestoreStatus =
+    run.outcome === 'cancelled'
+      ? 'cancelled'
+      : run.outcome === 'succeeded'
+        ? 'completed'
+        : run.outcome === 'partially_succeeded'
+          ? 'completed_with_errors'
+          : 'failed';
+  const error = run.failure_summary?.[0] ?? {
+    code: 'restore_stopped',
+    message: `the run ended ${run.outcome}`,
+  };
+  await restoreRepository.skipPending(trx, run.tenant_id, restore.id);
+  // The mirror is this completed run and cannot change again; its outcome already agrees.
+  await restoreRepository.transition(trx, run.tenant_id, restore.id, {
+    status,
+    error: status === 'cancelled' ? null : error,
+  });
+}
+
+export function restoreExecuteType(deps: RestoreTypeDeps): OperationTypeDefinition<RestoreExecuteInputs> {
+  return {
+    name: RESTORE_RUN_TYPE,
+    label: 'Restore',
+    inputSchema: Type.Object(
+      {
+        backupId: Type.String({ pattern: UUID_PATTERN }),
+        items: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 10_000 })),
+        dryRun: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false },
+    ),
+    identityKeys: ['backupId'],
+    countKeys: RESTORE_COUNT_KEYS,
+    timeoutSeconds: 3600,
+    maxAttempts: 3,
+    retryDelaySeconds: deps.retryDelaySeconds ?? 30,
+    normalize: (inputs) => ({
+      ...inputs,
+      backupId: inputs.backupId.toLowerCase(),
+      ...(inputs.items ? { items: [...new Set(inputs.items)].sort() } : {}),
+    }),
+    onRunWrite: restoreRunWrite(),
+    handler: (ctx) => execute(deps, ctx),
+  };
+}
+
+async function execute(deps: RestoreTypeDeps, ctx: OperationContext<RestoreExecuteInputs>) {
+  const { tenantId } = ctx.run;
+  const tx = <T>(fn: (trx: Trx) => Promise<T>) => deps.database.tenantTx(tenantId, fn);
+  const restore = await tx((trx) => restoreRepository.findByRun(trx, tenantId, ctx.run.id));
+  if (!restore) throw new Error('this run has no restore record');
+  if (isTerminal(restore.status)) return {};
+  const id = restore.id;
+  const finish = (status: RestoreStatus, error?: { code: string; message: string }) =>
+    tx(async (trx) => {
+      if (status === 'cancelled' || error) await restoreRepository.skipPending(trx, tenantId, id, error);
+      await restoreRepository.transition(trx, tenantId, id, { status, ...(error ? { error } : {}) });
+      await mirrorRestore(trx, tenantId, id);
+    });
+
+  if (restore.status === 'pending') {
+    const prepared = await tx(async (trx) => prepare(trx, restore));
+    if (!prepared) {
+      await finish('failed', { code: 'backup_not_found', message: 'the backup set does not exist' });
+      return {};
+    }
+  }
+
+  let client: GraphClient;
+  try {
+    client = await deps.connections.clientFor(tenantId);
+  } catch (err) {
+    await finish('failed', toFailureEntry(err, 'graph_not_connected'));
+    return {};
+  }
+  const items = (await tx((trx) => restoreRepository.listItems(trx, tenantId, id))).filter(
+    (i) => i.result === 'pending',
+  );
+  const payloads = new Map(
+    (
+      await tx((trx) =>
+        backupRepository.listItems(
+          trx,
+          tenantId,
+          restore.backup_set_id,
+          items.map((i) => i.external_id),
+        ),
+      )
+    ).map((b) => [`${b.family}\u0000${b.external_id}`, b.payload]),
+  );
+  let buffer: ItemOutcome[] = [];
+  const flush = async () => {
+    if (buffer.length === 0) return;
+    const batch = buffer;
+    buffer = [];
+    await tx(async (trx) => {
+      await restoreRepository.recordItems(trx, tenantId, id, batch);
+      await restoreRepository.transition(trx, tenantId, id, {});
+      await mirrorRestore(trx, tenantId, id);
+    });
+  };
+  let authFailure: { code: string; message: string } | null = null;
+  for (const item of items) {
+    if (ctx.signal.aborted) break;
+    const payload = payloads.get(`${item.family}\u0000${item.external_id}`);
+    if (authFailure || !payload || !isPolicyFamily(item.family)) {
+      const error = authFailure ?? { code: 'not_in_backup', message: 'the item is not in the backup set' };
+      buffer.push({
+        family: item.family,
+        externalId: item.external_id,
+        action: null,
+        result: 'failed',
+        error,
+      });
+    } else {
+      try {
+        buffer.push(
+          await restoreItem(client, item.family, item.external_id, payload, restore.dry_run, ctx.signal),
+        );
+      } catch (err) {
+        if (ctx.signal.aborted) break;
+        const error = toFailureEntry(err, 'graph_error');
+        // A rejected credential fails every item the same way; asking again per item only adds noise.
+        if (isGraphError(err, 'graph_auth_failed')) authFailure = error;
+        buffer.push({
+          family: item.family,
+          externalId: item.external_id,
+          action: null,
+          result: 'failed',
+          error,
+        });
+      }
+    }
+    if (buffer.length >= FLUSH_EVERY) await flush();
+  }
+  await flush();
+  if (ctx.signal.aborted) {
+    // Cancelled: the record ends cancelled. Shutdown or a lost lease: leave it running; the next
+    // attempt resumes with the items still pending.
+    if (ctx.signal.reason instanceof RunCancelledError) await finish('cancelled');
+    throw ctx.signal.reason;
+  }
+  const summary = await tx((trx) => restoreRepository.summarize(trx, tenantId, id));
+  const { failed, total } = summary.counts;
+  await finish(failed === 0 ? 'completed' : failed === total ? 'failed' : 'completed_with_errors');
+  return {};
+}
+
+/** Creates the item list from the backup (once) and starts the record. False when the backup is gone. */
+async function prepare(trx: Trx, restore: RestoreRunRow): Promise<boolean> {
+  const { tenant_id: tenantId, id } = restore;
+  const set = await backupRepository.getSet(trx, tenantId, restore.backup_set_id);
+  if (!set) return false;
+  const requested = restore.requested_items ?? undefined;
+  const backupItems = await backupRepository.listItems(trx, tenantId, set.id, requested);
+  const found = new Set(backupItems.map((b) => b.external_id));
+  await restoreRepository.insertItems(trx, tenantId, id, [
+    ...backupItems.map((b) => ({ family: b.family, externalId: b.external_id, displayName: b.display_name })),
+    ...(requested ?? [])
+      .filter((x) => !found.has(x))
+      .map((x) => ({
+        family: 'unknown',
+        externalId: x,
+        displayName: '',
+        failed: { code: 'not_in_backup', message: 'the item is not in the backup set' },
+      })),
+  ]);
+  await restoreRepository.transition(trx, tenantId, id, { status: 'running' });
+  await mirrorRestore(trx, tenantId, id);
+  return true;
+}
+
+/**
+ * Restores one policy: created when Graph no longer has it, updated when its configuration
+ * differs, left alone otherwise. A dry run reads Graph and decides, but writes nothing.
+ */
+async function restoreItem(
+  client: GraphClient,
+  family: Parameters<typeof policyFamilyPath>[0],
+  externalId: string,
+  payload: Record<string, unknown>,
+  dryRun: boolean,
+  signal: AbortSignal,
+): Promise<ItemOutcome> {
+  const path = policyFamilyPath(family);
+  const itemPath = `${path}/${encodeURIComponent(externalId)}`;
+  let current: Record<string, unknown> | null;
+  try {
+    current = await client.get<Record<string, unknown>>(itemPath, { signal });
+  } catch (err) {
+    if (!isGraphError(err, 'graph_not_found')) throw err;
+    current = null;
+  }
+  const base = { family, externalId, result: 'succeeded' as const };
+  if (current === null) {
+    if (dryRun) return { ...base, action: 'create' };
+    const created = await client.post<{ id?: unknown }>(path, configurationOf(payload), { signal });
+    return { ...base, action: 'create', targetId: typeof created?.id === 'string' ? created.id : null };
+  }
+  if (changedPaths(current, payload).length === 0) return { ...base, action: 'none', targetId: externalId };
+  if (!dryRun) await client.patch(itemPath, configurationOf(payload), { signal });
+  return { ...base, action: 'update', targetId: externalId };
+}
