@@ -2,7 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
 import { NotFoundError, translateDbError, ValidationError } from '../errors.ts';
 import { assertUuid } from '../ledger/service.ts';
-import { sessionRepository as sessions, tokenRepository as tokens, userRepository as users } from './repository.ts';
+import { sessionRepository as sessions, tokenRepository as tokens } from './repository.ts';
 import {
   csrfMatches,
   csrfTokenFor,
@@ -54,7 +54,11 @@ export class CredentialService {
         expiresAt: new Date(Date.now() + this.#sessionTtlMs),
       });
     });
-    return { cookie: formatCredential(SESSION_PREFIX, id, secret), csrfToken: this.csrfToken(id), sessionId: id };
+    return {
+      cookie: formatCredential(SESSION_PREFIX, id, secret),
+      csrfToken: this.csrfToken(id),
+      sessionId: id,
+    };
   }
 
   csrfToken(sessionId: string): string {
@@ -68,19 +72,16 @@ export class CredentialService {
   async fromSession(cookie: string): Promise<Principal | null> {
     const cred = parseCredential(SESSION_PREFIX, cookie);
     if (!cred) return null;
-    return this.#system(async (trx) => {
-      const row = await sessions.find(trx, cred.id);
-      if (!row || !secretMatches(cred.secret, row.secret_hash)) return null;
-      const user = await users.findById(trx, row.user_id);
-      if (!user) return null;
-      return {
-        userId: user.id,
-        email: user.email,
-        displayName: user.display_name,
-        via: 'session' as const,
-        sessionId: cred.id,
-      };
-    });
+    // One SELECT on every request: no transaction needed around it.
+    const row = await this.#read(() => sessions.find(this.#db.db, cred.id));
+    if (!row || !secretMatches(cred.secret, row.secret_hash)) return null;
+    return {
+      userId: row.user_id,
+      email: row.email,
+      displayName: row.display_name,
+      via: 'session',
+      sessionId: cred.id,
+    };
   }
 
   async endSession(sessionId: string): Promise<void> {
@@ -90,29 +91,26 @@ export class CredentialService {
   async fromToken(value: string): Promise<Principal | null> {
     const cred = parseCredential(TOKEN_PREFIX, value);
     if (!cred) return null;
-    return this.#system(async (trx) => {
-      const row = await tokens.findActive(trx, cred.id);
-      if (!row || !secretMatches(cred.secret, row.secret_hash)) return null;
-      const user = await users.findById(trx, row.user_id);
-      if (!user) return null;
-      if (!row.last_used_at || Date.now() - new Date(row.last_used_at).getTime() > 60_000) {
-        await tokens.touch(trx, cred.id);
-      }
-      return {
-        userId: user.id,
-        email: user.email,
-        displayName: user.display_name,
-        via: 'token' as const,
-        tokenId: cred.id,
-        tokenName: row.name,
-      };
-    });
+    const row = await this.#read(() => tokens.findActive(this.#db.db, cred.id));
+    if (!row || !secretMatches(cred.secret, row.secret_hash)) return null;
+    if (!row.last_used_at || Date.now() - new Date(row.last_used_at).getTime() > 60_000) {
+      await this.#system((trx) => tokens.touch(trx, cred.id));
+    }
+    return {
+      userId: row.user_id,
+      email: row.email,
+      displayName: row.display_name,
+      via: 'token',
+      tokenId: cred.id,
+      tokenName: row.name,
+    };
   }
 
   /** Returns the token's secret once; afterwards only its hash exists. */
   async createToken(userId: string, name: string): Promise<{ token: ApiToken; secret: string }> {
     const clean = name.trim();
-    if (clean.length < 1 || clean.length > 100) throw new ValidationError('a token name has 1–100 characters');
+    if (clean.length < 1 || clean.length > 100)
+      throw new ValidationError('a token name has 1–100 characters');
     const id = uuidv7();
     const secret = newSecret();
     const row = await this.#system((trx) =>
@@ -130,6 +128,14 @@ export class CredentialService {
     if (!(await this.#system((trx) => tokens.revoke(trx, userId, id)))) throw new NotFoundError('not found');
   }
 
+  async #read<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw translateDbError(err);
+    }
+  }
+
   async #system<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
     try {
       return await this.#db.systemTx(fn);
@@ -139,6 +145,11 @@ export class CredentialService {
   }
 }
 
-function presentToken(row: { id: string; name: string; created_at: Date; last_used_at: Date | null }): ApiToken {
+function presentToken(row: {
+  id: string;
+  name: string;
+  created_at: Date;
+  last_used_at: Date | null;
+}): ApiToken {
   return { id: row.id, name: row.name, createdAt: iso(row.created_at)!, lastUsedAt: iso(row.last_used_at) };
 }

@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
+import type { DB } from '../db/schema.ts';
 import type { Role } from './tables.ts';
 
 /**
@@ -15,6 +16,15 @@ export type MemberRow = {
   display_name: string;
   role: Role;
   created_at: Date;
+};
+
+/** A credential's row joined with its user. */
+export type TokenOwner = {
+  user_id: string;
+  name: string;
+  secret_hash: string;
+  email: string;
+  display_name: string;
 };
 
 export type TokenRow = {
@@ -36,7 +46,10 @@ export const userRepository = {
       .returning(['id', 'email', 'display_name'])
       .executeTakeFirst();
     if (!row) return null;
-    await trx.insertInto('user_passwords').values({ user_id: row.id, password_hash: user.passwordHash }).execute();
+    await trx
+      .insertInto('user_passwords')
+      .values({ user_id: row.id, password_hash: user.passwordHash })
+      .execute();
     return row;
   },
 
@@ -68,14 +81,15 @@ export const sessionRepository = {
       .execute();
   },
 
-  async find(trx: Trx, id: string): Promise<{ user_id: string; secret_hash: string } | null> {
+  async find(trx: Kysely<DB>, id: string): Promise<TokenOwner | null> {
     const row = await trx
-      .selectFrom('sessions')
-      .select(['user_id', 'secret_hash'])
-      .where('id', '=', id)
-      .where('expires_at', '>', sql<Date>`now()`)
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .select(['s.user_id', 's.secret_hash', 'u.email', 'u.display_name'])
+      .where('s.id', '=', id)
+      .where('s.expires_at', '>', sql<Date>`now()`)
       .executeTakeFirst();
-    return row ?? null;
+    return row ? { ...row, name: '' } : null;
   },
 
   async delete(trx: Trx, id: string): Promise<void> {
@@ -88,7 +102,10 @@ export const sessionRepository = {
 };
 
 export const tokenRepository = {
-  async create(trx: Trx, t: { id: string; userId: string; name: string; secretHash: string }): Promise<TokenRow> {
+  async create(
+    trx: Trx,
+    t: { id: string; userId: string; name: string; secretHash: string },
+  ): Promise<TokenRow> {
     return trx
       .insertInto('api_tokens')
       .values({ id: t.id, user_id: t.userId, name: t.name, secret_hash: t.secretHash })
@@ -96,15 +113,17 @@ export const tokenRepository = {
       .executeTakeFirstOrThrow();
   },
 
+  /** The active token with its user, in one round trip (this runs on every API request). */
   async findActive(
-    trx: Trx,
+    trx: Kysely<DB>,
     id: string,
-  ): Promise<{ user_id: string; name: string; secret_hash: string; last_used_at: Date | null } | null> {
+  ): Promise<(TokenOwner & { last_used_at: Date | null }) | null> {
     const row = await trx
-      .selectFrom('api_tokens')
-      .select(['user_id', 'name', 'secret_hash', 'last_used_at'])
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
+      .selectFrom('api_tokens as t')
+      .innerJoin('users as u', 'u.id', 't.user_id')
+      .select(['t.user_id', 't.name', 't.secret_hash', 't.last_used_at', 'u.email', 'u.display_name'])
+      .where('t.id', '=', id)
+      .where('t.revoked_at', 'is', null)
       .executeTakeFirst();
     return row ?? null;
   },

@@ -54,7 +54,8 @@ export class AccessService {
 
   async createTenant(name: string): Promise<{ id: string; name: string }> {
     const clean = name.trim();
-    if (clean.length < 1 || clean.length > 200) throw new ValidationError('a tenant name has 1–200 characters');
+    if (clean.length < 1 || clean.length > 200)
+      throw new ValidationError('a tenant name has 1–200 characters');
     return this.#system((trx) => tenantRepository.create(trx, { name: clean }));
   }
 
@@ -81,7 +82,7 @@ export class AccessService {
   async verifyCredentials(email: string, password: string): Promise<User> {
     const row = await this.#system((trx) => users.findByEmail(trx, email.trim()));
     const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH);
-    if (!row || !row.password_hash || !ok) throw new UnauthorizedError('invalid email or password');
+    if (!row?.password_hash || !ok) throw new UnauthorizedError('invalid email or password');
     return { id: row.id, email: row.email, displayName: row.display_name };
   }
 

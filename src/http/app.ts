@@ -1,28 +1,192 @@
-import Fastify from 'fastify';
-import { sql } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { CredentialService } from '../access/credentials.ts';
+import { AccessService } from '../access/service.ts';
 import type { Opsledger } from '../app.ts';
-import { pendingMigrations } from '../db/migrator.ts';
+import { deriveKey } from '../secret-key.ts';
+import { installAuth } from './auth.ts';
+import { createMetrics } from './metrics.ts';
+import { installErrorHandling, problem, sendProblem } from './problem.ts';
+import { registerAuthRoutes } from './routes/auth.ts';
+import { registerOperationRoutes } from './routes/operations.ts';
+import { type RestoreRunsApi, registerRestoreRunRoutes } from './routes/restore-runs.ts';
+import { registerStreamRoute } from './routes/stream.ts';
+import { registerSystemRoutes } from './routes/system.ts';
+import { registerTenantRoutes } from './routes/tenants.ts';
+import { Problem, RunSchema } from './schemas.ts';
+import { RunStreamHub } from './stream-hub.ts';
 
-export type HttpOptions = { ledger: Opsledger };
+export type HttpOptions = {
+  ledger: Opsledger;
+  /** The restore domain; its routes exist only when it is given. */
+  restoreRuns?: RestoreRunsApi | null;
+  limits?: {
+    /** Sign-in attempts per client address per minute. */
+    loginPerMinute?: number;
+    /** Failed sign-ins per email address per 15 minutes. */
+    loginFailuresPerEmail?: number;
+    /** Starts (and retries) per caller per minute. */
+    startsPerMinute?: number;
+    bodyBytes?: number;
+  };
+  streamHeartbeatMs?: number;
+  /** How often an open stream re-checks that its caller may still read the tenant. */
+  streamRecheckMs?: number;
+  sessionTtlSeconds?: number;
+};
 
-/** The HTTP application: API, health endpoints and (later) the UI, on one Fastify instance. */
-export async function buildHttpApp({ ledger }: HttpOptions) {
-  const app = Fastify({ loggerInstance: ledger.logger, disableRequestLogging: false, bodyLimit: 256 * 1024 });
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
-  app.get('/readyz', async (_req, reply) => {
-    try {
-      await sql`select 1`.execute(ledger.database.db);
-      const pending = await pendingMigrations(ledger.database);
-      if (pending.length > 0) {
-        return reply.code(503).send({ status: 'unavailable', reason: 'migrations pending' });
-      }
-      return { status: 'ready', database: ledger.database.kind };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable', reason: 'database unreachable' });
-    }
+/** The HTTP application: API, health, metrics and (later) the UI, on one Fastify instance. */
+export async function buildHttpApp(options: HttpOptions): Promise<HttpApp> {
+  const { ledger } = options;
+  const limits = {
+    loginPerMinute: 10,
+    loginFailuresPerEmail: 10,
+    startsPerMinute: 300,
+    bodyBytes: 64 * 1024,
+    ...options.limits,
+  };
+  const app = Fastify({
+    loggerInstance: ledger.logger as FastifyBaseLogger,
+    bodyLimit: limits.bodyBytes,
+    // One line per request, written below from plain values: the process logger redacts every
+    // argument, which would reduce Fastify's raw request objects to nothing.
+    logController: new LogController({ disableRequestLogging: true }),
+    // A caller's (or proxy's) request id is kept when it is harmless, so logs join up across hops.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // No coercion: a body's `[false]` is not the string "false". Query values stay strings and
+    // their schemas say so; unknown properties are refused rather than silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Errors the router raises before any route or hook runs (a malformed URL, an overlong id).
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id);
+      sendProblem(reply, problem(err.statusCode ?? 400, err.message.slice(0, 200)));
+    },
+    routerOptions: { maxParamLength: 200 },
   });
 
+  const access = new AccessService({ database: ledger.database });
+  const credentials = new CredentialService({
+    database: ledger.database,
+    csrfKey: deriveKey(ledger.rootKey, 'session'),
+    sessionTtlSeconds: options.sessionTtlSeconds,
+  });
+  const metrics = createMetrics(ledger);
+  const hub = new RunStreamHub({
+    database: ledger.database,
+    service: ledger.service,
+    events: ledger.events,
+    logger: ledger.logger,
+  });
+
+  // Every route as registered, so a test can hold the OpenAPI document to all of them.
+  const registeredRoutes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') registeredRoutes.push({ method, url: route.url });
+    }
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        path: request.url.split('?')[0],
+        route: request.routeOptions.url ?? null,
+        statusCode: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime),
+      },
+      'request completed',
+    );
+  });
+  installErrorHandling(app);
+  metrics.install(app);
+  app.addSchema(Problem);
+  app.addSchema(RunSchema);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Opsledger API',
+        version: '1.0.0',
+        description:
+          'The canonical ledger of long-running tenant operations. Errors are RFC 9457 problem JSON.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API token from POST /api/v1/me/tokens',
+          },
+          sessionCookie: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'opsledger_session',
+            description: 'From POST /api/v1/auth/login; writes also need the x-csrf-token header',
+          },
+        },
+      },
+      security: [{ bearerAuth: [] }, { sessionCookie: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(helmet, { global: true });
+  await app.register(cookie);
+  await app.register(rateLimit, { global: false });
+  installAuth(app, { access, credentials });
+
+  registerSystemRoutes(app, { ledger, metrics });
+  registerAuthRoutes(app, {
+    access,
+    credentials,
+    loginPerMinute: limits.loginPerMinute,
+    loginFailuresPerEmail: limits.loginFailuresPerEmail,
+    secureCookies: ledger.config.production,
+  });
+  registerTenantRoutes(app, { access, catalog: ledger.catalog });
+  registerOperationRoutes(app, { ledger, startsPerMinute: limits.startsPerMinute });
+  registerStreamRoute(app, {
+    hub,
+    service: ledger.service,
+    heartbeatMs: options.streamHeartbeatMs ?? 15_000,
+    recheckMs: options.streamRecheckMs ?? 60_000,
+    access,
+    credentials,
+  });
+  if (options.restoreRuns) registerRestoreRunRoutes(app, { restoreRuns: options.restoreRuns });
+
+  app.addHook('onClose', async () => {
+    await hub.close();
+  });
+
+  app.decorate('opsledger', { hub, access, credentials, registeredRoutes });
   return app;
 }
+
+/** The parts of the HTTP app that its owner (the serve command, tests) may reach. */
+export type HttpParts = {
+  hub: RunStreamHub;
+  access: AccessService;
+  credentials: CredentialService;
+  registeredRoutes: { method: string; url: string }[];
+};
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    opsledger: HttpParts;
+  }
+}
+
+export type HttpApp = FastifyInstance;

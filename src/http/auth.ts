@@ -23,7 +23,10 @@ declare module 'fastify' {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-async function authenticate(request: FastifyRequest, credentials: CredentialService): Promise<Principal> {
+export async function authenticate(
+  request: FastifyRequest,
+  credentials: CredentialService,
+): Promise<Principal> {
   const header = request.headers.authorization;
   if (header !== undefined) {
     // A request that presents a token is judged by the token alone, never by a cookie beside it.
@@ -44,7 +47,10 @@ async function authenticate(request: FastifyRequest, credentials: CredentialServ
  * an unknown tenant), may your role do this (403), and, for a cookie, is this write really from
  * our page (CSRF, 403).
  */
-export function installAuth(app: FastifyInstance, deps: { access: AccessService; credentials: CredentialService }) {
+export function installAuth(
+  app: FastifyInstance,
+  deps: { access: AccessService; credentials: CredentialService },
+) {
   app.decorateRequest('principal', null);
   app.decorateRequest('tenantRole', null);
   app.addHook('onRequest', async (request) => {

@@ -69,7 +69,7 @@ function validationProblems(err: FastifyError & { validation?: AjvIssue[]; valid
  */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((raw: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const err = translateDbError(raw) as FastifyError & { validation?: AjvIssue[] };
+    const err = translateDbError(raw) as FastifyError & { validation?: AjvIssue[]; headers?: unknown };
     if (err instanceof ValidationError) {
       return sendProblem(reply, problem(400, err.message, err.errors));
     }
@@ -78,16 +78,41 @@ export function installErrorHandling(app: FastifyInstance): void {
       return sendProblem(reply, problem(err.status, err.message));
     }
     if (err.validation) {
-      return sendProblem(reply, problem(400, 'the request does not match the schema', validationProblems(err)));
+      return sendProblem(
+        reply,
+        problem(400, 'the request does not match the schema', validationProblems(err)),
+      );
     }
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status >= 400 && status < 500) {
       if (status === 429 && err.headers) reply.headers(err.headers as Record<string, string>);
-      return sendProblem(reply, problem(status, status === 429 ? 'too many requests; retry later' : err.message));
+      return sendProblem(
+        reply,
+        problem(status, status === 429 ? 'too many requests; retry later' : err.message),
+      );
     }
     request.log.error({ err }, 'unhandled error');
     return sendProblem(reply, problem(500, 'an internal error occurred'));
   });
 
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, NOT_FOUND));
+
+  // PostgreSQL cannot store a NUL character in text or jsonb; such input is the client's error
+  // and must be refused here, not surface as a 500 from deep inside a query.
+  app.addHook('preValidation', async (request) => {
+    if (containsNul(request.body) || containsNul(request.query)) {
+      throw new ValidationError('text may not contain NUL characters', [
+        { path: '/', message: 'contains NUL' },
+      ]);
+    }
+  });
+}
+
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object' || depth > 64) return false;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\u0000') || containsNul(v, depth + 1)) return true;
+  }
+  return false;
 }

@@ -4,7 +4,7 @@ import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from '../ledger/vocabular
 
 /** The API's shapes: one definition gives validation, types, serialisation and the OpenAPI document. */
 
-const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+export const enumOf = <T extends string>(values: readonly T[]) => Type.Enum([...values]);
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const DateTime = Type.String({ format: 'date-time' });
@@ -26,10 +26,10 @@ export const RunSchema = Type.Object(
     tenantId: Uuid,
     type: Type.String(),
     typeLabel: Type.String(),
-    status: literals(RUN_STATUSES),
-    outcome: literals(RUN_OUTCOMES),
+    status: enumOf(RUN_STATUSES),
+    outcome: enumOf(RUN_OUTCOMES),
     initiator: Type.Object({
-      kind: literals(INITIATOR_KINDS),
+      kind: enumOf(INITIATOR_KINDS),
       userId: Type.Union([Uuid, Type.Null()]),
       name: Type.String(),
     }),
@@ -47,7 +47,7 @@ export const RunSchema = Type.Object(
   { $id: 'Run' },
 );
 
-export const RoleSchema = literals(ROLES);
+export const RoleSchema = enumOf(ROLES);
 
 export const UserSchema = Type.Object({ id: Uuid, email: Type.String(), displayName: Type.String() });
 
@@ -71,5 +71,13 @@ export const RunParams = Type.Object({ tenantId: Type.String({ maxLength: 100 })
 
 /** Error responses documented on every route; the bodies come from the one error handler. */
 export function problems(...codes: number[]) {
-  return Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
+  return Object.fromEntries(
+    codes.map((c) => [
+      c,
+      {
+        description: `problem details (${c})`,
+        content: { 'application/problem+json': { schema: Type.Ref('Problem') } },
+      },
+    ]),
+  );
 }

@@ -26,7 +26,10 @@ export class RunStreamHub {
   #service: OperationRunService;
   #events: RunEvents;
   #logger: Logger;
-  #tenants = new Map<string, { subscribers: Set<Subscriber>; seen: Map<string, Seen>; chain: Promise<void> }>();
+  #tenants = new Map<
+    string,
+    { subscribers: Set<Subscriber>; seen: Map<string, Seen>; pending: Set<string>; draining: boolean }
+  >();
   #unlisten: (() => Promise<void>) | null = null;
   #listening: Promise<void> | null = null;
   #closed = false;
@@ -62,7 +65,7 @@ export class RunStreamHub {
   subscribe(tenantId: string, subscriber: Subscriber): () => void {
     let tenant = this.#tenants.get(tenantId);
     if (!tenant) {
-      tenant = { subscribers: new Set(), seen: new Map(), chain: Promise.resolve() };
+      tenant = { subscribers: new Set(), seen: new Map(), pending: new Set(), draining: false };
       this.#tenants.set(tenantId, tenant);
     }
     tenant.subscribers.add(subscriber);
@@ -94,15 +97,28 @@ export class RunStreamHub {
     const tenant = this.#tenants.get(change.tenantId);
     if (!tenant || this.#closed) return;
     const { tenantId, runId } = change as { tenantId: string; runId: string };
-    // Reads run one after another per tenant so they are offered in notification order.
-    tenant.chain = tenant.chain.then(async () => {
-      if (!this.#tenants.has(tenantId) || this.#closed) return;
-      try {
-        this.#offer(await this.#service.getRow(tenantId, runId));
-      } catch (err) {
-        if (!(err instanceof NotFoundError)) this.#logger.warn({ err, tenantId, runId }, 'stream read failed');
+    // Reads run one at a time per tenant, in notification order; a run notified again while it
+    // waits is read once, in its latest state, so a burst of changes cannot pile up reads.
+    tenant.pending.add(runId);
+    if (!tenant.draining) void this.#drain(tenantId, tenant);
+  }
+
+  async #drain(tenantId: string, tenant: { pending: Set<string>; draining: boolean }): Promise<void> {
+    tenant.draining = true;
+    try {
+      while (tenant.pending.size > 0 && !this.#closed && this.#tenants.get(tenantId) === tenant) {
+        const runId = tenant.pending.values().next().value!;
+        tenant.pending.delete(runId);
+        try {
+          this.#offer(await this.#service.getRow(tenantId, runId));
+        } catch (err) {
+          if (!(err instanceof NotFoundError))
+            this.#logger.warn({ err, tenantId, runId }, 'stream read failed');
+        }
       }
-    });
+    } finally {
+      tenant.draining = false;
+    }
   }
 
   #offer(row: RunRow): void {

@@ -1,11 +1,15 @@
+import { ensureDemoUser } from '../../access/demo-user.ts';
 import { buildHttpApp } from '../../http/app.ts';
+import { seedDemo } from '../../operations/demo.ts';
+import { createRestoreRunService } from '../../operations/index.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { openLedger } from './ledger.ts';
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'Web server, API and an in-process worker; migrates first',
+  summary:
+    'Web server, API and an in-process worker; migrates first (--demo seeds demo data and a demo user)',
   usage: 'serve [--port N] [--demo]',
   options: { port: { type: 'string' }, demo: { type: 'boolean' } },
   async run(ctx, values) {
@@ -16,13 +20,30 @@ export const serveCommand: Command = {
       }
       port = Number(values.port);
     }
+    if (values.demo && ctx.config.production) throw new UsageError('--demo is not for NODE_ENV=production');
     const ledger = await openLedger(ctx.config, { worker: true });
-    const app = await buildHttpApp({ ledger });
+    const app = await buildHttpApp({ ledger, restoreRuns: createRestoreRunService(ledger) });
     try {
+      let demo: { email: string; password: string } | null = null;
+      if (values.demo) {
+        const tenants = await seedDemo({
+          database: ledger.database,
+          config: ctx.config,
+          rootKey: ledger.rootKey,
+        });
+        demo = await ensureDemoUser(
+          app.opsledger.access,
+          tenants.map((t) => t.id),
+          ledger.rootKey,
+        );
+      }
       const address = await app.listen({ port, host: ctx.config.host });
       ctx.out(
         `Opsledger is serving on ${address} (database: ${ledger.database.kind === 'pglite' ? `embedded, in ${ctx.config.dataDir}` : 'PostgreSQL'})`,
       );
+      if (demo) {
+        ctx.out(`Demo sign-in: ${demo.email} / ${demo.password} (POST ${address}/api/v1/auth/login)`);
+      }
       await ctx.stopSignal;
     } finally {
       await app.close();

@@ -4,14 +4,26 @@ import Type from 'typebox';
 import type { CredentialService } from '../../access/credentials.ts';
 import type { AccessService } from '../../access/service.ts';
 import { caller, SESSION_COOKIE } from '../auth.ts';
+import { WindowCounter } from '../limiter.ts';
 import { problems, TokenSchema, UserSchema, Uuid } from '../schemas.ts';
 
 export type AuthRouteOptions = {
   access: AccessService;
   credentials: CredentialService;
   loginPerMinute: number;
+  /** Failed sign-ins per email address in 15 minutes before that address is refused for a while. */
+  loginFailuresPerEmail: number;
   secureCookies: boolean;
 };
+
+class TooManyAttempts extends Error {
+  statusCode = 429;
+  headers: Record<string, string>;
+  constructor(retryAfterSeconds: number) {
+    super('too many sign-in attempts; retry later');
+    this.headers = { 'retry-after': String(retryAfterSeconds) };
+  }
+}
 
 const Me = Type.Object({
   user: UserSchema,
@@ -23,6 +35,9 @@ const Me = Type.Object({
 export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { access, credentials } = opts;
+  // The per-address limit stops one client; this one stops many clients guessing one account's
+  // password. It counts any email string alike, so it tells nothing about which emails exist.
+  const failures = new WindowCounter({ limit: opts.loginFailuresPerEmail, windowMs: 15 * 60_000 });
   const cookieOptions = {
     path: '/',
     httpOnly: true,
@@ -42,16 +57,29 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
         tags: ['session'],
         security: [],
         body: Type.Object(
-          { email: Type.String({ minLength: 1, maxLength: 320 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+          {
+            email: Type.String({ minLength: 1, maxLength: 320 }),
+            password: Type.String({ minLength: 1, maxLength: 1024 }),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Me, ...problems(400, 401, 413, 429) },
       },
     },
     async (request, reply) => {
-      const user = await access.verifyCredentials(request.body.email, request.body.password);
+      const key = request.body.email.trim().toLowerCase();
+      const wait = failures.blockedFor(key);
+      if (wait > 0) throw new TooManyAttempts(wait);
+      const user = await access.verifyCredentials(request.body.email, request.body.password).catch((err) => {
+        failures.hit(key);
+        throw err;
+      });
+      failures.reset(key);
       const session = await credentials.createSession(user.id);
-      reply.setCookie(SESSION_COOKIE, session.cookie, { ...cookieOptions, maxAge: credentials.sessionTtlSeconds });
+      reply.setCookie(SESSION_COOKIE, session.cookie, {
+        ...cookieOptions,
+        maxAge: credentials.sessionTtlSeconds,
+      });
       return { user, csrfToken: session.csrfToken };
     },
   );
@@ -69,7 +97,7 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
       const p = caller(request);
       if (p.sessionId) await credentials.endSession(p.sessionId);
       reply.clearCookie(SESSION_COOKIE, cookieOptions);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -105,9 +133,15 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
       schema: {
         summary: 'Create an API token; its secret is in this response only',
         tags: ['tokens'],
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 100 }) },
+          { additionalProperties: false },
+        ),
         response: {
-          201: Type.Object({ token: TokenSchema, secret: Type.String({ description: 'Send as `Authorization: Bearer <secret>`' }) }),
+          201: Type.Object({
+            token: TokenSchema,
+            secret: Type.String({ description: 'Send as `Authorization: Bearer <secret>`' }),
+          }),
           ...problems(400, 401, 403, 413),
         },
       },
@@ -130,7 +164,7 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
     },
     async (request, reply) => {
       await credentials.revokeToken(caller(request).userId, request.params.tokenId);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }

@@ -6,9 +6,7 @@ import { LIST_LIMIT } from '../../ledger/cursor.ts';
 import { runStats, STATS_WINDOWS, type StatsWindow } from '../../ledger/stats.ts';
 import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from '../../ledger/vocabulary.ts';
 import { caller, initiatorOf } from '../auth.ts';
-import { DateTime, problems, RunParams, RunSchema, TenantParams } from '../schemas.ts';
-
-const enumOf = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)));
+import { DateTime, enumOf, problems, RunParams, TenantParams } from '../schemas.ts';
 
 const ListQuery = Type.Object(
   {
@@ -20,7 +18,10 @@ const ListQuery = Type.Object(
     until: Type.Optional(DateTime),
     q: Type.Optional(Type.String({ maxLength: 36, description: 'a run id or the start of one' })),
     limit: Type.Optional(
-      Type.Integer({ minimum: LIST_LIMIT.min, maximum: LIST_LIMIT.max, default: LIST_LIMIT.default }),
+      Type.String({
+        pattern: '^[0-9]{1,3}$',
+        description: `${LIST_LIMIT.min}–${LIST_LIMIT.max}, default ${LIST_LIMIT.default}`,
+      }),
     ),
     cursor: Type.Optional(Type.String({ maxLength: 300 })),
   },
@@ -36,7 +37,7 @@ const StartBody = Type.Object(
 );
 
 const StatsSchema = Type.Object({
-  window: enumOf(Object.keys(STATS_WINDOWS)),
+  window: enumOf(Object.keys(STATS_WINDOWS) as StatsWindow[]),
   since: DateTime,
   data: Type.Array(
     Type.Object({
@@ -53,7 +54,10 @@ const StatsSchema = Type.Object({
 export type OperationRouteOptions = { ledger: Opsledger; startsPerMinute: number };
 
 /** The ledger's runs per tenant: thin handlers over OperationRunService, gated by route config. */
-export function registerOperationRoutes(root: FastifyInstance, { ledger, startsPerMinute }: OperationRouteOptions) {
+export function registerOperationRoutes(
+  root: FastifyInstance,
+  { ledger, startsPerMinute }: OperationRouteOptions,
+) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { service } = ledger;
   const base = '/api/v1/tenants/:tenantId/operations';
@@ -68,7 +72,10 @@ export function registerOperationRoutes(root: FastifyInstance, { ledger, startsP
         params: TenantParams,
         querystring: ListQuery,
         response: {
-          200: Type.Object({ data: Type.Array(Type.Ref('Run')), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: Type.Object({
+            data: Type.Array(Type.Ref('Run')),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
           ...problems(400, 401, 404),
         },
       },
@@ -85,7 +92,7 @@ export function registerOperationRoutes(root: FastifyInstance, { ledger, startsP
         tags: ['operations'],
         params: TenantParams,
         querystring: Type.Object(
-          { window: Type.Optional(enumOf(Object.keys(STATS_WINDOWS))) },
+          { window: Type.Optional(enumOf(Object.keys(STATS_WINDOWS) as StatsWindow[])) },
           { additionalProperties: false },
         ),
         response: { 200: StatsSchema, ...problems(400, 401, 404) },
@@ -139,7 +146,9 @@ export function registerOperationRoutes(root: FastifyInstance, { ledger, startsP
         inputs: request.body.inputs ?? {},
         initiator: initiatorOf(caller(request)),
       });
-      return result.created ? reply.code(202).send({ run: result.run, created: true }) : { run: result.run, created: false as const };
+      return result.created
+        ? reply.code(202).send({ run: result.run, created: true })
+        : { run: result.run, created: false as const };
     },
   );
 
@@ -160,16 +169,27 @@ export function registerOperationRoutes(root: FastifyInstance, { ledger, startsP
   app.post(
     `${base}/:runId/retry`,
     {
-      config: { tenant: 'operate' },
+      config: {
+        tenant: 'operate',
+        rateLimit: {
+          max: startsPerMinute,
+          timeWindow: 60_000,
+          keyGenerator: (request) => `retry:${request.principal?.userId ?? request.ip}`,
+        },
+      },
       schema: {
         summary: 'Start a new run from a failed, partial or cancelled one',
         tags: ['operations'],
         params: RunParams,
-        response: { 202: Type.Object({ run: Type.Ref('Run') }), ...problems(400, 401, 403, 404, 409) },
+        response: { 202: Type.Object({ run: Type.Ref('Run') }), ...problems(400, 401, 403, 404, 409, 429) },
       },
     },
     async (request, reply) => {
-      const run = await service.retry(request.params.tenantId, request.params.runId, initiatorOf(caller(request)));
+      const run = await service.retry(
+        request.params.tenantId,
+        request.params.runId,
+        initiatorOf(caller(request)),
+      );
       return reply.code(202).send({ run });
     },
   );

@@ -1,18 +1,35 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
+import type { CredentialService } from '../../access/credentials.ts';
+import type { AccessService } from '../../access/service.ts';
 import type { OperationRunService } from '../../ledger/service.ts';
-import type { RunStreamHub } from '../stream-hub.ts';
+import { authenticate } from '../auth.ts';
 import { problems, TenantParams } from '../schemas.ts';
+import type { RunStreamHub } from '../stream-hub.ts';
 
 // A client that reads slower than runs change is cut off rather than buffered without bound; it
 // reconnects (EventSource does so by itself) and reloads the list.
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-export type StreamRouteOptions = { hub: RunStreamHub; service: OperationRunService; heartbeatMs: number };
+export type StreamRouteOptions = {
+  hub: RunStreamHub;
+  service: OperationRunService;
+  heartbeatMs: number;
+  /**
+   * How often an open stream re-checks its caller: a revoked token, an ended session or a removed
+   * membership closes the stream within this time instead of leaving it open for good.
+   */
+  recheckMs: number;
+  access: AccessService;
+  credentials: CredentialService;
+};
 
 /** Server-Sent Events of one tenant's run changes, authorised like the list. */
-export function registerStreamRoute(root: FastifyInstance, { hub, service, heartbeatMs }: StreamRouteOptions) {
+export function registerStreamRoute(
+  root: FastifyInstance,
+  { hub, service, heartbeatMs, recheckMs, access, credentials }: StreamRouteOptions,
+) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const connections = new Set<() => void>();
   app.addHook('preClose', async () => {
@@ -22,14 +39,19 @@ export function registerStreamRoute(root: FastifyInstance, { hub, service, heart
   app.get(
     '/api/v1/tenants/:tenantId/operations/stream',
     {
+      // A HEAD would subscribe and then hold the connection with nothing to send.
+      exposeHeadRoute: false,
       config: { tenant: 'read' },
       schema: {
-        summary: 'Server-Sent Events: a `run` event (the Run as JSON) for each change of a run of this tenant',
+        summary:
+          'Server-Sent Events: a `run` event (the Run as JSON) for each change of a run of this tenant',
         tags: ['operations'],
         params: TenantParams,
         produces: ['text/event-stream'],
         response: {
-          200: Type.String({ description: 'text/event-stream; `event: run` with `data: <Run JSON>`; comments as heartbeats' }),
+          200: Type.String({
+            description: 'text/event-stream; `event: run` with `data: <Run JSON>`; comments as heartbeats',
+          }),
           ...problems(401, 404),
         },
       },
@@ -59,10 +81,16 @@ export function registerStreamRoute(root: FastifyInstance, { hub, service, heart
         end: () => end(),
       });
       const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs);
+      const recheck = setInterval(() => {
+        authenticate(request, credentials)
+          .then((principal) => access.authorize(principal, tenantId, 'read'))
+          .catch(() => end());
+      }, recheckMs);
       function end() {
         if (!open) return;
         open = false;
         clearInterval(heartbeat);
+        clearInterval(recheck);
         unsubscribe();
         connections.delete(end);
         res.end();

@@ -96,7 +96,9 @@ export function registerTenantRoutes(root: FastifyInstance, { access, catalog }:
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await access.addMember(request.params.tenantId, request.body.email, request.body.role)),
+      reply
+        .code(201)
+        .send(await access.addMember(request.params.tenantId, request.body.email, request.body.role)),
   );
 
   app.patch(
@@ -127,7 +129,7 @@ export function registerTenantRoutes(root: FastifyInstance, { access, catalog }:
     },
     async (request, reply) => {
       await access.removeMember(request.params.tenantId, request.params.userId);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }

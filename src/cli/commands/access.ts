@@ -1,0 +1,120 @@
+import { CredentialService } from '../../access/credentials.ts';
+import { isRole, ROLES } from '../../access/policy.ts';
+import { AccessService } from '../../access/service.ts';
+import { openDatabaseFor } from '../../app.ts';
+import type { Database } from '../../db/database.ts';
+import { migrate } from '../../db/migrator.ts';
+import { NotFoundError, ValidationError } from '../../errors.ts';
+import { deriveKey, loadRootKey } from '../../secret-key.ts';
+import { type Command, type CommandContext, requireString, UsageError } from '../command.ts';
+
+async function withAccess<T>(
+  ctx: CommandContext,
+  fn: (deps: { access: AccessService; database: Database }) => Promise<T>,
+): Promise<T> {
+  const database = await openDatabaseFor(ctx.config);
+  try {
+    await migrate(database);
+    return await fn({ access: new AccessService({ database }), database });
+  } finally {
+    await database.close();
+  }
+}
+
+/** Bad values given on the command line are usage errors (exit 2), like bad flags. */
+async function asUsage<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ValidationError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const tenantCreateCommand: Command = {
+  name: 'tenant:create',
+  summary: 'Creates a tenant and prints its id',
+  usage: 'tenant:create --name N',
+  options: { name: { type: 'string' } },
+  async run(ctx, values) {
+    const name = requireString(values, 'name');
+    if (name.length > 200) throw new UsageError('--name has at most 200 characters');
+    const tenant = await withAccess(ctx, ({ access }) => access.createTenant(name));
+    ctx.out(tenant.id);
+    return 0;
+  },
+};
+
+export const userCreateCommand: Command = {
+  name: 'user:create',
+  summary: 'Creates a user who signs in with this email and password; prints the user id',
+  usage: 'user:create --email E --password P [--name DISPLAY_NAME]',
+  options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } },
+  async run(ctx, values) {
+    const email = requireString(values, 'email');
+    const password = typeof values.password === 'string' ? values.password : '';
+    if (!password) throw new UsageError('--password is required');
+    const displayName = typeof values.name === 'string' ? values.name : '';
+    const user = await withAccess(ctx, ({ access }) =>
+      asUsage(() => access.createUser({ email, password, displayName })),
+    );
+    ctx.out(user.id);
+    return 0;
+  },
+};
+
+export const memberAddCommand: Command = {
+  name: 'member:add',
+  summary: 'Gives a user a role in a tenant',
+  usage: `member:add --tenant ID --email E --role ${ROLES.join('|')}`,
+  options: { tenant: { type: 'string' }, email: { type: 'string' }, role: { type: 'string' } },
+  async run(ctx, values) {
+    const tenant = requireString(values, 'tenant');
+    const email = requireString(values, 'email');
+    const role = requireString(values, 'role');
+    if (!UUID.test(tenant)) throw new UsageError('--tenant must be a tenant id (a UUID)');
+    if (!isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+    const member = await withAccess(ctx, async ({ access }) => {
+      if (!(await access.findUserByEmail(email))) throw new Error(`no user has the email ${email}`);
+      try {
+        return await access.addMember(tenant, email, role);
+      } catch (err) {
+        if (err instanceof NotFoundError) throw new Error(`no tenant has the id ${tenant}`);
+        throw err;
+      }
+    });
+    ctx.out(`${member.email} is now ${member.role} of tenant ${tenant}`);
+    return 0;
+  },
+};
+
+export const tokenCreateCommand: Command = {
+  name: 'token:create',
+  summary: 'Creates an API token for a user and prints only the token (shown this once)',
+  usage: 'token:create --email E [--name TOKEN_NAME]',
+  options: { email: { type: 'string' }, name: { type: 'string' } },
+  async run(ctx, values) {
+    const email = requireString(values, 'email');
+    const name = typeof values.name === 'string' && values.name.trim() ? values.name : 'command line';
+    const secret = await withAccess(ctx, async ({ access, database }) => {
+      const user = await access.findUserByEmail(email);
+      if (!user) throw new Error(`no user has the email ${email}`);
+      const credentials = new CredentialService({
+        database,
+        csrfKey: deriveKey(loadRootKey(ctx.config), 'session'),
+      });
+      return (await asUsage(() => credentials.createToken(user.id, name))).secret;
+    });
+    ctx.out(secret);
+    return 0;
+  },
+};
+
+export const accessCommands: Command[] = [
+  tenantCreateCommand,
+  userCreateCommand,
+  memberAddCommand,
+  tokenCreateCommand,
+];

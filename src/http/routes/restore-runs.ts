@@ -1,0 +1,113 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import type { Initiator, Run } from '../../ledger/run.ts';
+import { caller, initiatorOf } from '../auth.ts';
+import { problems, TenantParams, Uuid } from '../schemas.ts';
+
+/**
+ * What these routes need from the restore domain (src/restore's RestoreRunService fits it). The
+ * routes own the HTTP contract; the domain owns restore records and their mirror in the ledger.
+ * Every method is tenant-scoped and throws the typed errors of src/errors.ts (NotFoundError for an
+ * id of another tenant, exactly as for an unknown one).
+ */
+export interface RestoreRunsApi {
+  list(tenantId: string, cursor?: string | null): Promise<{ data: object[]; nextCursor: string | null }>;
+  get(tenantId: string, restoreRunId: string): Promise<object>;
+  create(
+    tenantId: string,
+    request: { backupId: string; items?: string[]; dryRun?: boolean },
+    initiator: Initiator,
+  ): Promise<{ restore: object; run: Run; created: boolean }>;
+}
+
+const RestoreRun = Type.Record(Type.String(), Type.Unknown(), { description: 'a restore domain record' });
+
+export function registerRestoreRunRoutes(
+  root: FastifyInstance,
+  { restoreRuns }: { restoreRuns: RestoreRunsApi },
+) {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const base = '/api/v1/tenants/:tenantId/restore-runs';
+
+  app.get(
+    base,
+    {
+      config: { tenant: 'read' },
+      schema: {
+        summary: 'Restore records of the tenant, newest first',
+        tags: ['restore'],
+        params: TenantParams,
+        querystring: Type.Object(
+          { cursor: Type.Optional(Type.String({ maxLength: 300 })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            data: Type.Array(RestoreRun),
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          ...problems(400, 401, 404),
+        },
+      },
+    },
+    async (request) => {
+      const page = await restoreRuns.list(request.params.tenantId, request.query.cursor ?? null);
+      return page as { data: Record<string, unknown>[]; nextCursor: string | null };
+    },
+  );
+
+  app.get(
+    `${base}/:restoreRunId`,
+    {
+      config: { tenant: 'read' },
+      schema: {
+        summary: 'One restore record with its per-item results',
+        tags: ['restore'],
+        params: Type.Object({ tenantId: Type.String({ maxLength: 100 }), restoreRunId: Uuid }),
+        response: { 200: RestoreRun, ...problems(400, 401, 404) },
+      },
+    },
+    async (request) =>
+      (await restoreRuns.get(request.params.tenantId, request.params.restoreRunId)) as Record<
+        string,
+        unknown
+      >,
+  );
+
+  app.post(
+    base,
+    {
+      config: { tenant: 'operate' },
+      schema: {
+        summary: 'Start a restore (or a dry run) from a backup',
+        tags: ['restore'],
+        params: TenantParams,
+        body: Type.Object(
+          {
+            backupId: Uuid,
+            items: Type.Optional(
+              Type.Array(Type.String({ minLength: 1, maxLength: 300 }), { maxItems: 1000 }),
+            ),
+            dryRun: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ restore: RestoreRun, run: Type.Ref('Run'), created: Type.Literal(false) }),
+          202: Type.Object({ restore: RestoreRun, run: Type.Ref('Run'), created: Type.Literal(true) }),
+          ...problems(400, 401, 403, 404, 409, 413),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { restore, run, created } = await restoreRuns.create(
+        request.params.tenantId,
+        { backupId: request.body.backupId, items: request.body.items, dryRun: request.body.dryRun ?? false },
+        initiatorOf(caller(request)),
+      );
+      const result = { restore: restore as Record<string, unknown>, run, created };
+      return reply.code(created ? 202 : 200).send(result as never);
+    },
+  );
+}

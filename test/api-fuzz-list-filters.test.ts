@@ -1,0 +1,3 @@
+import { defineListFuzz } from './helpers/api-list-fuzz.ts';
+
+defineListFuzz(['type', 'status', 'outcome', 'initiator', 'q']);

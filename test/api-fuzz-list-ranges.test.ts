@@ -1,0 +1,3 @@
+import { defineListFuzz } from './helpers/api-list-fuzz.ts';
+
+defineListFuzz(['since', 'until', 'limit', 'cursor', 'window']);

@@ -1,0 +1,74 @@
+import type { Role } from '../../src/access/tables.ts';
+import { buildHttpApp, type HttpApp, type HttpOptions } from '../../src/http/app.ts';
+import type { OperationTypeDefinition } from '../../src/ledger/catalog.ts';
+import { createRestoreRunService } from '../../src/operations/index.ts';
+import { startTestLedger, type TestLedger } from './ledger.ts';
+
+export type TestUser = { id: string; email: string; password: string; token: string };
+
+export type ApiHarness = {
+  ledger: TestLedger;
+  app: HttpApp;
+  /** Creates a user with an API token (Bearer) and, optionally, memberships. */
+  user(name: string, memberships?: Record<string, Role>): Promise<TestUser>;
+  bearer(user: TestUser): Record<string, string>;
+  /** Signs in by password; returns the cookie header and CSRF token. */
+  login(user: TestUser): Promise<{ cookie: string; csrf: string }>;
+  stop(): Promise<void>;
+};
+
+let counter = 0;
+
+/** A real ledger (database, queue, worker) behind the real HTTP app, driven with app.inject. */
+export async function startApiHarness(options: {
+  definitions: OperationTypeDefinition[];
+  worker?: boolean;
+  http?: Omit<HttpOptions, 'ledger'>;
+  env?: Record<string, string>;
+  /** Wire the real restore-runs service (its routes exist only then). */
+  withRestore?: boolean;
+}): Promise<ApiHarness> {
+  const ledger = await startTestLedger({
+    definitions: options.definitions,
+    worker: options.worker ?? true,
+    env: options.env,
+  });
+  const app = await buildHttpApp({
+    ledger,
+    limits: { loginPerMinute: 1000, loginFailuresPerEmail: 1000, startsPerMinute: 100_000 },
+    restoreRuns: options.withRestore ? createRestoreRunService(ledger) : null,
+    ...options.http,
+  });
+  await app.ready();
+  const harness: ApiHarness = {
+    ledger,
+    app,
+    async user(name, memberships = {}) {
+      counter += 1;
+      const email = `${name}-${counter}-${process.pid}@example.test`;
+      const password = `pw-${name}-${counter}-secret`;
+      const u = await app.opsledger.access.createUser({ email, password, displayName: name });
+      for (const [tenantId, role] of Object.entries(memberships)) {
+        await app.opsledger.access.addMember(tenantId, email, role);
+      }
+      const { secret } = await app.opsledger.credentials.createToken(u.id, `${name} token`);
+      return { id: u.id, email, password, token: secret };
+    },
+    bearer: (user) => ({ authorization: `Bearer ${user.token}` }),
+    async login(user) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: user.email, password: user.password },
+      });
+      if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
+      const setCookie = String(res.headers['set-cookie']);
+      return { cookie: setCookie.split(';')[0]!, csrf: res.json().csrfToken };
+    },
+    async stop() {
+      await app.close();
+      await ledger.stop();
+    },
+  };
+  return harness;
+}
