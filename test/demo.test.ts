@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccessService } from '../src/access/service.ts';
+import { openDatabaseFor } from '../src/app.ts';
 import { demoCommand, suiteCommands } from '../src/cli/commands/suite.ts';
 import { loadConfig } from '../src/config.ts';
 import { deterministicSecret } from '../src/graph/simulator.ts';
@@ -124,10 +126,26 @@ describe('commands', () => {
         );
         return { code, lines };
       };
-      expect(await run('demo')).toMatchObject({
+      const demo = await run('demo');
+      expect(demo).toMatchObject({
         code: 0,
         lines: expect.arrayContaining([expect.stringMatching(/^seeded: Contoso/)]),
       });
+      // A user per role per tenant, with printed credentials that really sign in with that role.
+      const roleLines = demo.lines.filter(
+        (l) => /@opsledger\.local \/ /.test(l) && /owner|operator|viewer/.test(l),
+      );
+      expect(roleLines.filter((l) => !l.startsWith('sign in as'))).toHaveLength(9);
+      const operator = /(operator\.contoso@opsledger\.local) \/ (\S+)/.exec(demo.lines.join('\n'))!;
+      const db = await openDatabaseFor(config);
+      try {
+        const access = new AccessService({ database: db });
+        const user = await access.verifyCredentials(operator[1]!, operator[2]!);
+        const tenants = await access.tenantsOf(user.id);
+        expect(tenants).toEqual([expect.objectContaining({ name: 'Contoso', role: 'operator' })]);
+      } finally {
+        await db.close();
+      }
       const before = await run('verify');
       expect(before.code).toBe(1);
       expect(before.lines.at(-1)).toBe('15 divergence(s)');

@@ -1,4 +1,4 @@
-import { ensureDemoUser } from '../../access/demo-user.ts';
+import { ensureDemoRoleUsers, ensureDemoUser } from '../../access/demo-user.ts';
 import { buildHttpApp } from '../../http/app.ts';
 import { seedDemo } from '../../operations/demo.ts';
 import { createRestoreRunService } from '../../operations/index.ts';
@@ -36,6 +36,7 @@ export const serveCommand: Command = {
           tenants.map((t) => t.id),
           ledger.rootKey,
         );
+        await ensureDemoRoleUsers(app.opsledger.access, tenants, ledger.rootKey);
       }
       const address = await app.listen({ port, host: ctx.config.host });
       ctx.out(
@@ -43,6 +44,7 @@ export const serveCommand: Command = {
       );
       if (demo) {
         ctx.out(`Demo sign-in: ${demo.email} / ${demo.password} (POST ${address}/api/v1/auth/login)`);
+        ctx.out('One user per role per demo tenant also exists: `npx opsledger demo` lists their sign-ins.');
       }
       await ctx.stopSignal;
     } finally {

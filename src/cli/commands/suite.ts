@@ -1,3 +1,5 @@
+import { ensureDemoRoleUsers, ensureDemoUser } from '../../access/demo-user.ts';
+import { AccessService } from '../../access/service.ts';
 import { openDatabaseFor } from '../../app.ts';
 import type { Database } from '../../db/database.ts';
 import { migrate } from '../../db/migrator.ts';
@@ -51,15 +53,26 @@ export const verifyCommand: Command = {
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'Seeds demo tenants, Graph simulator connections, a baseline and 90 days of history (idempotent)',
+  summary:
+    'Seeds demo tenants, Graph simulator connections, a baseline, 90 days of history and a user per role per tenant (idempotent)',
   usage: 'demo',
   async run(ctx) {
-    const tenants = await withDatabase(ctx, (database) =>
-      seedDemo({ database, config: ctx.config, rootKey: loadRootKey(ctx.config) }),
-    );
+    const rootKey = loadRootKey(ctx.config);
+    const { tenants, users, owner } = await withDatabase(ctx, async (database) => {
+      const tenants = await seedDemo({ database, config: ctx.config, rootKey });
+      const access = new AccessService({ database });
+      const owner = await ensureDemoUser(
+        access,
+        tenants.map((t) => t.id),
+        rootKey,
+      );
+      return { tenants, users: await ensureDemoRoleUsers(access, tenants, rootKey), owner };
+    });
     for (const t of tenants) {
       ctx.out(`${t.seeded ? 'seeded' : 'already seeded'}: ${t.name} (tenant ${t.id})`);
     }
+    ctx.out(`sign in as ${owner.email} / ${owner.password} (owner of every demo tenant), or as one role:`);
+    for (const u of users) ctx.out(`  ${u.tenant.padEnd(12)} ${u.role.padEnd(8)} ${u.email} / ${u.password}`);
     return 0;
   },
 };
