@@ -63,3 +63,12 @@ export function translateDbError(err: unknown): unknown {
   }
   return err;
 }
+
+/** Runs database work so that connection and timeout failures surface as typed errors. */
+export async function withDbErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw translateDbError(err);
+  }
+}

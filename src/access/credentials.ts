@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
-import { NotFoundError, translateDbError, ValidationError } from '../errors.ts';
+import { NotFoundError, ValidationError, withDbErrors } from '../errors.ts';
 import { assertUuid } from '../ledger/service.ts';
 import { sessionRepository as sessions, tokenRepository as tokens } from './repository.ts';
 import {
@@ -128,20 +128,12 @@ export class CredentialService {
     if (!(await this.#system((trx) => tokens.revoke(trx, userId, id)))) throw new NotFoundError('not found');
   }
 
-  async #read<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw translateDbError(err);
-    }
+  #read<T>(fn: () => Promise<T>): Promise<T> {
+    return withDbErrors(fn);
   }
 
-  async #system<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
-    try {
-      return await this.#db.systemTx(fn);
-    } catch (err) {
-      throw translateDbError(err);
-    }
+  #system<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return withDbErrors(() => this.#db.systemTx(fn));
   }
 }
 

@@ -4,9 +4,9 @@ import {
   ConflictError,
   ForbiddenError,
   NotFoundError,
-  translateDbError,
   UnauthorizedError,
   ValidationError,
+  withDbErrors,
 } from '../errors.ts';
 import { assertUuid } from '../ledger/service.ts';
 import { roleAllows, type TenantAction } from './policy.ts';
@@ -156,19 +156,11 @@ export class AccessService {
     });
   }
 
-  async #tenant<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
-    try {
-      return await this.#db.tenantTx(tenantId, fn);
-    } catch (err) {
-      throw translateDbError(err);
-    }
+  #tenant<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return withDbErrors(() => this.#db.tenantTx(tenantId, fn));
   }
 
-  async #system<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
-    try {
-      return await this.#db.systemTx(fn);
-    } catch (err) {
-      throw translateDbError(err);
-    }
+  #system<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return withDbErrors(() => this.#db.systemTx(fn));
   }
 }

@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
-import { ConflictError, NotFoundError, translateDbError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { RunQueue } from '../queue/run-queue.ts';
 import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
@@ -305,12 +305,8 @@ export class OperationRunService {
     return out;
   }
 
-  async #tx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
-    try {
-      return await this.#db.tenantTx(tenantId, fn);
-    } catch (err) {
-      throw translateDbError(err);
-    }
+  #tx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return withDbErrors(() => this.#db.tenantTx(tenantId, fn));
   }
 
   get logger(): Logger {

@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
-import type { Database } from '../db/database.ts';
-import type { OperationCatalog } from '../ledger/catalog.ts';
+import type { Database, Trx } from '../db/database.ts';
+import type { OperationCatalog, OperationTypeDefinition } from '../ledger/catalog.ts';
 import { boundFailures } from '../ledger/redact.ts';
 import { runRepository as repo } from '../ledger/repository.ts';
 import type { RunRow } from '../ledger/run.ts';
@@ -20,6 +20,27 @@ export type ReaperDeps = {
 export type ReapReport = { retried: number; failed: number; requeuedOrphans: number; failedOrphans: number };
 
 const BATCH = 100;
+
+/** A new job for a run that goes round again, allowed only the attempts the run has left. */
+function enqueueRemaining(
+  queue: RunQueue,
+  trx: Trx,
+  run: RunRow,
+  def: OperationTypeDefinition,
+  jobId: string,
+  retryDelaySeconds: number,
+): Promise<void> {
+  return queue.enqueue(
+    trx,
+    { runId: run.id, tenantId: run.tenant_id, type: run.type },
+    {
+      jobId,
+      attempts: run.max_attempts - run.attempts,
+      retryDelaySeconds,
+      timeoutSeconds: def.timeoutSeconds,
+    },
+  );
+}
 
 /**
  * Finds runs whose worker died (no heartbeat for staleRunSeconds) and queued runs whose job is
@@ -66,16 +87,7 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
           },
         );
         if (row) {
-          await deps.queue.enqueue(
-            trx,
-            { runId: run.id, tenantId: run.tenant_id, type: run.type },
-            {
-              jobId,
-              attempts: run.max_attempts - run.attempts,
-              retryDelaySeconds: def.retryDelaySeconds ?? 0,
-              timeoutSeconds: def.timeoutSeconds,
-            },
-          );
+          await enqueueRemaining(deps.queue, trx, run, def, jobId, def.retryDelaySeconds ?? 0);
           report.retried++;
         }
       } else {
@@ -111,16 +123,7 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
         const jobId = uuidv7();
         row = await repo.reassignQueuedJob(trx, run.tenant_id, run.id, run.job_id, jobId);
         if (row) {
-          await deps.queue.enqueue(
-            trx,
-            { runId: run.id, tenantId: run.tenant_id, type: run.type },
-            {
-              jobId,
-              attempts: run.max_attempts - run.attempts,
-              retryDelaySeconds: 0,
-              timeoutSeconds: def.timeoutSeconds,
-            },
-          );
+          await enqueueRemaining(deps.queue, trx, run, def, jobId, 0);
           report.requeuedOrphans++;
         }
       } else {
