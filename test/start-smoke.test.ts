@@ -16,8 +16,14 @@ afterAll(() => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-function serve(): { child: ChildProcess; url: Promise<string>; stderr: () => string } {
-  const child = spawn(process.execPath, ['bin/opsledger.js', 'serve', '--port', '0'], {
+function serve(): {
+  child: ChildProcess;
+  url: Promise<string>;
+  stderr: () => string;
+  signIn: Promise<[string, string]>;
+} {
+  // What `npm start` runs, on a free port.
+  const child = spawn(process.execPath, ['bin/opsledger.js', 'serve', '--demo', '--port', '0'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -26,24 +32,74 @@ function serve(): { child: ChildProcess; url: Promise<string>; stderr: () => str
   child.stderr!.on('data', (d) => {
     err += d;
   });
+  const rl = createInterface({ input: child.stdout! });
   const url = new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
     rl.on('line', (line) => {
       const m = /serving on (http:\/\/\S+)/.exec(line);
       if (m) resolve(m[1]!);
     });
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
   });
-  return { child, url, stderr: () => err };
+  const signIn = new Promise<[string, string]>((resolve) => {
+    rl.on('line', (line) => {
+      const m = /Demo sign-in: (\S+) \/ (\S+)/.exec(line);
+      if (m) resolve([m[1]!, m[2]!]);
+    });
+  });
+  return { child, url, stderr: () => err, signIn };
 }
 
-it('serve on the embedded database answers /readyz, and a second process on the same data dir fails fast', async () => {
+it('npm start on the embedded database: /readyz, demo sign-in, list, start and finish a run; a second process on the same data dir fails fast', async () => {
   const first = serve();
   const url = await first.url;
   const ready = await fetch(`${url}/readyz`);
   expect(ready.status).toBe(200);
   expect(await ready.json()).toMatchObject({ status: 'ready', database: 'pglite' });
   expect((await fetch(`${url}/healthz`)).status).toBe(200);
+
+  // A new user's first minutes: sign in with the printed credentials, list runs, start one,
+  // and watch it complete.
+  const [email, password] = await first.signIn;
+  const login = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  expect(login.status).toBe(200);
+  const cookie = login.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const { csrfToken } = (await login.json()) as { csrfToken: string };
+  const tenants = (await (await fetch(`${url}/api/v1/tenants`, { headers: { cookie } })).json()) as {
+    data: { id: string; name: string; role: string }[];
+  };
+  const list = tenants.data;
+  expect(list.length).toBe(3);
+  const tenant = list.find((t) => t.role === 'owner')!;
+  const history = (await (
+    await fetch(`${url}/api/v1/tenants/${tenant.id}/operations?limit=20`, { headers: { cookie } })
+  ).json()) as {
+    data: { status: string }[];
+  };
+  expect(history.data.length).toBe(20);
+  const started = await fetch(`${url}/api/v1/tenants/${tenant.id}/operations`, {
+    method: 'POST',
+    headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'inventory.sync', inputs: {} }),
+  });
+  expect(started.status).toBe(202);
+  const { run } = (await started.json()) as { run: { id: string } };
+  type RunBody = { status: string; outcome: string; summaryCounts: Record<string, number> };
+  let final: RunBody | null = null;
+  for (let i = 0; i < 300 && final?.status !== 'completed'; i++) {
+    final = (await (
+      await fetch(`${url}/api/v1/tenants/${tenant.id}/operations/${run.id}`, { headers: { cookie } })
+    ).json()) as RunBody;
+    if (final?.status !== 'completed') await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(final).toMatchObject({ status: 'completed', outcome: 'succeeded' });
+  expect(Object.values(final!.summaryCounts).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
 
   const second = serve();
   second.url.catch(() => {});
