@@ -65,19 +65,47 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       tenantTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
       systemTx: (fn) => db.transaction().execute(fn),
       async listen(channel, onPayload) {
-        const client = await pool.connect();
+        const sqlChannel = pg.escapeIdentifier(channel);
         const handler = (msg: pg.Notification) => {
           if (msg.channel === channel && msg.payload !== undefined) onPayload(msg.payload);
         };
-        client.on('notification', handler);
-        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        let client: pg.PoolClient | null = null;
+        let stopped = false;
+        let retry: NodeJS.Timeout | null = null;
+        // A LISTEN lives on one connection; when the server drops it, listen again on a new one
+        // (notices sent in the gap are lost, as they would be for any listener).
+        const subscribe = async (): Promise<void> => {
+          const c = await pool.connect();
+          c.on('notification', handler);
+          c.once('error', () => {
+            c.off('notification', handler);
+            c.release(true);
+            if (client === c) client = null;
+            if (!stopped) schedule();
+          });
+          await c.query(`LISTEN ${sqlChannel}`);
+          client = c;
+        };
+        const schedule = () => {
+          retry = setTimeout(() => {
+            retry = null;
+            if (!stopped) subscribe().catch(() => schedule());
+          }, 1000);
+          retry.unref();
+        };
+        await subscribe();
         return async () => {
-          client.off('notification', handler);
+          stopped = true;
+          if (retry) clearTimeout(retry);
+          const c = client;
+          client = null;
+          if (!c) return;
+          c.off('notification', handler);
           try {
-            await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
-            client.release();
+            await c.query(`UNLISTEN ${sqlChannel}`);
+            c.release();
           } catch (err) {
-            client.release(err as Error);
+            c.release(err as Error);
           }
         };
       },
