@@ -42,6 +42,8 @@ function bodyFor(op: Op): unknown {
   if (op.path.endsWith('/members')) return { email: bob.email, role: 'viewer' };
   if (op.path.endsWith('/members/{userId}')) return { role: 'viewer' };
   if (op.path.endsWith('/restore-runs')) return { backupId: randomUUID() };
+  if (op.path.endsWith('/graph-connection'))
+    return { directoryId: randomUUID(), clientId: 'app', clientSecret: 's3cret' };
   if (op.path.endsWith('/me/tokens')) return { name: 'isolation' };
   if (op.path.endsWith('/auth/login')) return { email: alice.email, password: 'wrong-password' };
   return undefined;

@@ -12,6 +12,7 @@ import { installAuth } from './auth.ts';
 import { createMetrics } from './metrics.ts';
 import { installErrorHandling, problem, sendProblem } from './problem.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
+import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { type RestoreRunsApi, registerRestoreRunRoutes } from './routes/restore-runs.ts';
 import { registerStreamRoute } from './routes/stream.ts';
@@ -24,6 +25,8 @@ export type HttpOptions = {
   ledger: Opsledger;
   /** The restore domain; its routes exist only when it is given. */
   restoreRuns?: RestoreRunsApi | null;
+  /** Tenants' Graph connections; their routes exist only when given. */
+  graphConnections?: GraphConnectionApi | null;
   limits?: {
     /** Sign-in attempts per client address per minute. */
     loginPerMinute?: number;
@@ -166,6 +169,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<HttpApp> {
     credentials,
   });
   if (options.restoreRuns) registerRestoreRunRoutes(app, { restoreRuns: options.restoreRuns });
+  if (options.graphConnections) registerGraphConnectionRoutes(app, { connections: options.graphConnections });
 
   app.addHook('onClose', async () => {
     await hub.close();

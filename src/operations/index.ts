@@ -74,3 +74,10 @@ export function createRestoreRunService(
     cursorKey: deriveKey(ledger.rootKey, 'cursor'),
   });
 }
+
+/** Tenants' Graph connections for the API: setting and reading them needs no simulator. */
+export function createGraphConnectionService(
+  ledger: Pick<Opsledger, 'database' | 'config' | 'rootKey'>,
+): GraphConnections {
+  return new GraphConnections({ database: ledger.database, config: ledger.config, rootKey: ledger.rootKey });
+}

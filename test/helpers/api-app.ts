@@ -1,7 +1,7 @@
 import type { Role } from '../../src/access/tables.ts';
 import { buildHttpApp, type HttpApp, type HttpOptions } from '../../src/http/app.ts';
 import type { OperationTypeDefinition } from '../../src/ledger/catalog.ts';
-import { createRestoreRunService } from '../../src/operations/index.ts';
+import { createGraphConnectionService, createRestoreRunService } from '../../src/operations/index.ts';
 import { startTestLedger, type TestLedger } from './ledger.ts';
 
 export type TestUser = { id: string; email: string; password: string; token: string };
@@ -37,6 +37,7 @@ export async function startApiHarness(options: {
     ledger,
     limits: { loginPerMinute: 1000, loginFailuresPerEmail: 1000, startsPerMinute: 100_000 },
     restoreRuns: options.withRestore ? createRestoreRunService(ledger) : null,
+    graphConnections: options.withRestore ? createGraphConnectionService(ledger) : null,
     ...options.http,
   });
   await app.ready();

@@ -1,7 +1,7 @@
 import { ensureDemoRoleUsers, ensureDemoUser } from '../../access/demo-user.ts';
 import { buildHttpApp } from '../../http/app.ts';
 import { seedDemo } from '../../operations/demo.ts';
-import { createRestoreRunService } from '../../operations/index.ts';
+import { createGraphConnectionService, createRestoreRunService } from '../../operations/index.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { openLedger } from './ledger.ts';
@@ -22,7 +22,11 @@ export const serveCommand: Command = {
     }
     if (values.demo && ctx.config.production) throw new UsageError('--demo is not for NODE_ENV=production');
     const ledger = await openLedger(ctx.config, { worker: true });
-    const app = await buildHttpApp({ ledger, restoreRuns: createRestoreRunService(ledger) });
+    const app = await buildHttpApp({
+      ledger,
+      restoreRuns: createRestoreRunService(ledger),
+      graphConnections: createGraphConnectionService(ledger),
+    });
     try {
       let demo: { email: string; password: string } | null = null;
       if (values.demo) {
