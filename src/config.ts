@@ -14,6 +14,8 @@ export type Config = {
   legacyWrites: boolean;
   graphUrl: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Behind a reverse proxy: take the client address from X-Forwarded-For (rate limits, logs). */
+  trustProxy: boolean;
   production: boolean;
 };
 
@@ -105,6 +107,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     legacyWrites: boolVar(env, 'LEGACY_WRITES', true),
     graphUrl: graphUrlVar(env),
     logLevel,
+    trustProxy: boolVar(env, 'TRUST_PROXY', false),
     production,
   };
 }

@@ -57,6 +57,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<HttpApp> {
   const app = Fastify({
     loggerInstance: ledger.logger as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
+    trustProxy: ledger.config.trustProxy,
     // One line per request, written below from plain values: the process logger redacts every
     // argument, which would reduce Fastify's raw request objects to nothing.
     logController: new LogController({ disableRequestLogging: true }),
