@@ -72,21 +72,29 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         let client: pg.PoolClient | null = null;
         let stopped = false;
         let retry: NodeJS.Timeout | null = null;
+        // Unhooks our handlers from the current connection before it goes back to the pool.
+        let detach = () => {};
         // A LISTEN lives on one connection; when the server drops it, listen again on a new one
         // (notices sent in the gap are lost, as they would be for any listener).
         const subscribe = async (): Promise<void> => {
           const c = await pool.connect();
-          c.on('notification', handler);
-          c.once('error', () => {
+          const onError = () => {
             c.off('notification', handler);
-            c.release(true);
             if (client === c) client = null;
+            c.release(true);
             if (!stopped) schedule();
-          });
+          };
+          c.on('notification', handler);
+          c.once('error', onError);
+          detach = () => {
+            c.off('notification', handler);
+            c.off('error', onError);
+          };
           await c.query(`LISTEN ${sqlChannel}`);
           client = c;
         };
         const schedule = () => {
+          if (retry || stopped) return;
           retry = setTimeout(() => {
             retry = null;
             if (!stopped) subscribe().catch(() => schedule());
@@ -100,7 +108,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
           const c = client;
           client = null;
           if (!c) return;
-          c.off('notification', handler);
+          detach();
           try {
             await c.query(`UNLISTEN ${sqlChannel}`);
             c.release();
