@@ -1,6 +1,9 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { translateDbError } from '../src/errors.ts';
+import { boundMonitoringRead } from '../src/ledger/repository.ts';
 import { startTestLedger, type TestLedger } from './helpers/ledger.ts';
+import { onPostgres } from './helpers/target.ts';
 import { testTaskType } from './helpers/test-types.ts';
 
 let ledger: TestLedger;
@@ -115,5 +118,31 @@ describe('list', () => {
       bad,
     );
     expect((await ledger.service.list(tenant, { outcome: 'failed', limit: 5, cursor })).data).toHaveLength(5);
+  });
+
+  it('bounds monitoring reads with a statement timeout that ends with the transaction, answered as 503', async () => {
+    const inside = await ledger.database.tenantTx(tenant, async (trx) => {
+      await boundMonitoringRead(trx);
+      return (await sql<{ statement_timeout: string }>`show statement_timeout`.execute(trx)).rows[0]!
+        .statement_timeout;
+    });
+    expect(inside).toBe('5s');
+    const after = (
+      await sql<{ statement_timeout: string }>`show statement_timeout`.execute(ledger.database.db)
+    ).rows[0]!;
+    expect(after.statement_timeout).toBe('0');
+    if (!onPostgres()) {
+      // PGlite runs in this process's thread and has no timer to cancel a statement with.
+      console.log('[list] embedded pass: statement_timeout is set but not enforced by PGlite');
+      return;
+    }
+    const cancelled = await ledger.database
+      .tenantTx(tenant, async (trx) => {
+        await sql`select set_config('statement_timeout', '50', true)`.execute(trx);
+        await sql`select pg_sleep(2)`.execute(trx);
+      })
+      .catch((err) => translateDbError(err));
+    expect(cancelled).toMatchObject({ name: 'UnavailableError', status: 503 });
+    console.log('[list] PostgreSQL pass: a read past the timeout is cancelled and answered 503');
   });
 });

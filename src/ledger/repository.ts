@@ -31,6 +31,18 @@ const json = (value: unknown) => JSON.stringify(value);
 // Microsecond-exact, so a keyset cursor never skips or repeats rows created in the same millisecond.
 const createdAtKey = sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+/**
+ * Monitoring reads must stay cheap: a read that runs longer than this is cancelled by the server
+ * (and answered 503) rather than holding a connection while the operator's page waits.
+ */
+export const MONITORING_STATEMENT_TIMEOUT_MS = 5000;
+
+export async function boundMonitoringRead(trx: Trx): Promise<void> {
+  await sql`select set_config('statement_timeout', ${String(MONITORING_STATEMENT_TIMEOUT_MS)}, true)`.execute(
+    trx,
+  );
+}
+
 export const runRepository = {
   /** Inserts a run unless an active run has the same identity; returns null in that case. */
   async insertUnlessActive(trx: Trx, run: NewRun): Promise<RunRow | null> {

@@ -7,7 +7,7 @@ import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
 import { type CursorCodec, type ListQuery, parseListQuery } from './cursor.ts';
 import { runIdentityHash } from './identity.ts';
 import { boundFailures, redactDeep } from './redact.ts';
-import { runRepository as repo } from './repository.ts';
+import { boundMonitoringRead, runRepository as repo } from './repository.ts';
 import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
 import { RETRYABLE_OUTCOMES } from './vocabulary.ts';
 
@@ -146,7 +146,10 @@ export class OperationRunService {
   async list(tenantId: string, query: ListQuery): Promise<{ data: Run[]; nextCursor: string | null }> {
     const t = assertUuid(tenantId, 'tenant');
     const { filters, limit, after, fingerprint } = parseListQuery(query, this.#catalog, this.#cursors, t);
-    const rows = await this.#tx(t, (trx) => repo.list(trx, t, filters, after, limit + 1));
+    const rows = await this.#tx(t, async (trx) => {
+      await boundMonitoringRead(trx);
+      return repo.list(trx, t, filters, after, limit + 1);
+    });
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     const nextCursor =

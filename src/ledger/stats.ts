@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
 import { translateDbError } from '../errors.ts';
 import type { OperationCatalog } from './catalog.ts';
+import { boundMonitoringRead } from './repository.ts';
 import { assertUuid } from './service.ts';
 import type { RunOutcome } from './tables.ts';
 
@@ -43,6 +44,7 @@ export async function runStats(
   const duration = sql`extract(epoch from (completed_at - started_at)) * 1000`;
   const rows = await deps.database
     .tenantTx(t, async (trx) => {
+      await boundMonitoringRead(trx);
       const result = await sql<Row>`
         select type,
           count(*)::int as total,
