@@ -1,5 +1,9 @@
 import { type Insertable, sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
+import { afterKeyset, createdAtKey, type Keyset } from '../db/keyset.ts';
+
+export type { Keyset };
+
 import type { FailureEntry, RunRow } from './run.ts';
 import type { InitiatorKind, OperationRunsTable, RunOutcome, RunStatus } from './tables.ts';
 
@@ -22,14 +26,9 @@ export type ListFilters = {
   idPrefix?: string;
 };
 
-export type Keyset = { createdAt: string; id: string };
-
 export type ListedRow = RunRow & { created_at_key: string };
 
 const json = (value: unknown) => JSON.stringify(value);
-
-// Microsecond-exact, so a keyset cursor never skips or repeats rows created in the same millisecond.
-const createdAtKey = sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /**
  * Monitoring reads must stay cheap: a read that runs longer than this is cancelled by the server
@@ -143,7 +142,7 @@ export const runRepository = {
           : q.where(sql<string>`id::text`, 'like', `${filters.idPrefix}%`);
     }
     if (after) {
-      q = q.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+      q = q.where(afterKeyset(after));
     }
     return (await q
       .orderBy('created_at', 'desc')

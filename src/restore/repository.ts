@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
+import { afterKeyset, createdAtKey, type Keyset } from '../db/keyset.ts';
 import type { Initiator } from '../ledger/run.ts';
 import type { RestoreAction, RestoreItemResult, RestoreStatus } from './tables.ts';
 
@@ -105,20 +106,16 @@ export const restoreRepository = {
   async list(
     trx: Trx,
     tenantId: string,
-    after: { createdAt: string; id: string } | null,
+    after: Keyset | null,
     limit: number,
   ): Promise<(RestoreRunRow & { created_at_key: string })[]> {
     let q = trx
       .selectFrom('restore_runs')
       .selectAll()
-      .select(
-        sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as(
-          'created_at_key',
-        ),
-      )
+      .select(createdAtKey.as('created_at_key'))
       .where('tenant_id', '=', tenantId);
     if (after) {
-      q = q.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+      q = q.where(afterKeyset(after));
     }
     return (await q
       .orderBy('created_at', 'desc')
