@@ -5,50 +5,52 @@ import type { Role } from './tables.ts';
 
 export const DEMO_EMAIL = 'demo@opsledger.local';
 
-/**
- * The demo user's password is derived from the installation's root key: the same on every start
- * (so it can be printed again without being stored anywhere in clear) and unguessable elsewhere.
- */
-export function demoPassword(rootKey: Buffer): string {
-  return createHmac('sha256', rootKey).update('opsledger:demo-password').digest('base64url').slice(0, 20);
-}
-
-/** Ensures the demo user exists and owns the given tenants (idempotent). */
-export async function ensureDemoUser(
-  access: AccessService,
-  tenantIds: readonly string[],
-  rootKey: Buffer,
-): Promise<{ email: string; password: string }> {
-  const password = demoPassword(rootKey);
-  if (!(await access.findUserByEmail(DEMO_EMAIL))) {
-    await access.createUser({ email: DEMO_EMAIL, password, displayName: 'Demo operator' }).catch((err) => {
-      // Another process created it first.
-      if (!(err instanceof ConflictError)) throw err;
-    });
-  }
-  for (const tenantId of tenantIds) {
-    await access.addMember(tenantId, DEMO_EMAIL, 'owner').catch((err) => {
-      if (!(err instanceof ConflictError)) throw err;
-    });
-  }
-  return { email: DEMO_EMAIL, password };
-}
-
 export type DemoCredential = { tenant: string; role: Role; email: string; password: string };
+export type DemoUsers = { owner: { email: string; password: string }; roles: DemoCredential[] };
 
 const ROLES: readonly Role[] = ['owner', 'operator', 'viewer'];
 
 /**
- * One user per role per demo tenant (e.g. `operator.contoso@opsledger.local`), so each role can
- * be tried. Passwords are derived from the root key like the demo user's (idempotent, never stored).
+ * Demo passwords are derived from the installation's root key: the same on every start (so they
+ * can be printed again without being stored anywhere in clear) and unguessable elsewhere.
  */
-export async function ensureDemoRoleUsers(
+function derivePassword(rootKey: Buffer, label: string): string {
+  return createHmac('sha256', rootKey).update(label).digest('base64url').slice(0, 20);
+}
+
+export function demoPassword(rootKey: Buffer): string {
+  return derivePassword(rootKey, 'opsledger:demo-password');
+}
+
+const ignoreConflict = (err: unknown) => {
+  // Another process (or an earlier run) got there first.
+  if (!(err instanceof ConflictError)) throw err;
+};
+
+/** Creates the user unless it exists and gives it the role in the tenant unless it has one. */
+async function ensureMember(
+  access: AccessService,
+  user: { email: string; password: string; displayName: string },
+  tenantId: string,
+  role: Role,
+): Promise<void> {
+  if (!(await access.findUserByEmail(user.email))) await access.createUser(user).catch(ignoreConflict);
+  await access.addMember(tenantId, user.email, role).catch(ignoreConflict);
+}
+
+/**
+ * The demo sign-ins (idempotent): `demo@opsledger.local` owns every demo tenant, and one user per
+ * role per tenant (e.g. `operator.contoso@opsledger.local`) lets each role be tried.
+ */
+export async function ensureDemoUsers(
   access: AccessService,
   tenants: readonly { id: string; name: string }[],
   rootKey: Buffer,
-): Promise<DemoCredential[]> {
-  const out: DemoCredential[] = [];
+): Promise<DemoUsers> {
+  const owner = { email: DEMO_EMAIL, password: demoPassword(rootKey), displayName: 'Demo operator' };
+  const roles: DemoCredential[] = [];
   for (const tenant of tenants) {
+    await ensureMember(access, owner, tenant.id, 'owner');
     const slug =
       tenant.name
         .toLowerCase()
@@ -56,20 +58,10 @@ export async function ensureDemoRoleUsers(
         .replace(/^-|-$/g, '') || 'tenant';
     for (const role of ROLES) {
       const email = `${role}.${slug}@opsledger.local`;
-      const password = createHmac('sha256', rootKey)
-        .update(`opsledger:demo-password:${email}`)
-        .digest('base64url')
-        .slice(0, 20);
-      if (!(await access.findUserByEmail(email))) {
-        await access.createUser({ email, password, displayName: `${tenant.name} ${role}` }).catch((err) => {
-          if (!(err instanceof ConflictError)) throw err;
-        });
-      }
-      await access.addMember(tenant.id, email, role).catch((err) => {
-        if (!(err instanceof ConflictError)) throw err;
-      });
-      out.push({ tenant: tenant.name, role, email, password });
+      const password = derivePassword(rootKey, `opsledger:demo-password:${email}`);
+      await ensureMember(access, { email, password, displayName: `${tenant.name} ${role}` }, tenant.id, role);
+      roles.push({ tenant: tenant.name, role, email, password });
     }
   }
-  return out;
+  return { owner: { email: owner.email, password: owner.password }, roles };
 }

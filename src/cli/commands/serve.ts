@@ -1,4 +1,4 @@
-import { ensureDemoRoleUsers, ensureDemoUser } from '../../access/demo-user.ts';
+import { ensureDemoUsers } from '../../access/demo-user.ts';
 import { buildHttpApp } from '../../http/app.ts';
 import { seedDemo } from '../../operations/demo.ts';
 import { createGraphConnectionService, createRestoreRunService } from '../../operations/index.ts';
@@ -35,12 +35,7 @@ export const serveCommand: Command = {
           config: ctx.config,
           rootKey: ledger.rootKey,
         });
-        demo = await ensureDemoUser(
-          app.opsledger.access,
-          tenants.map((t) => t.id),
-          ledger.rootKey,
-        );
-        await ensureDemoRoleUsers(app.opsledger.access, tenants, ledger.rootKey);
+        demo = (await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey)).owner;
       }
       const address = await app.listen({ port, host: ctx.config.host });
       ctx.out(

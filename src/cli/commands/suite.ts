@@ -1,4 +1,4 @@
-import { ensureDemoRoleUsers, ensureDemoUser } from '../../access/demo-user.ts';
+import { ensureDemoUsers } from '../../access/demo-user.ts';
 import { AccessService } from '../../access/service.ts';
 import { openDatabaseFor } from '../../app.ts';
 import type { Database } from '../../db/database.ts';
@@ -61,12 +61,8 @@ export const demoCommand: Command = {
     const { tenants, users, owner } = await withDatabase(ctx, async (database) => {
       const tenants = await seedDemo({ database, config: ctx.config, rootKey });
       const access = new AccessService({ database });
-      const owner = await ensureDemoUser(
-        access,
-        tenants.map((t) => t.id),
-        rootKey,
-      );
-      return { tenants, users: await ensureDemoRoleUsers(access, tenants, rootKey), owner };
+      const { owner, roles } = await ensureDemoUsers(access, tenants, rootKey);
+      return { tenants, users: roles, owner };
     });
     for (const t of tenants) {
       ctx.out(`${t.seeded ? 'seeded' : 'already seeded'}: ${t.name} (tenant ${t.id})`);
