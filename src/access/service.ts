@@ -116,12 +116,7 @@ export class AccessService {
     const user = await this.findUserByEmail(email);
     if (!user) throw new NotFoundError('not found');
     return this.#tenant(tenantId, async (trx) => {
-      const exists = await trx
-        .selectFrom('tenants')
-        .select('id')
-        .where('id', '=', tenantId)
-        .executeTakeFirst();
-      if (!exists) throw new NotFoundError('not found');
+      if (!(await tenantRepository.exists(trx, tenantId))) throw new NotFoundError('not found');
       if (!(await members.insert(trx, tenantId, user.id, role))) {
         throw new ConflictError('the user is already a member of this tenant');
       }

@@ -10,4 +10,9 @@ export const tenantRepository = {
       .returning(['id', 'name'])
       .executeTakeFirstOrThrow();
   },
+
+  async exists(trx: Trx, tenantId: string): Promise<boolean> {
+    const row = await trx.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst();
+    return row !== undefined;
+  },
 };

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
-import { translateDbError } from '../errors.ts';
+import { withDbErrors } from '../errors.ts';
 import type { OperationCatalog } from './catalog.ts';
 import { boundMonitoringRead } from './repository.ts';
 import { assertUuid } from './service.ts';
@@ -42,8 +42,8 @@ export async function runStats(
     p95: number | null;
   };
   const duration = sql`extract(epoch from (completed_at - started_at)) * 1000`;
-  const rows = await deps.database
-    .tenantTx(t, async (trx) => {
+  const rows = await withDbErrors(() =>
+    deps.database.tenantTx(t, async (trx) => {
       await boundMonitoringRead(trx);
       const result = await sql<Row>`
         select type,
@@ -62,10 +62,8 @@ export async function runStats(
         group by type
         order by type`.execute(trx);
       return result.rows;
-    })
-    .catch((err) => {
-      throw translateDbError(err);
-    });
+    }),
+  );
   const ms = (v: number | string | null) => (v === null ? null : Math.round(Number(v)));
   return {
     window,
