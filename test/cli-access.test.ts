@@ -1,17 +1,11 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, runCli, startServe } from './helpers/api-cli.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { describe, expect, it } from 'vitest';
+import { type CliResult, runCli, startServe, useCliTarget } from './helpers/api-cli.ts';
 
 /**
  * The access commands and `serve`, run as child processes: on PostgreSQL against a cloned test
  * database, on the embedded database in a fresh DATA_DIR.
  */
-let env: Record<string, string>;
-let dataDir: string;
-let testDb: TestDatabase | null = null;
+const target = useCliTarget();
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -21,21 +15,6 @@ function oneLineError(r: CliResult, code: number) {
   expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
 }
 
-beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-cli-'));
-  env = { DATA_DIR: dataDir };
-  if (process.env.DATABASE_URL) {
-    testDb = await createTestDatabase();
-    // The child processes own the connections; this one is only needed to drop the clone.
-    await testDb.database.close();
-    env.DATABASE_URL = testDb.url!;
-  }
-});
-afterAll(async () => {
-  await testDb?.destroy();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
-
 describe('opsledger access commands', () => {
   let tenantId: string;
   let token: string;
@@ -43,7 +22,7 @@ describe('opsledger access commands', () => {
   const password = 'correct horse battery';
 
   it('tenant:create prints the new tenant id', async () => {
-    const r = await runCli(['tenant:create', '--name', 'Acme CLI'], env);
+    const r = await runCli(['tenant:create', '--name', 'Acme CLI'], target.env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toMatch(UUID);
     tenantId = r.stdout.trim();
@@ -52,16 +31,16 @@ describe('opsledger access commands', () => {
   it('user:create, member:add and token:create (which prints only the token)', async () => {
     const user = await runCli(
       ['user:create', '--email', email, '--password', password, '--name', 'Owner'],
-      env,
+      target.env,
     );
     expect(user.code, user.stderr).toBe(0);
     expect(user.stdout.trim()).toMatch(UUID);
     const member = await runCli(
       ['member:add', '--tenant', tenantId, '--email', email, '--role', 'owner'],
-      env,
+      target.env,
     );
     expect(member.code, member.stderr).toBe(0);
-    const tok = await runCli(['token:create', '--email', email], env);
+    const tok = await runCli(['token:create', '--email', email], target.env);
     expect(tok.code, tok.stderr).toBe(0);
     expect(tok.stdout).toMatch(/^olt_[0-9a-f]{32}_[A-Za-z0-9_-]{43}\n$/);
     token = tok.stdout.trim();
@@ -70,27 +49,27 @@ describe('opsledger access commands', () => {
   });
 
   it('refuses bad usage with one line and exit 2, and failures with one line and exit 1', async () => {
-    oneLineError(await runCli(['tenant:create'], env), 2);
-    oneLineError(await runCli(['tenant:create', '--name', 'x', '--bogus'], env), 2);
+    oneLineError(await runCli(['tenant:create'], target.env), 2);
+    oneLineError(await runCli(['tenant:create', '--name', 'x', '--bogus'], target.env), 2);
     oneLineError(
-      await runCli(['user:create', '--email', 'not-an-email', '--password', 'longenough'], env),
+      await runCli(['user:create', '--email', 'not-an-email', '--password', 'longenough'], target.env),
       2,
     );
     oneLineError(
-      await runCli(['user:create', '--email', 'short@example.test', '--password', 'short'], env),
+      await runCli(['user:create', '--email', 'short@example.test', '--password', 'short'], target.env),
       2,
     );
     oneLineError(
-      await runCli(['member:add', '--tenant', tenantId, '--email', email, '--role', 'king'], env),
+      await runCli(['member:add', '--tenant', tenantId, '--email', email, '--role', 'king'], target.env),
       2,
     );
     oneLineError(
-      await runCli(['member:add', '--tenant', 'nope', '--email', email, '--role', 'viewer'], env),
+      await runCli(['member:add', '--tenant', 'nope', '--email', email, '--role', 'viewer'], target.env),
       2,
     );
-    oneLineError(await runCli(['token:create'], env), 2);
-    oneLineError(await runCli(['no-such-command'], env), 2);
-    const dup = await runCli(['user:create', '--email', email, '--password', 'another password'], env);
+    oneLineError(await runCli(['token:create'], target.env), 2);
+    oneLineError(await runCli(['no-such-command'], target.env), 2);
+    const dup = await runCli(['user:create', '--email', email, '--password', 'another password'], target.env);
     oneLineError(dup, 1);
     expect(dup.stderr).toMatch(/already exists/);
     expect(dup.stderr).not.toContain('another password');
@@ -104,18 +83,18 @@ describe('opsledger access commands', () => {
         '--role',
         'viewer',
       ],
-      env,
+      target.env,
     );
     oneLineError(unknownTenant, 1);
-    oneLineError(await runCli(['token:create', '--email', 'ghost@example.test'], env), 1);
+    oneLineError(await runCli(['token:create', '--email', 'ghost@example.test'], target.env), 1);
     oneLineError(
-      await runCli(['member:add', '--tenant', tenantId, '--email', email, '--role', 'viewer'], env),
+      await runCli(['member:add', '--tenant', tenantId, '--email', email, '--role', 'viewer'], target.env),
       1,
     );
   });
 
   it('every command answers --help with its usage', async () => {
-    const list = await runCli(['--help'], env);
+    const list = await runCli(['--help'], target.env);
     expect(list.code).toBe(0);
     const names = [...list.stdout.matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]!);
     for (const name of [
@@ -131,14 +110,14 @@ describe('opsledger access commands', () => {
       expect(names).toContain(name);
     }
     for (const name of ['tenant:create', 'user:create', 'member:add', 'token:create', 'serve']) {
-      const r = await runCli([name, '--help'], env);
+      const r = await runCli([name, '--help'], target.env);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: opsledger ${name}`);
     }
   });
 
   it('serve serves the API: the token and a password sign-in both reach the tenant', async () => {
-    const server = await startServe(env);
+    const server = await startServe(target.env);
     try {
       const tenants = await fetch(`${server.url}/api/v1/tenants`, {
         headers: { authorization: `Bearer ${token}` },

@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './db.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/opsledger.js');
 
@@ -70,4 +74,30 @@ export function startServe(
       reject(new Error(`${args[0]} exited with ${code}; stderr: ${err}`));
     });
   });
+}
+
+/**
+ * The environment CLI child processes of one test file run with: a cloned PostgreSQL database in
+ * the PostgreSQL pass (the children own the connections), a fresh DATA_DIR in the embedded one.
+ * Registers its own setup and cleanup; read `env` inside tests.
+ */
+export function useCliTarget(): { env: Record<string, string> } {
+  const target = { env: {} as Record<string, string> };
+  let dataDir = '';
+  let testDb: TestDatabase | null = null;
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-cli-'));
+    target.env = { DATA_DIR: dataDir };
+    if (process.env.DATABASE_URL) {
+      testDb = await createTestDatabase();
+      // Only needed to drop the clone at the end.
+      await testDb.database.close();
+      target.env.DATABASE_URL = testDb.url!;
+    }
+  });
+  afterAll(async () => {
+    await testDb?.destroy();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  return target;
 }
