@@ -8,11 +8,11 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { tenantRepository } from '../src/access/tenants.ts';
-import { createOpsledger } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
-import { createLogger } from '../src/logger.ts';
-import { pruneRuns } from '../src/queue/maintenance.ts';
+import { loadConfig } from '../src/main/config.ts';
+import { createOpsledger } from '../src/main/opsledger.ts';
+import { createLogger } from '../src/shared/logger.ts';
+import { pruneRuns } from '../src/worker/maintenance.ts';
 import { testTaskType } from '../test/helpers/test-types.ts';
 
 const median = (xs: number[]) => {

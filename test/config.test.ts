@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import Type from 'typebox';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.ts';
 import { CatalogError, OperationCatalog, type OperationTypeDefinition } from '../src/ledger/catalog.ts';
+import { ConfigError, loadConfig } from '../src/main/config.ts';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/database.ts';
-import { reaperPeriodSeconds } from '../src/queue/worker.ts';
+import { reaperPeriodSeconds } from '../src/worker/worker.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { startTestLedger, TEST_SECRET_KEY, type TestLedger } from './helpers/ledger.ts';
 import { onPostgres } from './helpers/target.ts';

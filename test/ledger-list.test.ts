@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { translateDbError } from '../src/errors.ts';
 import { boundMonitoringRead } from '../src/ledger/repository.ts';
+import { translateDbError } from '../src/shared/errors.ts';
 import { startTestLedger, type TestLedger } from './helpers/ledger.ts';
 import { onPostgres } from './helpers/target.ts';
 import { testTaskType } from './helpers/test-types.ts';

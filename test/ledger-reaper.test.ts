@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reapStaleRuns } from '../src/queue/maintenance.ts';
+import { reapStaleRuns } from '../src/worker/maintenance.ts';
 import { startTestLedger, type TestLedger } from './helpers/ledger.ts';
 import { testTaskType } from './helpers/test-types.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphSimulator, type GraphSimulator } from '../src/graph/simulator.ts';
-import { driftRepository } from '../src/operations/drift/generate.ts';
+import { driftRepository } from '../src/suite/drift/generate.ts';
 import { findInDatabase, type SuiteLedger, startSuiteLedger } from './helpers/suite-ledger.ts';
 
 const SECRET = 'Dr1ft.Secret~0a1b2c3d4e5f6a7b8c9d';

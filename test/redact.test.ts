@@ -7,7 +7,7 @@ import {
   redact,
   redactDeep,
   toFailureEntry,
-} from '../src/ledger/redact.ts';
+} from '../src/shared/redact.ts';
 
 import { CORPUS } from './helpers/secret-corpus.ts';
 

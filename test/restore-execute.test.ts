@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NotFoundError } from '../src/errors.ts';
 import { POLICY_FAMILY_NAMES } from '../src/graph/families.ts';
 import { createGraphSimulator, type GraphSimulator } from '../src/graph/simulator.ts';
+import { NotFoundError } from '../src/shared/errors.ts';
 import { findInDatabase, type SuiteLedger, startSuiteLedger } from './helpers/suite-ledger.ts';
 
 const SECRET = 'R3store/Secret+value=0123456789abcdef';

@@ -2,9 +2,13 @@ import fc from 'fast-check';
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorRepository } from '../src/ledger/mirror.ts';
-import { applyRestoreChange, type RestoreChangeEvent, restoreChangeEvent } from '../src/restore/mirror.ts';
-import type { RestoreRunRow, RestoreSummary } from '../src/restore/repository.ts';
-import type { RestoreAction, RestoreStatus } from '../src/restore/tables.ts';
+import {
+  applyRestoreChange,
+  type RestoreChangeEvent,
+  restoreChangeEvent,
+} from '../src/suite/restore/mirror.ts';
+import type { RestoreRunRow, RestoreSummary } from '../src/suite/restore/repository.ts';
+import type { RestoreAction, RestoreStatus } from '../src/suite/restore/tables.ts';
 import { type SuiteLedger, startSuiteLedger } from './helpers/suite-ledger.ts';
 
 let ledger: SuiteLedger;

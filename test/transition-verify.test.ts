@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphSimulator, type GraphSimulator } from '../src/graph/simulator.ts';
 import { RETRYABLE_OUTCOMES } from '../src/ledger/vocabulary.ts';
-import { backfillLegacy, describeDivergence, verifyLegacy } from '../src/operations/transition.ts';
-import { pruneRuns } from '../src/queue/maintenance.ts';
+import { backfillLegacy, describeDivergence, verifyLegacy } from '../src/suite/legacy/transition.ts';
+import { pruneRuns } from '../src/worker/maintenance.ts';
 import { findInDatabase, type SuiteLedger, startSuiteLedger } from './helpers/suite-ledger.ts';
 
 const SECRET = 'Tr4nsition-Secret~value.abcdef123456';

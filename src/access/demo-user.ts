@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { ConflictError } from '../errors.ts';
+import { ConflictError } from '../shared/errors.ts';
 import type { AccessService } from './service.ts';
 import type { Role } from './tables.ts';
 

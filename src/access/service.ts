@@ -1,5 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
+import { assertUuid } from '../ledger/service.ts';
 import {
   ConflictError,
   ForbiddenError,
@@ -7,10 +8,9 @@ import {
   UnauthorizedError,
   ValidationError,
   withDbErrors,
-} from '../errors.ts';
-import { assertUuid } from '../ledger/service.ts';
-import { roleAllows, type TenantAction } from './policy.ts';
+} from '../shared/errors.ts';
 import { type MemberRow, membershipRepository as members, userRepository as users } from './repository.ts';
+import { roleAllows, type TenantAction } from './roles.ts';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './secrets.ts';
 import type { Role } from './tables.ts';
 import { tenantRepository } from './tenants.ts';

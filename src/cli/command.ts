@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { Config } from '../config.ts';
+import type { Config } from '../main/config.ts';
 
 export type CommandContext = {
   config: Config;

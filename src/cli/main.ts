@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.ts';
-import { AppError } from '../errors.ts';
-import { redact } from '../ledger/redact.ts';
+import { ConfigError, loadConfig } from '../main/config.ts';
+import { AppError } from '../shared/errors.ts';
+import { redact } from '../shared/redact.ts';
 import { type Command, UsageError } from './command.ts';
 import { commands } from './commands/index.ts';
 

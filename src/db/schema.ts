@@ -1,6 +1,6 @@
 import type { AccessTables } from '../access/tables.ts';
 import type { LedgerTables } from '../ledger/tables.ts';
-import type { SuiteTables } from '../operations/tables.ts';
+import type { SuiteTables } from '../suite/tables.ts';
 
 /**
  * The whole database as Kysely sees it: each part of the product declares its own tables

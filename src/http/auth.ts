@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CredentialService } from '../access/credentials.ts';
-import type { TenantAction } from '../access/policy.ts';
+import type { TenantAction } from '../access/roles.ts';
 import type { AccessService, Principal } from '../access/service.ts';
 import type { Role } from '../access/tables.ts';
-import { ForbiddenError, UnauthorizedError } from '../errors.ts';
+import { ForbiddenError, UnauthorizedError } from '../shared/errors.ts';
 
 export const SESSION_COOKIE = 'opsledger_session';
 export const CSRF_HEADER = 'x-csrf-token';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Opsledger } from '../app.ts';
 import type { RunRow } from '../ledger/run.ts';
-import { RUN_QUEUE } from '../queue/run-queue.ts';
+import type { Opsledger } from '../main/opsledger.ts';
+import { RUN_QUEUE } from '../worker/boss-queue.ts';
 
 /**
  * Prometheus metrics of this process. Run counters follow the changes this process makes (a

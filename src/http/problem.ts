@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type FieldProblem, translateDbError, ValidationError } from '../errors.ts';
+import { AppError, type FieldProblem, translateDbError, ValidationError } from '../shared/errors.ts';
 
 export type ProblemBody = {
   type: string;

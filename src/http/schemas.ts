@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { ROLES } from '../access/policy.ts';
+import { ROLES } from '../access/roles.ts';
 import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from '../ledger/vocabulary.ts';
 
 /** The API's shapes: one definition gives validation, types, serialisation and the OpenAPI document. */

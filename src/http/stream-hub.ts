@@ -1,9 +1,9 @@
-import type { RunEvents } from '../app.ts';
 import type { Database } from '../db/database.ts';
-import { NotFoundError } from '../errors.ts';
 import type { RunRow } from '../ledger/run.ts';
 import type { OperationRunService } from '../ledger/service.ts';
-import type { Logger } from '../logger.ts';
+import type { RunEvents } from '../main/opsledger.ts';
+import { NotFoundError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
 
 export const RUNS_CHANNEL = 'opsledger_runs';
 

@@ -1,8 +1,8 @@
 import type { TSchema } from 'typebox';
 import Value from 'typebox/value';
 import type { Trx } from '../db/database.ts';
-import { type FieldProblem, ValidationError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
+import { type FieldProblem, ValidationError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
 import type { FailureEntry, RunRow } from './run.ts';
 
 /** What a handler is given for one attempt of one run. */

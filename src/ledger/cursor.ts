@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../shared/errors.ts';
 import type { OperationCatalog } from './catalog.ts';
 import { canonicalJson } from './identity.ts';
 import type { Keyset, ListFilters } from './repository.ts';

@@ -1,4 +1,4 @@
-import { redact, redactDeep } from './redact.ts';
+import { redact, redactDeep } from '../shared/redact.ts';
 
 /** Failure entries as stored in `failure_summary`: codes and short redacted messages, bounded. */
 

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Trx } from '../db/database.ts';
+import { boundFailures, redactDeep } from '../shared/redact.ts';
 import { runIdentityHash } from './identity.ts';
-import { boundFailures, redactDeep } from './redact.ts';
 import type { FailureEntry, Initiator, RunRow } from './run.ts';
 import type { RunOutcome } from './tables.ts';
 

@@ -1,12 +1,12 @@
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
-import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../errors.ts';
-import type { Logger } from '../logger.ts';
-import type { RunQueue } from '../queue/run-queue.ts';
+import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import { boundFailures, redactDeep } from '../shared/redact.ts';
+import type { RunQueue } from '../worker/boss-queue.ts';
 import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
 import { type CursorCodec, type ListQuery, parseListQuery } from './cursor.ts';
 import { runIdentityHash } from './identity.ts';
-import { boundFailures, redactDeep } from './redact.ts';
 import { boundMonitoringRead, runRepository as repo } from './repository.ts';
 import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
 import { RETRYABLE_OUTCOMES } from './vocabulary.ts';

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
-import { withDbErrors } from '../errors.ts';
+import { withDbErrors } from '../shared/errors.ts';
 import type { OperationCatalog } from './catalog.ts';
 import { boundMonitoringRead } from './repository.ts';
 import { assertUuid } from './service.ts';

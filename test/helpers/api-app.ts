@@ -1,7 +1,7 @@
 import type { Role } from '../../src/access/tables.ts';
 import { buildHttpApp, type HttpApp, type HttpOptions } from '../../src/http/app.ts';
 import type { OperationTypeDefinition } from '../../src/ledger/catalog.ts';
-import { createGraphConnectionService, createRestoreRunService } from '../../src/operations/index.ts';
+import { createGraphConnectionService, createRestoreRunService } from '../../src/suite/index.ts';
 import { startTestLedger, type TestLedger } from './ledger.ts';
 
 export type TestUser = { id: string; email: string; password: string; token: string };

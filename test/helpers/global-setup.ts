@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrator.ts';
-import { createBoss, prepareQueues } from '../../src/queue/run-queue.ts';
+import { createBoss, prepareQueues } from '../../src/worker/boss-queue.ts';
 import { describeTarget, withDatabaseName } from './target.ts';
 
 /**

@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { tenantRepository } from '../../src/access/tenants.ts';
-import { createOpsledger, type Opsledger, type OpsledgerOptions } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
 import type { OperationTypeDefinition } from '../../src/ledger/catalog.ts';
 import type { RunRow } from '../../src/ledger/run.ts';
-import { createLogger } from '../../src/logger.ts';
+import { loadConfig } from '../../src/main/config.ts';
+import { createOpsledger, type Opsledger, type OpsledgerOptions } from '../../src/main/opsledger.ts';
+import { createLogger } from '../../src/shared/logger.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
 export const TEST_SECRET_KEY = 'a'.repeat(64);

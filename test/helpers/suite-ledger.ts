@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { loadConfig } from '../../src/config.ts';
 import type { GraphSimulator } from '../../src/graph/simulator.ts';
 import type { RunRow } from '../../src/ledger/run.ts';
-import { createLogger } from '../../src/logger.ts';
-import { createRestoreRunService, createSuite, type Suite } from '../../src/operations/index.ts';
-import type { RestoreRunService } from '../../src/restore/service.ts';
-import { loadRootKey } from '../../src/secret-key.ts';
+import { loadConfig } from '../../src/main/config.ts';
+import { createLogger } from '../../src/shared/logger.ts';
+import { loadRootKey } from '../../src/shared/secret-key.ts';
+import { createRestoreRunService, createSuite, type Suite } from '../../src/suite/index.ts';
+import type { RestoreRunService } from '../../src/suite/restore/service.ts';
 import { createTestDatabase } from './db.ts';
 import { startTestLedger, TEST_SECRET_KEY, type TestLedger } from './ledger.ts';
 

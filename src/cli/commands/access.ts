@@ -1,11 +1,11 @@
 import { CredentialService } from '../../access/credentials.ts';
-import { isRole, ROLES } from '../../access/policy.ts';
+import { isRole, ROLES } from '../../access/roles.ts';
 import { AccessService } from '../../access/service.ts';
-import { openDatabaseFor } from '../../app.ts';
 import type { Database } from '../../db/database.ts';
 import { migrate } from '../../db/migrator.ts';
-import { NotFoundError, ValidationError } from '../../errors.ts';
-import { deriveKey, loadRootKey } from '../../secret-key.ts';
+import { openDatabaseFor } from '../../main/opsledger.ts';
+import { NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { deriveKey, loadRootKey } from '../../shared/secret-key.ts';
 import { type Command, type CommandContext, requireString, UsageError } from '../command.ts';
 
 async function withAccess<T>(

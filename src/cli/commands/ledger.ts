@@ -1,7 +1,7 @@
-import { createOpsledger, type Opsledger } from '../../app.ts';
-import type { Config } from '../../config.ts';
-import { createLogger } from '../../logger.ts';
-import { builtinOperationTypes } from '../../operations/index.ts';
+import type { Config } from '../../main/config.ts';
+import { createOpsledger, type Opsledger } from '../../main/opsledger.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { builtinOperationTypes } from '../../suite/index.ts';
 
 /** Opens the ledger for a command; logs go to stderr so stdout carries only results. */
 export async function openLedger(config: Config, options: { worker: boolean }): Promise<Opsledger> {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { openDatabaseFor } from '../../app.ts';
 import { MIGRATIONS_DIR, migrate } from '../../db/migrator.ts';
 import { dumpSchema } from '../../db/schema-dump.ts';
-import { createLogger } from '../../logger.ts';
-import { pruneRuns } from '../../queue/maintenance.ts';
+import { openDatabaseFor } from '../../main/opsledger.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { pruneRuns } from '../../worker/maintenance.ts';
 import type { Command } from '../command.ts';
 
 export const migrateCommand: Command = {

@@ -1,7 +1,7 @@
 import { ensureDemoUsers } from '../../access/demo-user.ts';
 import { buildHttpApp } from '../../http/app.ts';
-import { seedDemo } from '../../operations/demo.ts';
-import { createGraphConnectionService, createRestoreRunService } from '../../operations/index.ts';
+import { seedDemo } from '../../suite/demo.ts';
+import { createGraphConnectionService, createRestoreRunService } from '../../suite/index.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { openLedger } from './ledger.ts';

@@ -1,11 +1,11 @@
 import { ensureDemoUsers } from '../../access/demo-user.ts';
 import { AccessService } from '../../access/service.ts';
-import { openDatabaseFor } from '../../app.ts';
 import type { Database } from '../../db/database.ts';
 import { migrate } from '../../db/migrator.ts';
-import { seedDemo } from '../../operations/demo.ts';
-import { backfillLegacy, describeDivergence, verifyLegacy } from '../../operations/transition.ts';
-import { loadRootKey } from '../../secret-key.ts';
+import { openDatabaseFor } from '../../main/opsledger.ts';
+import { loadRootKey } from '../../shared/secret-key.ts';
+import { seedDemo } from '../../suite/demo.ts';
+import { backfillLegacy, describeDivergence, verifyLegacy } from '../../suite/legacy/transition.ts';
 import type { Command, CommandContext } from '../command.ts';
 
 async function withDatabase<T>(ctx: CommandContext, fn: (database: Database) => Promise<T>): Promise<T> {

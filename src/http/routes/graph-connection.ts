@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { NotFoundError } from '../../errors.ts';
+import { NotFoundError } from '../../shared/errors.ts';
 import { problems, TenantParams, Uuid } from '../schemas.ts';
 
 /** What these routes need of the tenant's Graph connection (src/operations' GraphConnections fits). */

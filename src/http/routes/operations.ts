@@ -1,10 +1,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import type { Opsledger } from '../../app.ts';
 import { LIST_LIMIT } from '../../ledger/cursor.ts';
 import { runStats, STATS_WINDOWS, type StatsWindow } from '../../ledger/stats.ts';
 import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from '../../ledger/vocabulary.ts';
+import type { Opsledger } from '../../main/opsledger.ts';
 import { caller, initiatorOf } from '../auth.ts';
 import { DateTime, enumOf, problems, RunParams, TenantParams } from '../schemas.ts';
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import Type from 'typebox';
-import type { Opsledger } from '../../app.ts';
 import { pendingMigrations } from '../../db/migrator.ts';
+import type { Opsledger } from '../../main/opsledger.ts';
 import type { Metrics } from '../metrics.ts';
 import { problems } from '../schemas.ts';
 

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import type { Database } from '../db/database.ts';
-import { historyRepository, uuidv7At } from '../ledger/history.ts';
-import { canonicalJson } from '../ledger/identity.ts';
-import type { RunRow } from '../ledger/run.ts';
+import type { Database } from '../../db/database.ts';
+import { historyRepository, uuidv7At } from '../../ledger/history.ts';
+import { canonicalJson } from '../../ledger/identity.ts';
+import type { RunRow } from '../../ledger/run.ts';
 import { LEGACY_SPECS, type LegacyRow, type LegacySpec } from './legacy.ts';
 
 /**

@@ -1,16 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { PgBoss } from 'pg-boss';
+import { type Database, openDatabase } from '../db/database.ts';
+import { migrate } from '../db/migrator.ts';
+import { OperationCatalog, type OperationTypeDefinition } from '../ledger/catalog.ts';
+import { CursorCodec } from '../ledger/cursor.ts';
+import type { RunRow } from '../ledger/run.ts';
+import { OperationRunService } from '../ledger/service.ts';
+import { createLogger, type Logger } from '../shared/logger.ts';
+import { deriveKey, loadRootKey } from '../shared/secret-key.ts';
+import { BossRunQueue, createBoss, prepareQueues, type RunQueue } from '../worker/boss-queue.ts';
+import { RunWorker } from '../worker/worker.ts';
 import type { Config } from './config.ts';
-import { type Database, openDatabase } from './db/database.ts';
-import { migrate } from './db/migrator.ts';
-import { OperationCatalog, type OperationTypeDefinition } from './ledger/catalog.ts';
-import { CursorCodec } from './ledger/cursor.ts';
-import type { RunRow } from './ledger/run.ts';
-import { OperationRunService } from './ledger/service.ts';
-import { createLogger, type Logger } from './logger.ts';
-import { BossRunQueue, createBoss, prepareQueues, type RunQueue } from './queue/run-queue.ts';
-import { RunWorker } from './queue/worker.ts';
-import { deriveKey, loadRootKey } from './secret-key.ts';
 
 /** In-process notifications of run changes (the stream's path on the embedded database). */
 export class RunEvents extends EventEmitter<{ change: [RunRow] }> {}

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import type { Trx } from '../db/database.ts';
-import { afterKeyset, createdAtKey, type Keyset } from '../db/keyset.ts';
-import type { Initiator } from '../ledger/run.ts';
+import type { Trx } from '../../db/database.ts';
+import { afterKeyset, createdAtKey, type Keyset } from '../../db/keyset.ts';
+import type { Initiator } from '../../ledger/run.ts';
 import type { RestoreAction, RestoreItemResult, RestoreStatus } from './tables.ts';
 
 export type RestoreRunRow = {

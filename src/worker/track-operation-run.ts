@@ -1,8 +1,8 @@
 import type { OperationCatalog } from '../ledger/catalog.ts';
-import { toFailureEntry } from '../ledger/redact.ts';
 import type { OperationRunService } from '../ledger/service.ts';
-import type { Logger } from '../logger.ts';
-import type { RunJobData } from './run-queue.ts';
+import type { Logger } from '../shared/logger.ts';
+import { toFailureEntry } from '../shared/redact.ts';
+import type { RunJobData } from './boss-queue.ts';
 
 /** Why a handler's signal fired. */
 export class RunCancelledError extends Error {

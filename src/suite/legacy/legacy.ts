@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
 import { uuidv7 } from 'uuidv7';
-import type { Trx } from '../db/database.ts';
-import type { RunWriteHook } from '../ledger/catalog.ts';
-import { historyRepository } from '../ledger/history.ts';
-import type { FailureEntry, RunRow } from '../ledger/run.ts';
-import type { RunOutcome } from '../ledger/tables.ts';
+import type { Trx } from '../../db/database.ts';
+import type { RunWriteHook } from '../../ledger/catalog.ts';
+import { historyRepository } from '../../ledger/history.ts';
+import type { FailureEntry, RunRow } from '../../ledger/run.ts';
+import type { RunOutcome } from '../../ledger/tables.ts';
 
 /**
  * The legacy run tables that existed before operation_runs. During the transition every write of

@@ -400,4 +400,4 @@ export function redactDeep<T>(value: T): T {
 // Failure summaries
 // ---------------------------------------------------------------------------
 
-export { boundFailures, FAILURE_LIMITS, type FailureEntry, toFailureEntry } from './failures.ts';
+export { boundFailures, FAILURE_LIMITS, type FailureEntry, toFailureEntry } from '../ledger/failures.ts';

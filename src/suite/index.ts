@@ -1,14 +1,14 @@
-import type { DefinitionDeps, Opsledger } from '../app.ts';
 import type { GraphClientOptions } from '../graph/client.ts';
+import { GraphConnections } from '../graph/connections.ts';
 import type { GraphSimulator } from '../graph/simulator.ts';
 import type { OperationTypeDefinition } from '../ledger/catalog.ts';
-import { restoreExecuteType } from '../restore/executor.ts';
-import { RestoreRunService } from '../restore/service.ts';
-import { deriveKey } from '../secret-key.ts';
+import type { DefinitionDeps, Opsledger } from '../main/opsledger.ts';
+import { deriveKey } from '../shared/secret-key.ts';
 import { backupCreateType } from './backup/create.ts';
 import { driftGenerateType } from './drift/generate.ts';
-import { GraphConnections } from './graph-connections.ts';
 import { inventorySyncType } from './inventory/sync.ts';
+import { restoreExecuteType } from './restore/executor.ts';
+import { RestoreRunService } from './restore/service.ts';
 
 export type SuiteOptions = {
   /** A simulator run by the caller (tests); by default GRAPH_URL=simulator starts one lazily. */

@@ -1,5 +1,5 @@
 import type { Trx } from '../../db/database.ts';
-import type { FetchedPolicy } from '../policy.ts';
+import type { FetchedPolicy } from '../policies.ts';
 
 export type ReconcileCounts = { created: number; updated: number; unchanged: number; deleted: number };
 

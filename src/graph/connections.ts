@@ -1,11 +1,11 @@
-import type { Config } from '../config.ts';
 import type { Database, Trx } from '../db/database.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
-import { GraphClient, type GraphClientOptions } from '../graph/client.ts';
-import { decryptSecret, encryptSecret } from '../graph/secret-box.ts';
-import { createGraphSimulator, deterministicSecret, type GraphSimulator } from '../graph/simulator.ts';
 import { assertUuid } from '../ledger/service.ts';
-import { deriveKey } from '../secret-key.ts';
+import type { Config } from '../main/config.ts';
+import { NotFoundError, ValidationError } from '../shared/errors.ts';
+import { deriveKey } from '../shared/secret-key.ts';
+import { GraphClient, type GraphClientOptions } from './client.ts';
+import { decryptSecret, encryptSecret } from './secret-box.ts';
+import { createGraphSimulator, deterministicSecret, type GraphSimulator } from './simulator.ts';
 
 export type GraphConnectionRow = {
   tenant_id: string;

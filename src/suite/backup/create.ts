@@ -4,7 +4,7 @@ import type { GraphClient } from '../../graph/client.ts';
 import type { PolicyFamily } from '../../graph/families.ts';
 import type { OperationTypeDefinition } from '../../ledger/catalog.ts';
 import type { SuiteTypeDeps } from '../inventory/sync.ts';
-import { type FetchedPolicy, fetchFamily, normalizeScope, scopeSchema } from '../policy.ts';
+import { type FetchedPolicy, fetchFamily, normalizeScope, scopeSchema } from '../policies.ts';
 import { backupRepository } from './repository.ts';
 
 export type BackupCreateInputs = { name: string; scope: PolicyFamily[] };

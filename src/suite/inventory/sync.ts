@@ -1,12 +1,12 @@
 import Type from 'typebox';
 import type { Database } from '../../db/database.ts';
+import type { GraphConnections } from '../../graph/connections.ts';
 import type { PolicyFamily } from '../../graph/families.ts';
 import type { OperationTypeDefinition } from '../../ledger/catalog.ts';
-import { toFailureEntry } from '../../ledger/redact.ts';
 import type { FailureEntry } from '../../ledger/run.ts';
-import type { GraphConnections } from '../graph-connections.ts';
-import { inventoryLegacy, legacyWriter } from '../legacy.ts';
-import { fetchFamily, normalizeScope, scopeSchema } from '../policy.ts';
+import { toFailureEntry } from '../../shared/redact.ts';
+import { inventoryLegacy, legacyWriter } from '../legacy/legacy.ts';
+import { fetchFamily, normalizeScope, scopeSchema } from '../policies.ts';
 import { inventoryRepository } from './repository.ts';
 
 export type InventorySyncInputs = { scope: PolicyFamily[] };

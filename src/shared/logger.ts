@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { redact, redactDeep } from './ledger/redact.ts';
+import { redact, redactDeep } from './redact.ts';
 
 export type Logger = pino.Logger;
 

@@ -5,8 +5,8 @@ import type { OperationTypeDefinition } from '../../ledger/catalog.ts';
 import { backupRepository } from '../backup/repository.ts';
 import { inventoryRepository } from '../inventory/repository.ts';
 import type { SuiteTypeDeps } from '../inventory/sync.ts';
-import { driftLegacy, legacyWriter } from '../legacy.ts';
-import { changedPaths, UUID_PATTERN } from '../policy.ts';
+import { driftLegacy, legacyWriter } from '../legacy/legacy.ts';
+import { changedPaths, UUID_PATTERN } from '../policies.ts';
 import type { DriftKind } from '../tables.ts';
 
 export type DriftGenerateInputs = { baselineId: string };

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { InitiatorKind } from '../ledger/tables.ts';
+import type { InitiatorKind } from '../../ledger/tables.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;

@@ -1,6 +1,6 @@
-import type { Trx } from '../db/database.ts';
-import { type MirrorApplyResult, type MirrorState, mirrorRepository } from '../ledger/mirror.ts';
-import type { RunOutcome, RunStatus } from '../ledger/tables.ts';
+import type { Trx } from '../../db/database.ts';
+import { type MirrorApplyResult, type MirrorState, mirrorRepository } from '../../ledger/mirror.ts';
+import type { RunOutcome, RunStatus } from '../../ledger/tables.ts';
 import { type RestoreRunRow, type RestoreSummary, restoreRepository } from './repository.ts';
 import type { RestoreStatus } from './tables.ts';
 

@@ -1,7 +1,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config.ts';
+import type { Config } from '../main/config.ts';
 
 /**
  * The root key: SECRET_KEY when set (required in production); otherwise a key generated once and

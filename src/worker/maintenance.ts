@@ -1,11 +1,11 @@
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
 import type { OperationCatalog, OperationTypeDefinition } from '../ledger/catalog.ts';
-import { boundFailures } from '../ledger/redact.ts';
 import { runRepository as repo } from '../ledger/repository.ts';
 import type { RunRow } from '../ledger/run.ts';
-import type { Logger } from '../logger.ts';
-import { BOSS_SCHEMA, type RunQueue } from './run-queue.ts';
+import type { Logger } from '../shared/logger.ts';
+import { boundFailures } from '../shared/redact.ts';
+import { BOSS_SCHEMA, type RunQueue } from './boss-queue.ts';
 
 export type ReaperDeps = {
   database: Database;

@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Config } from '../config.ts';
 import type { Database, Trx } from '../db/database.ts';
-import { ValidationError } from '../errors.ts';
+import { connectionRepository, GraphConnections } from '../graph/connections.ts';
 import { deterministicSecret } from '../graph/simulator.ts';
 import { type CompletedRunRecord, historyRepository, uuidv7At } from '../ledger/history.ts';
 import type { FailureEntry, Initiator } from '../ledger/run.ts';
+import type { Config } from '../main/config.ts';
+import { ValidationError } from '../shared/errors.ts';
 import { snapshotFamilies } from './backup/create.ts';
 import { backupRepository } from './backup/repository.ts';
-import { connectionRepository, GraphConnections } from './graph-connections.ts';
-import { driftLegacy, inventoryLegacy, type LegacySpec, legacyRepository } from './legacy.ts';
-import { normalizeScope } from './policy.ts';
+import { driftLegacy, inventoryLegacy, type LegacySpec, legacyRepository } from './legacy/legacy.ts';
+import { normalizeScope } from './policies.ts';
 
 export type DemoDeps = { database: Database; config: Config; rootKey: Buffer };
 export type DemoOptions = {

@@ -3,9 +3,9 @@ import type { Database } from '../db/database.ts';
 import type { OperationCatalog } from '../ledger/catalog.ts';
 import type { RunRow } from '../ledger/run.ts';
 import type { OperationRunService } from '../ledger/service.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../shared/logger.ts';
+import { PRUNER_QUEUE, REAPER_QUEUE, RUN_QUEUE, type RunJobData, type RunQueue } from './boss-queue.ts';
 import { pruneRuns, reapStaleRuns } from './maintenance.ts';
-import { PRUNER_QUEUE, REAPER_QUEUE, RUN_QUEUE, type RunJobData, type RunQueue } from './run-queue.ts';
 import {
   type ActiveRun,
   RunCancelledError,

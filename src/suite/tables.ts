@@ -1,5 +1,5 @@
 import type { ColumnType } from 'kysely';
-import type { RestoreTables } from '../restore/tables.ts';
+import type { RestoreTables } from './restore/tables.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
