@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunQueue } from '../src/worker/boss-queue.ts';
+import type { RunQueue } from '../src/ledger/queue-port.ts';
 import { startTestLedger, type TestLedger } from './helpers/ledger.ts';
 import { type HandlerLog, testTaskType } from './helpers/test-types.ts';
 

@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  boundFailures,
-  FAILURE_LIMITS,
-  type FailureEntry,
-  redact,
-  redactDeep,
-  toFailureEntry,
-} from '../src/shared/redact.ts';
+import { boundFailures, FAILURE_LIMITS, type FailureEntry, toFailureEntry } from '../src/shared/failures.ts';
+import { redact, redactDeep } from '../src/shared/redact.ts';
 
 import { CORPUS } from './helpers/secret-corpus.ts';
 

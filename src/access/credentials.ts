@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
-import { assertUuid } from '../ledger/service.ts';
 import { NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
+import { assertUuid } from '../shared/ids.ts';
 import { sessionRepository as sessions, tokenRepository as tokens } from './repository.ts';
 import {
   csrfMatches,

@@ -1,6 +1,5 @@
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
-import { assertUuid } from '../ledger/service.ts';
 import {
   ConflictError,
   ForbiddenError,
@@ -9,6 +8,7 @@ import {
   ValidationError,
   withDbErrors,
 } from '../shared/errors.ts';
+import { assertUuid } from '../shared/ids.ts';
 import { type MemberRow, membershipRepository as members, userRepository as users } from './repository.ts';
 import { roleAllows, type TenantAction } from './roles.ts';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './secrets.ts';

@@ -1,7 +1,6 @@
 import type { Database, Trx } from '../db/database.ts';
-import { assertUuid } from '../ledger/service.ts';
-import type { Config } from '../main/config.ts';
 import { NotFoundError, ValidationError } from '../shared/errors.ts';
+import { assertUuid } from '../shared/ids.ts';
 import { deriveKey } from '../shared/secret-key.ts';
 import { GraphClient, type GraphClientOptions } from './client.ts';
 import { decryptSecret, encryptSecret } from './secret-box.ts';
@@ -72,7 +71,8 @@ export const connectionRepository = {
 
 export type GraphConnectionsDeps = {
   database: Database;
-  config: Config;
+  /** Where Graph is: a base URL, or `simulator` for the in-process simulator. */
+  config: { graphUrl: string };
   rootKey: Buffer;
   /** A simulator someone else runs (tests); otherwise GRAPH_URL=simulator starts one lazily. */
   simulator?: GraphSimulator;

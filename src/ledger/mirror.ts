@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Trx } from '../db/database.ts';
-import { boundFailures, redactDeep } from '../shared/redact.ts';
+import { boundFailures } from '../shared/failures.ts';
+import { redactDeep } from '../shared/redact.ts';
 import { runIdentityHash } from './identity.ts';
 import { runRepository } from './repository.ts';
 import type { FailureEntry, Initiator, RunRow } from './run.ts';

@@ -1,12 +1,14 @@
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
 import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
+import { boundFailures } from '../shared/failures.ts';
+import { assertUuid } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
-import { boundFailures, redactDeep } from '../shared/redact.ts';
-import type { RunQueue } from '../worker/boss-queue.ts';
+import { redactDeep } from '../shared/redact.ts';
 import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
 import { type CursorCodec, type ListQuery, parseListQuery } from './cursor.ts';
 import { runIdentityHash } from './identity.ts';
+import type { RunQueue } from './queue-port.ts';
 import { boundMonitoringRead, runRepository as repo } from './repository.ts';
 import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
 import { RETRYABLE_OUTCOMES } from './vocabulary.ts';
@@ -34,14 +36,6 @@ export type ServiceDeps = {
 
 /** Backlog depth beyond which a tenant's runs all share the lowest priority. */
 const FAIR_QUEUE_DEPTH = 10_000;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function assertUuid(value: string, what = 'run'): string {
-  // A malformed id cannot name any run: answer as for an unknown one, never a 500 from a cast.
-  if (!UUID.test(value)) throw new NotFoundError(`${what} not found`);
-  return value.toLowerCase();
-}
 
 /**
  * The canonical ledger's one entry point for starting and moving runs. Every write is one

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
 import { withDbErrors } from '../shared/errors.ts';
+import { assertUuid } from '../shared/ids.ts';
 import type { OperationCatalog } from './catalog.ts';
 import { boundMonitoringRead } from './repository.ts';
-import { assertUuid } from './service.ts';
 import type { RunOutcome } from './tables.ts';
 
 export const STATS_WINDOWS = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24 } as const;

@@ -7,7 +7,10 @@ type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | str
 export type RunStatus = 'queued' | 'running' | 'completed';
 export type RunOutcome = 'pending' | 'succeeded' | 'partially_succeeded' | 'failed' | 'cancelled';
 export type InitiatorKind = 'user' | 'api' | 'schedule' | 'system';
-export type FailureEntry = { code: string; message: string };
+
+import type { FailureEntry } from '../shared/failures.ts';
+
+export type { FailureEntry };
 
 export interface TenantsTable {
   id: string;

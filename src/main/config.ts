@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseSecretKey } from '../shared/secret-key.ts';
 
 /** Validated configuration. Built once at start-up; every consumer gets this object passed in. */
 export type Config = {
@@ -84,11 +85,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
   const production = env.NODE_ENV === 'production';
   const secretKey = env.SECRET_KEY?.trim() || null;
-  if (
-    secretKey !== null &&
-    !/^[0-9a-fA-F]{64}$/.test(secretKey) &&
-    Buffer.from(secretKey, 'base64').length !== 32
-  ) {
+  if (secretKey !== null && parseSecretKey(secretKey) === null) {
     throw new ConfigError('SECRET_KEY must be 64 hex characters or base64 of 32 bytes');
   }
   const databaseUrl = databaseUrlVar(env);

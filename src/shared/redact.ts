@@ -1,3 +1,4 @@
+import { isUuid } from './ids.ts';
 /**
  * Secret redaction for everything that leaves the ledger: operation-run
  * `failure_summary` entries, log lines and API responses.
@@ -71,11 +72,9 @@ const ENTROPY_RE =
 /** `<Password>…</Password>` style elements. */
 const XML_RE = /<([A-Za-z_][\w:.-]*)(\s[^<>]*)?>([^<]+)<\/\1\s*>/g;
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function looksHighEntropy(candidate: string): boolean {
   const core = candidate.replace(/=+$/, '');
-  if (core.length < 16 || UUID_RE.test(core)) return false;
+  if (core.length < 16 || isUuid(core)) return false;
   const hasDigit = /[0-9]/.test(core);
   const hasLower = /[a-z]/.test(core);
   const hasUpper = /[A-Z]/.test(core);
@@ -395,9 +394,3 @@ function walk(value: unknown, depth: number, ancestors: Set<object>): unknown {
 export function redactDeep<T>(value: T): T {
   return walk(value, 0, new Set()) as T;
 }
-
-// ---------------------------------------------------------------------------
-// Failure summaries
-// ---------------------------------------------------------------------------
-
-export { boundFailures, FAILURE_LIMITS, type FailureEntry, toFailureEntry } from '../ledger/failures.ts';

@@ -1,17 +1,25 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../main/config.ts';
+
+/** SECRET_KEY's two accepted spellings: 64 hex characters, or base64 of exactly 32 bytes; else null. */
+export function parseSecretKey(text: string): Buffer | null {
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) return null;
+  const key = Buffer.from(text, 'base64');
+  return key.length === 32 ? key : null;
+}
 
 /**
  * The root key: SECRET_KEY when set (required in production); otherwise a key generated once and
  * kept in DATA_DIR so an embedded demo keeps working across restarts. Purpose keys are derived
  * from it, so one leaked purpose key does not expose the others.
  */
-export function loadRootKey(config: Config): Buffer {
+export function loadRootKey(config: { secretKey: string | null; dataDir: string }): Buffer {
   if (config.secretKey) {
-    const text = config.secretKey;
-    return /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+    const key = parseSecretKey(config.secretKey);
+    if (!key) throw new Error('SECRET_KEY must be 64 hex characters or base64 of 32 bytes');
+    return key;
   }
   const file = path.join(config.dataDir, 'secret.key');
   fs.mkdirSync(config.dataDir, { recursive: true });

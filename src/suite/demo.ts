@@ -5,14 +5,13 @@ import { connectionRepository, GraphConnections } from '../graph/connections.ts'
 import { deterministicSecret } from '../graph/simulator.ts';
 import { type CompletedRunRecord, historyRepository, uuidv7At } from '../ledger/history.ts';
 import type { FailureEntry, Initiator } from '../ledger/run.ts';
-import type { Config } from '../main/config.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { snapshotFamilies } from './backup/create.ts';
 import { backupRepository } from './backup/repository.ts';
 import { driftLegacy, inventoryLegacy, type LegacySpec, legacyRepository } from './legacy/legacy.ts';
 import { normalizeScope } from './policies.ts';
 
-export type DemoDeps = { database: Database; config: Config; rootKey: Buffer };
+export type DemoDeps = { database: Database; config: { graphUrl: string }; rootKey: Buffer };
 export type DemoOptions = {
   /** Reuse the process's connections (and its simulator); otherwise one is made and closed. */
   connections?: GraphConnections;

@@ -1,5 +1,6 @@
 import { fromKysely, fromPglite, PgBoss } from 'pg-boss';
 import type { Database, Trx } from '../db/database.ts';
+import type { EnqueueOptions, RunJobData, RunQueue } from '../ledger/queue-port.ts';
 
 /** The queue every operation run goes through; one queue, grouped by tenant for fairness. */
 export const RUN_QUEUE = 'opsledger-runs';
@@ -8,23 +9,7 @@ export const PRUNER_QUEUE = 'opsledger-pruner';
 /** pg-boss keeps its tables in this schema of the same database. */
 export const BOSS_SCHEMA = 'pgboss';
 
-export type RunJobData = { runId: string; tenantId: string; type: string };
-
-export type EnqueueOptions = {
-  jobId: string;
-  /** Attempts the queue may still make for this job (the first included). */
-  attempts: number;
-  retryDelaySeconds: number;
-  timeoutSeconds: number;
-  /** Higher runs first. The ledger lowers it for a tenant's deeper backlog (fair queuing). */
-  priority?: number;
-};
-
-/** What the ledger needs from the queue: enqueue and cancel inside the caller's transaction. */
-export interface RunQueue {
-  enqueue(trx: Trx, job: RunJobData, options: EnqueueOptions): Promise<void>;
-  cancel(trx: Trx, jobId: string): Promise<void>;
-}
+export type { EnqueueOptions, RunJobData, RunQueue } from '../ledger/queue-port.ts';
 
 export function createBoss(
   database: Database,

@@ -3,8 +3,8 @@ import type { Database, Trx } from '../db/database.ts';
 import type { OperationCatalog, OperationTypeDefinition } from '../ledger/catalog.ts';
 import { runRepository as repo } from '../ledger/repository.ts';
 import type { RunRow } from '../ledger/run.ts';
+import { boundFailures } from '../shared/failures.ts';
 import type { Logger } from '../shared/logger.ts';
-import { boundFailures } from '../shared/redact.ts';
 import { BOSS_SCHEMA, type RunQueue } from './boss-queue.ts';
 
 export type ReaperDeps = {

@@ -1,32 +1,16 @@
 import type { OperationCatalog } from '../ledger/catalog.ts';
+import type { RunJobData } from '../ledger/queue-port.ts';
+import {
+  AttemptFailedError,
+  LeaseLostError,
+  RunCancelledError,
+  WorkerShutdownError,
+} from '../ledger/run-errors.ts';
 import type { OperationRunService } from '../ledger/service.ts';
+import { toFailureEntry } from '../shared/failures.ts';
 import type { Logger } from '../shared/logger.ts';
-import { toFailureEntry } from '../shared/redact.ts';
-import type { RunJobData } from './boss-queue.ts';
 
-/** Why a handler's signal fired. */
-export class RunCancelledError extends Error {
-  override name = 'RunCancelledError';
-  code = 'cancelled';
-}
-export class LeaseLostError extends Error {
-  override name = 'LeaseLostError';
-  code = 'lease_lost';
-}
-export class WorkerShutdownError extends Error {
-  override name = 'WorkerShutdownError';
-  code = 'worker_shutdown';
-}
-
-/** An error the queue stores and retries on; its message is already redacted. */
-export class AttemptFailedError extends Error {
-  override name = 'AttemptFailedError';
-  code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+export { AttemptFailedError, LeaseLostError, RunCancelledError, WorkerShutdownError };
 
 export type ActiveRun = { runId: string; tenantId: string; controller: AbortController };
 

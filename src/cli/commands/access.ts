@@ -5,6 +5,7 @@ import type { Database } from '../../db/database.ts';
 import { migrate } from '../../db/migrator.ts';
 import { openDatabaseFor } from '../../main/opsledger.ts';
 import { NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { isUuid } from '../../shared/ids.ts';
 import { deriveKey, loadRootKey } from '../../shared/secret-key.ts';
 import { type Command, type CommandContext, requireString, UsageError } from '../command.ts';
 
@@ -30,8 +31,6 @@ async function asUsage<T>(fn: () => Promise<T>): Promise<T> {
     throw err;
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const tenantCreateCommand: Command = {
   name: 'tenant:create',
@@ -74,7 +73,7 @@ export const memberAddCommand: Command = {
     const tenant = requireString(values, 'tenant');
     const email = requireString(values, 'email');
     const role = requireString(values, 'role');
-    if (!UUID.test(tenant)) throw new UsageError('--tenant must be a tenant id (a UUID)');
+    if (!isUuid(tenant)) throw new UsageError('--tenant must be a tenant id (a UUID)');
     if (!isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
     const member = await withAccess(ctx, async ({ access }) => {
       if (!(await access.findUserByEmail(email))) throw new Error(`no user has the email ${email}`);

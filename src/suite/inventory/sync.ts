@@ -4,7 +4,7 @@ import type { GraphConnections } from '../../graph/connections.ts';
 import type { PolicyFamily } from '../../graph/families.ts';
 import type { OperationTypeDefinition } from '../../ledger/catalog.ts';
 import type { FailureEntry } from '../../ledger/run.ts';
-import { toFailureEntry } from '../../shared/redact.ts';
+import { toFailureEntry } from '../../shared/failures.ts';
 import { inventoryLegacy, legacyWriter } from '../legacy/legacy.ts';
 import { fetchFamily, normalizeScope, scopeSchema } from '../policies.ts';
 import { inventoryRepository } from './repository.ts';

@@ -1,8 +1,9 @@
 import type { Database } from '../../db/database.ts';
 import { CursorCodec } from '../../ledger/cursor.ts';
 import type { Initiator, Run } from '../../ledger/run.ts';
-import { assertUuid, type OperationRunService } from '../../ledger/service.ts';
+import type { OperationRunService } from '../../ledger/service.ts';
 import { NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { assertUuid } from '../../shared/ids.ts';
 import { backupRepository } from '../backup/repository.ts';
 import { RESTORE_RUN_TYPE } from './mirror.ts';
 import {
