@@ -20,7 +20,12 @@ module.exports = {
       from: {},
       to: { circular: true },
     },
-    only('shared-is-a-leaf', 'shared/ holds utilities every layer may use; it imports nothing of ours.', 'shared', []),
+    only(
+      'shared-is-a-leaf',
+      'shared/ holds utilities every layer may use; it imports nothing of ours.',
+      'shared',
+      [],
+    ),
     only(
       'db-knows-only-table-types',
       'db/ is the connection and migrator; it sees the domains only as the table types that make up the Kysely schema.',
@@ -28,10 +33,30 @@ module.exports = {
       ['shared'],
       ['^src/(ledger|access|suite)/tables[.]ts$', '^src/suite/restore/tables[.]ts$'],
     ),
-    only('ledger-below-everything', 'The ledger imports only shared/ and db/: queue, suite and HTTP plug into its ports.', 'ledger', ['shared', 'db']),
-    only('access-stands-alone', 'Users, tenants, memberships and credentials need only db/ and shared/.', 'access', ['shared', 'db']),
-    only('graph-stands-alone', 'The Graph client, simulator and connections need only db/ and shared/.', 'graph', ['shared', 'db']),
-    only('worker-serves-the-ledger', 'The worker adapts pg-boss to the ledger; it knows no suite, access, HTTP or CLI.', 'worker', ['ledger', 'shared', 'db']),
+    only(
+      'ledger-below-everything',
+      'The ledger imports only shared/ and db/: queue, suite and HTTP plug into its ports.',
+      'ledger',
+      ['shared', 'db'],
+    ),
+    only(
+      'access-stands-alone',
+      'Users, tenants, memberships and credentials need only db/ and shared/.',
+      'access',
+      ['shared', 'db'],
+    ),
+    only(
+      'graph-stands-alone',
+      'The Graph client, simulator and connections need only db/ and shared/.',
+      'graph',
+      ['shared', 'db'],
+    ),
+    only(
+      'worker-serves-the-ledger',
+      'The worker adapts pg-boss to the ledger; it knows no suite, access, HTTP or CLI.',
+      'worker',
+      ['ledger', 'shared', 'db'],
+    ),
     {
       name: 'suite-is-operation-types',
       comment: 'The suite registers operation types on the ledger; it never reaches the worker, HTTP or CLI.',
@@ -41,7 +66,8 @@ module.exports = {
     },
     {
       name: 'http-never-constructs',
-      comment: 'HTTP receives services from main; it imports their types, never db/, worker/ or main/ values.',
+      comment:
+        'HTTP receives services from main; it imports their types, never db/, worker/ or main/ values.',
       severity: 'error',
       from: { path: '^src/http/' },
       to: { path: '^src/(db|worker|main|cli)/', dependencyTypesNot: ['type-only'] },

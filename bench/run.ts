@@ -13,7 +13,7 @@ import { loadConfig } from '../src/main/config.ts';
 import { createOpsledger } from '../src/main/opsledger.ts';
 import { createLogger } from '../src/shared/logger.ts';
 import { pruneRuns } from '../src/worker/maintenance.ts';
-import { testTaskType } from '../test/helpers/test-types.ts';
+import { noopType } from './noop-type.ts';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -33,7 +33,7 @@ async function benchTarget(name: string, database: Database, url: string | null)
   });
   const ledger = await createOpsledger({
     config,
-    definitions: [testTaskType({ started: [], aborted: [] })],
+    definitions: [noopType],
     logger: createLogger({ level: 'silent' }),
     worker: true,
     database,

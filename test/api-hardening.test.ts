@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { buildHttpApp, type HttpApp } from '../src/http/app.ts';
+import type { HttpApp } from '../src/http/app.ts';
+import { createHttpServer } from '../src/main/http.ts';
 import { type ApiHarness, startApiHarness, type TestUser } from './helpers/api-app.ts';
 import { type HandlerLog, testTaskType } from './helpers/test-types.ts';
 
@@ -14,8 +15,8 @@ beforeAll(async () => {
   tenant = await h.ledger.createTenant('Hardened');
   user = await h.user('hardy', { [tenant]: 'operator' });
   // A second app on the same ledger with tight limits, as production would have.
-  strict = await buildHttpApp({
-    ledger: h.ledger,
+  strict = await createHttpServer(h.ledger, {
+    suite: false,
     limits: { loginPerMinute: 3, startsPerMinute: 2, bodyBytes: 1024 },
   });
   await strict.ready();
@@ -122,8 +123,8 @@ describe('hardening', () => {
   });
 
   it('refuses an email after repeated failed sign-ins from any address, saying nothing of whether it exists', async () => {
-    const app = await buildHttpApp({
-      ledger: h.ledger,
+    const app = await createHttpServer(h.ledger, {
+      suite: false,
       limits: { loginPerMinute: 1000, loginFailuresPerEmail: 2 },
     });
     onTestFinished(() => app.close());
@@ -151,7 +152,7 @@ describe('hardening', () => {
   });
 
   it('hides internal errors behind a bare 500', async () => {
-    const app = await buildHttpApp({ ledger: h.ledger });
+    const app = await createHttpServer(h.ledger, { suite: false });
     app.get('/boom', { config: { auth: 'public' } }, async () => {
       throw new Error('password=hunter2 at postgres://u:p@db/x');
     });

@@ -4,29 +4,43 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { CredentialService } from '../access/credentials.ts';
-import { AccessService } from '../access/service.ts';
-import type { Opsledger } from '../main/opsledger.ts';
-import { deriveKey } from '../shared/secret-key.ts';
+import type { CredentialService } from '../access/credentials.ts';
+import type { AccessService } from '../access/service.ts';
+import type { OperationCatalog } from '../ledger/catalog.ts';
+import type { OperationRunService } from '../ledger/service.ts';
+import type { Config } from '../main/config.ts';
+import type { Logger } from '../shared/logger.ts';
 import { installAuth } from './auth.ts';
-import { createMetrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
 import { installErrorHandling, problem, sendProblem } from './problem.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { type RestoreRunsApi, registerRestoreRunRoutes } from './routes/restore-runs.ts';
 import { registerStreamRoute } from './routes/stream.ts';
-import { registerSystemRoutes } from './routes/system.ts';
+import { type Readiness, registerSystemRoutes } from './routes/system.ts';
 import { registerTenantRoutes } from './routes/tenants.ts';
 import { Problem, RunSchema } from './schemas.ts';
-import { RunStreamHub } from './stream-hub.ts';
+import type { RunStreamHub } from './stream-hub.ts';
 
-export type HttpOptions = {
-  ledger: Opsledger;
+/** What the HTTP layer is given: services built by the composition root (src/main), never built here. */
+export type HttpServices = {
+  config: Pick<Config, 'trustProxy' | 'production'>;
+  logger: Logger;
+  catalog: OperationCatalog;
+  runs: OperationRunService;
+  access: AccessService;
+  credentials: CredentialService;
+  hub: RunStreamHub;
+  metrics: Metrics;
+  readiness: () => Promise<Readiness>;
   /** The restore domain; its routes exist only when it is given. */
   restoreRuns?: RestoreRunsApi | null;
   /** Tenants' Graph connections; their routes exist only when given. */
   graphConnections?: GraphConnectionApi | null;
+};
+
+export type HttpOptions = {
   limits?: {
     /** Sign-in attempts per client address per minute. */
     loginPerMinute?: number;
@@ -39,14 +53,13 @@ export type HttpOptions = {
   streamHeartbeatMs?: number;
   /** How often an open stream re-checks that its caller may still read the tenant. */
   streamRecheckMs?: number;
-  sessionTtlSeconds?: number;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** The HTTP application: API, health, metrics and (later) the UI, on one Fastify instance. */
-export async function buildHttpApp(options: HttpOptions): Promise<HttpApp> {
-  const { ledger } = options;
+export async function buildHttpApp(services: HttpServices, options: HttpOptions = {}): Promise<HttpApp> {
+  const { access, credentials, metrics, hub } = services;
   const limits = {
     loginPerMinute: 10,
     loginFailuresPerEmail: 10,
@@ -55,9 +68,9 @@ export async function buildHttpApp(options: HttpOptions): Promise<HttpApp> {
     ...options.limits,
   };
   const app = Fastify({
-    loggerInstance: ledger.logger as FastifyBaseLogger,
+    loggerInstance: services.logger as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
-    trustProxy: ledger.config.trustProxy,
+    trustProxy: services.config.trustProxy,
     // One line per request, written below from plain values: the process logger redacts every
     // argument, which would reduce Fastify's raw request objects to nothing.
     logController: new LogController({ disableRequestLogging: true }),
@@ -76,20 +89,6 @@ export async function buildHttpApp(options: HttpOptions): Promise<HttpApp> {
       sendProblem(reply, problem(err.statusCode ?? 400, err.message.slice(0, 200)));
     },
     routerOptions: { maxParamLength: 200 },
-  });
-
-  const access = new AccessService({ database: ledger.database });
-  const credentials = new CredentialService({
-    database: ledger.database,
-    csrfKey: deriveKey(ledger.rootKey, 'session'),
-    sessionTtlSeconds: options.sessionTtlSeconds,
-  });
-  const metrics = createMetrics(ledger);
-  const hub = new RunStreamHub({
-    database: ledger.database,
-    service: ledger.service,
-    events: ledger.events,
-    logger: ledger.logger,
   });
 
   // Every route as registered, so a test can hold the OpenAPI document to all of them.
@@ -151,26 +150,27 @@ export async function buildHttpApp(options: HttpOptions): Promise<HttpApp> {
   await app.register(rateLimit, { global: false });
   installAuth(app, { access, credentials });
 
-  registerSystemRoutes(app, { ledger, metrics });
+  registerSystemRoutes(app, { readiness: services.readiness, metrics });
   registerAuthRoutes(app, {
     access,
     credentials,
     loginPerMinute: limits.loginPerMinute,
     loginFailuresPerEmail: limits.loginFailuresPerEmail,
-    secureCookies: ledger.config.production,
+    secureCookies: services.config.production,
   });
-  registerTenantRoutes(app, { access, catalog: ledger.catalog });
-  registerOperationRoutes(app, { ledger, startsPerMinute: limits.startsPerMinute });
+  registerTenantRoutes(app, { access, catalog: services.catalog });
+  registerOperationRoutes(app, { service: services.runs, startsPerMinute: limits.startsPerMinute });
   registerStreamRoute(app, {
     hub,
-    service: ledger.service,
+    service: services.runs,
     heartbeatMs: options.streamHeartbeatMs ?? 15_000,
     recheckMs: options.streamRecheckMs ?? 60_000,
     access,
     credentials,
   });
-  if (options.restoreRuns) registerRestoreRunRoutes(app, { restoreRuns: options.restoreRuns });
-  if (options.graphConnections) registerGraphConnectionRoutes(app, { connections: options.graphConnections });
+  if (services.restoreRuns) registerRestoreRunRoutes(app, { restoreRuns: services.restoreRuns });
+  if (services.graphConnections)
+    registerGraphConnectionRoutes(app, { connections: services.graphConnections });
 
   app.addHook('onClose', async () => {
     await hub.close();

@@ -1,16 +1,23 @@
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunRow } from '../ledger/run.ts';
-import type { Opsledger } from '../main/opsledger.ts';
-import { RUN_QUEUE } from '../worker/boss-queue.ts';
+import type { RunEvents } from '../ledger/run-events.ts';
+
+/** What the metrics read: run changes as they happen, and two cheap samples at scrape time. */
+export type MetricsSources = {
+  events: RunEvents;
+  /** Queued and running runs across tenants, by status. */
+  activeRunCounts(): Promise<{ status: string; n: number }[]>;
+  /** Jobs waiting in the run queue. */
+  queueDepth(): Promise<number>;
+};
 
 /**
  * Prometheus metrics of this process. Run counters follow the changes this process makes (a
  * server also runs a worker), so they are per process as Prometheus expects; the gauges read the
  * database at scrape time from small indexed sets (active runs only, never history).
  */
-export function createMetrics(ledger: Opsledger) {
+export function createMetrics(sources: MetricsSources) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'opsledger_' });
 
@@ -46,10 +53,7 @@ export function createMetrics(ledger: Opsledger) {
     labelNames: ['status'],
     registers: [registry],
     async collect() {
-      const { rows } = await sql<{ status: string; n: number }>`
-        select status, count(*)::int as n from operation_runs where status <> 'completed' group by status`.execute(
-        ledger.database.db,
-      );
+      const rows = await sources.activeRunCounts();
       this.reset();
       this.set({ status: 'queued' }, 0);
       this.set({ status: 'running' }, 0);
@@ -61,8 +65,7 @@ export function createMetrics(ledger: Opsledger) {
     help: 'Jobs waiting in the run queue (from the queue monitor)',
     registers: [registry],
     async collect() {
-      const queue = await ledger.boss.getQueue(RUN_QUEUE).catch(() => null);
-      this.set(queue?.queuedCount ?? 0);
+      this.set(await sources.queueDepth().catch(() => 0));
     },
   });
 
@@ -77,7 +80,7 @@ export function createMetrics(ledger: Opsledger) {
       }
     }
   };
-  ledger.events.on('change', onChange);
+  sources.events.on('change', onChange);
 
   return {
     registry,
@@ -93,7 +96,7 @@ export function createMetrics(ledger: Opsledger) {
         );
       });
       app.addHook('onClose', async () => {
-        ledger.events.off('change', onChange);
+        sources.events.off('change', onChange);
       });
     },
   };

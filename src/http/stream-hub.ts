@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.ts';
 import type { RunRow } from '../ledger/run.ts';
+import type { RunEvents } from '../ledger/run-events.ts';
 import type { OperationRunService } from '../ledger/service.ts';
-import type { RunEvents } from '../main/opsledger.ts';
 import { NotFoundError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 

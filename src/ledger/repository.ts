@@ -1,6 +1,7 @@
-import { type Insertable, sql } from 'kysely';
+import { type Insertable, type Kysely, sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
-import { afterKeyset, createdAtKey, type Keyset } from '../db/keyset.ts';
+import { createdAtKey, type Keyset, newestFirstPage } from '../db/keyset.ts';
+import type { DB } from '../db/schema.ts';
 
 export type { Keyset };
 
@@ -141,14 +142,7 @@ export const runRepository = {
           ? q.where('id', '=', filters.idPrefix)
           : q.where(sql<string>`id::text`, 'like', `${filters.idPrefix}%`);
     }
-    if (after) {
-      q = q.where(afterKeyset(after));
-    }
-    return (await q
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(limit)
-      .execute()) as ListedRow[];
+    return (await newestFirstPage(q, after, limit).execute()) as ListedRow[];
   },
 
   /** Claims the run for an attempt. Only the job the row names may do so, and never a finished or cancelled run. */
@@ -302,6 +296,17 @@ export const runRepository = {
       .returningAll()
       .executeTakeFirst();
     return row ?? null;
+  },
+
+  /** Active runs by status across tenants (system scope: metrics), from the small active set only. */
+  async countActiveByStatus(db: Kysely<DB>): Promise<{ status: string; n: number }[]> {
+    return db
+      .selectFrom('operation_runs')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('status', '<>', 'completed')
+      .groupBy('status')
+      .execute()
+      .then((rows) => rows.map((r) => ({ status: r.status, n: Number(r.n) })));
   },
 
   /** Running runs whose worker stopped heartbeating (system scope, across tenants). */

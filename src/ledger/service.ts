@@ -11,6 +11,7 @@ import { runIdentityHash } from './identity.ts';
 import type { RunQueue } from './queue-port.ts';
 import { boundMonitoringRead, runRepository as repo } from './repository.ts';
 import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
+import { runStats, type StatsWindow } from './stats.ts';
 import { RETRYABLE_OUTCOMES } from './vocabulary.ts';
 
 export type StartRequest = {
@@ -61,6 +62,16 @@ export class OperationRunService {
 
   get catalog(): OperationCatalog {
     return this.#catalog;
+  }
+
+  /** Per type, the tenant's runs in a window: counts by outcome and p50/p95 durations. */
+  stats(tenantId: string, window: StatsWindow) {
+    return runStats({ database: this.#db, catalog: this.#catalog }, tenantId, window);
+  }
+
+  /** Queued and running runs across tenants, for the process's metrics (never shown to a tenant). */
+  activeRunCounts(): Promise<{ status: string; n: number }[]> {
+    return repo.countActiveByStatus(this.#db.db);
   }
 
   present(row: RunRow): Run {

@@ -1,19 +1,18 @@
-import { EventEmitter } from 'node:events';
 import type { PgBoss } from 'pg-boss';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrator.ts';
 import { OperationCatalog, type OperationTypeDefinition } from '../ledger/catalog.ts';
 import { CursorCodec } from '../ledger/cursor.ts';
 import type { RunRow } from '../ledger/run.ts';
+import { RunEvents } from '../ledger/run-events.ts';
 import { OperationRunService } from '../ledger/service.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { deriveKey, loadRootKey } from '../shared/secret-key.ts';
-import { BossRunQueue, createBoss, prepareQueues, type RunQueue } from '../worker/boss-queue.ts';
+import { BossRunQueue, createBoss, prepareQueues, RUN_QUEUE, type RunQueue } from '../worker/boss-queue.ts';
 import { RunWorker } from '../worker/worker.ts';
 import type { Config } from './config.ts';
 
-/** In-process notifications of run changes (the stream's path on the embedded database). */
-export class RunEvents extends EventEmitter<{ change: [RunRow] }> {}
+export { RunEvents };
 
 export type Opsledger = {
   config: Config;
@@ -26,6 +25,8 @@ export type Opsledger = {
   worker: RunWorker | null;
   events: RunEvents;
   rootKey: Buffer;
+  /** Jobs waiting in the run queue, from the queue's own monitor (0 when it cannot tell). */
+  queueDepth(): Promise<number>;
   close(): Promise<void>;
 };
 
@@ -127,6 +128,10 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       worker,
       events,
       rootKey,
+      async queueDepth() {
+        const state = await b.getQueue(RUN_QUEUE).catch(() => null);
+        return state?.queuedCount ?? 0;
+      },
       async close() {
         if (closed) return;
         closed = true;

@@ -58,19 +58,17 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
       const def = deps.catalog.has(run.type) ? deps.catalog.get(run.type) : undefined;
       const oldJob = run.job_id!;
       let row: RunRow | null;
-      if (run.cancel_requested_at) {
-        row = await repo.complete(
+      // Completes the run as lost, guarded by the job and heartbeat it was found stale with.
+      const completeLost = (outcome: 'cancelled' | 'failed', message: string) =>
+        repo.complete(
           trx,
           run.tenant_id,
           run.id,
           { jobId: oldJob, staleBefore },
-          {
-            outcome: 'cancelled',
-            failures: [
-              { code: 'worker_lost', message: 'the worker stopped before it could finish cancelling' },
-            ],
-          },
+          { outcome, failures: [{ code: 'worker_lost', message }] },
         );
+      if (run.cancel_requested_at) {
+        row = await completeLost('cancelled', 'the worker stopped before it could finish cancelling');
         if (row) report.failed++;
       } else if (def && run.attempts < run.max_attempts) {
         const jobId = uuidv7();
@@ -91,21 +89,7 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
           report.retried++;
         }
       } else {
-        row = await repo.complete(
-          trx,
-          run.tenant_id,
-          run.id,
-          { jobId: oldJob, staleBefore },
-          {
-            outcome: 'failed',
-            failures: [
-              {
-                code: 'worker_lost',
-                message: `the worker stopped heartbeating during attempt ${run.attempts}`,
-              },
-            ],
-          },
-        );
+        row = await completeLost('failed', `the worker stopped heartbeating during attempt ${run.attempts}`);
         if (row) report.failed++;
       }
       if (row) {

@@ -1,7 +1,7 @@
 import type { Role } from '../../src/access/tables.ts';
-import { buildHttpApp, type HttpApp, type HttpOptions } from '../../src/http/app.ts';
+import type { HttpApp, HttpOptions } from '../../src/http/app.ts';
 import type { OperationTypeDefinition } from '../../src/ledger/catalog.ts';
-import { createGraphConnectionService, createRestoreRunService } from '../../src/suite/index.ts';
+import { createHttpServer } from '../../src/main/http.ts';
 import { startTestLedger, type TestLedger } from './ledger.ts';
 
 export type TestUser = { id: string; email: string; password: string; token: string };
@@ -23,7 +23,7 @@ let counter = 0;
 export async function startApiHarness(options: {
   definitions: OperationTypeDefinition[];
   worker?: boolean;
-  http?: Omit<HttpOptions, 'ledger'>;
+  http?: HttpOptions;
   env?: Record<string, string>;
   /** Wire the real restore-runs service (its routes exist only then). */
   withRestore?: boolean;
@@ -33,11 +33,9 @@ export async function startApiHarness(options: {
     worker: options.worker ?? true,
     env: options.env,
   });
-  const app = await buildHttpApp({
-    ledger,
+  const app = await createHttpServer(ledger, {
+    suite: options.withRestore ?? false,
     limits: { loginPerMinute: 1000, loginFailuresPerEmail: 1000, startsPerMinute: 100_000 },
-    restoreRuns: options.withRestore ? createRestoreRunService(ledger) : null,
-    graphConnections: options.withRestore ? createGraphConnectionService(ledger) : null,
     ...options.http,
   });
   await app.ready();

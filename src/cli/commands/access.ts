@@ -1,26 +1,15 @@
-import { CredentialService } from '../../access/credentials.ts';
-import { isRole, ROLES } from '../../access/roles.ts';
-import { AccessService } from '../../access/service.ts';
-import type { Database } from '../../db/database.ts';
-import { migrate } from '../../db/migrator.ts';
-import { openDatabaseFor } from '../../main/opsledger.ts';
+import {
+  addMember,
+  createApiToken,
+  createTenant,
+  createUser,
+  findUserByEmail,
+  isRole,
+  ROLES,
+} from '../../main/tasks.ts';
 import { NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { isUuid } from '../../shared/ids.ts';
-import { deriveKey, loadRootKey } from '../../shared/secret-key.ts';
-import { type Command, type CommandContext, requireString, UsageError } from '../command.ts';
-
-async function withAccess<T>(
-  ctx: CommandContext,
-  fn: (deps: { access: AccessService; database: Database }) => Promise<T>,
-): Promise<T> {
-  const database = await openDatabaseFor(ctx.config);
-  try {
-    await migrate(database);
-    return await fn({ access: new AccessService({ database }), database });
-  } finally {
-    await database.close();
-  }
-}
+import { type Command, requireString, UsageError } from '../command.ts';
 
 /** Bad values given on the command line are usage errors (exit 2), like bad flags. */
 async function asUsage<T>(fn: () => Promise<T>): Promise<T> {
@@ -40,7 +29,7 @@ export const tenantCreateCommand: Command = {
   async run(ctx, values) {
     const name = requireString(values, 'name');
     if (name.length > 200) throw new UsageError('--name has at most 200 characters');
-    const tenant = await withAccess(ctx, ({ access }) => access.createTenant(name));
+    const tenant = await createTenant(ctx.config, name);
     ctx.out(tenant.id);
     return 0;
   },
@@ -56,9 +45,7 @@ export const userCreateCommand: Command = {
     const password = typeof values.password === 'string' ? values.password : '';
     if (!password) throw new UsageError('--password is required');
     const displayName = typeof values.name === 'string' ? values.name : '';
-    const user = await withAccess(ctx, ({ access }) =>
-      asUsage(() => access.createUser({ email, password, displayName })),
-    );
+    const user = await asUsage(() => createUser(ctx.config, { email, password, displayName }));
     ctx.out(user.id);
     return 0;
   },
@@ -75,14 +62,9 @@ export const memberAddCommand: Command = {
     const role = requireString(values, 'role');
     if (!isUuid(tenant)) throw new UsageError('--tenant must be a tenant id (a UUID)');
     if (!isRole(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-    const member = await withAccess(ctx, async ({ access }) => {
-      if (!(await access.findUserByEmail(email))) throw new Error(`no user has the email ${email}`);
-      try {
-        return await access.addMember(tenant, email, role);
-      } catch (err) {
-        if (err instanceof NotFoundError) throw new Error(`no tenant has the id ${tenant}`);
-        throw err;
-      }
+    if (!(await findUserByEmail(ctx.config, email))) throw new Error(`no user has the email ${email}`);
+    const member = await addMember(ctx.config, tenant, email, role).catch((err) => {
+      throw err instanceof NotFoundError ? new Error(`no tenant has the id ${tenant}`) : err;
     });
     ctx.out(`${member.email} is now ${member.role} of tenant ${tenant}`);
     return 0;
@@ -97,15 +79,8 @@ export const tokenCreateCommand: Command = {
   async run(ctx, values) {
     const email = requireString(values, 'email');
     const name = typeof values.name === 'string' && values.name.trim() ? values.name : 'command line';
-    const secret = await withAccess(ctx, async ({ access, database }) => {
-      const user = await access.findUserByEmail(email);
-      if (!user) throw new Error(`no user has the email ${email}`);
-      const credentials = new CredentialService({
-        database,
-        csrfKey: deriveKey(loadRootKey(ctx.config), 'session'),
-      });
-      return (await asUsage(() => credentials.createToken(user.id, name))).secret;
-    });
+    const secret = await asUsage(() => createApiToken(ctx.config, email, name));
+    if (secret === null) throw new Error(`no user has the email ${email}`);
     ctx.out(secret);
     return 0;
   },

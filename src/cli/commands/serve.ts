@@ -1,10 +1,6 @@
-import { ensureDemoUsers } from '../../access/demo-user.ts';
-import { buildHttpApp } from '../../http/app.ts';
-import { seedDemo } from '../../suite/demo.ts';
-import { createGraphConnectionService, createRestoreRunService } from '../../suite/index.ts';
+import { startServer, startWorker } from '../../main/serve.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
-import { openLedger } from './ledger.ts';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -21,34 +17,18 @@ export const serveCommand: Command = {
       port = Number(values.port);
     }
     if (values.demo && ctx.config.production) throw new UsageError('--demo is not for NODE_ENV=production');
-    const ledger = await openLedger(ctx.config, { worker: true });
-    const app = await buildHttpApp({
-      ledger,
-      restoreRuns: createRestoreRunService(ledger),
-      graphConnections: createGraphConnectionService(ledger),
-    });
+    const server = await startServer(ctx.config, { port, demo: Boolean(values.demo) });
     try {
-      let demo: { email: string; password: string } | null = null;
-      if (values.demo) {
-        const tenants = await seedDemo({
-          database: ledger.database,
-          config: ctx.config,
-          rootKey: ledger.rootKey,
-        });
-        demo = (await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey)).owner;
-      }
-      const address = await app.listen({ port, host: ctx.config.host });
-      ctx.out(
-        `Opsledger is serving on ${address} (database: ${ledger.database.kind === 'pglite' ? `embedded, in ${ctx.config.dataDir}` : 'PostgreSQL'})`,
-      );
-      if (demo) {
-        ctx.out(`Demo sign-in: ${demo.email} / ${demo.password} (POST ${address}/api/v1/auth/login)`);
+      ctx.out(`Opsledger is serving on ${server.address} (database: ${server.database})`);
+      if (server.demo) {
+        ctx.out(
+          `Demo sign-in: ${server.demo.email} / ${server.demo.password} (POST ${server.address}/api/v1/auth/login)`,
+        );
         ctx.out('One user per role per demo tenant also exists: `npx opsledger demo` lists their sign-ins.');
       }
       await ctx.stopSignal;
     } finally {
-      await app.close();
-      await ledger.close();
+      await server.close();
     }
     return 0;
   },
@@ -59,10 +39,10 @@ export const workerCommand: Command = {
   summary: 'A worker alone, for scaling out (needs DATABASE_URL to share work with a server)',
   usage: 'worker',
   async run(ctx) {
-    const ledger = await openLedger(ctx.config, { worker: true });
+    const worker = await startWorker(ctx.config);
     ctx.out('Opsledger worker started');
     await ctx.stopSignal;
-    await ledger.close();
+    await worker.close();
     return 0;
   },
 };

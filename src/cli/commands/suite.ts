@@ -1,29 +1,12 @@
-import { ensureDemoUsers } from '../../access/demo-user.ts';
-import { AccessService } from '../../access/service.ts';
-import type { Database } from '../../db/database.ts';
-import { migrate } from '../../db/migrator.ts';
-import { openDatabaseFor } from '../../main/opsledger.ts';
-import { loadRootKey } from '../../shared/secret-key.ts';
-import { seedDemo } from '../../suite/demo.ts';
-import { backfillLegacy, describeDivergence, verifyLegacy } from '../../suite/legacy/transition.ts';
-import type { Command, CommandContext } from '../command.ts';
-
-async function withDatabase<T>(ctx: CommandContext, fn: (database: Database) => Promise<T>): Promise<T> {
-  const database = await openDatabaseFor(ctx.config);
-  try {
-    await migrate(database);
-    return await fn(database);
-  } finally {
-    await database.close();
-  }
-}
+import { backfill, describeDivergence, seedDemoData, verify } from '../../main/tasks.ts';
+import type { Command } from '../command.ts';
 
 export const backfillCommand: Command = {
   name: 'backfill',
   summary: 'Imports legacy run rows that have no canonical run (idempotent)',
   usage: 'backfill',
   async run(ctx) {
-    const report = await withDatabase(ctx, (database) => backfillLegacy(database));
+    const report = await backfill(ctx.config);
     const parts = Object.entries(report.byTable).map(([table, n]) => `${table}: ${n}`);
     ctx.out(`imported ${report.imported} legacy run(s) (${parts.join(', ')})`);
     if (report.notFinished > 0) {
@@ -40,7 +23,7 @@ export const verifyCommand: Command = {
   summary: 'Compares every legacy run row with its canonical run; exits 1 on any divergence',
   usage: 'verify',
   async run(ctx) {
-    const divergences = await withDatabase(ctx, (database) => verifyLegacy(database));
+    const divergences = await verify(ctx.config);
     for (const d of divergences) ctx.out(describeDivergence(d));
     ctx.out(
       divergences.length === 0
@@ -57,13 +40,7 @@ export const demoCommand: Command = {
     'Seeds demo tenants, Graph simulator connections, a baseline, 90 days of history and a user per role per tenant (idempotent)',
   usage: 'demo',
   async run(ctx) {
-    const rootKey = loadRootKey(ctx.config);
-    const { tenants, users, owner } = await withDatabase(ctx, async (database) => {
-      const tenants = await seedDemo({ database, config: ctx.config, rootKey });
-      const access = new AccessService({ database });
-      const { owner, roles } = await ensureDemoUsers(access, tenants, rootKey);
-      return { tenants, users: roles, owner };
-    });
+    const { tenants, users, owner } = await seedDemoData(ctx.config);
     for (const t of tenants) {
       ctx.out(`${t.seeded ? 'seeded' : 'already seeded'}: ${t.name} (tenant ${t.id})`);
     }

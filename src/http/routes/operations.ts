@@ -2,9 +2,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { LIST_LIMIT } from '../../ledger/cursor.ts';
-import { runStats, STATS_WINDOWS, type StatsWindow } from '../../ledger/stats.ts';
+import type { OperationRunService } from '../../ledger/service.ts';
+import { STATS_WINDOWS, type StatsWindow } from '../../ledger/stats.ts';
 import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from '../../ledger/vocabulary.ts';
-import type { Opsledger } from '../../main/opsledger.ts';
 import { caller, initiatorOf } from '../auth.ts';
 import { DateTime, enumOf, problems, RunParams, TenantParams } from '../schemas.ts';
 
@@ -51,15 +51,14 @@ const StatsSchema = Type.Object({
   ),
 });
 
-export type OperationRouteOptions = { ledger: Opsledger; startsPerMinute: number };
+export type OperationRouteOptions = { service: OperationRunService; startsPerMinute: number };
 
 /** The ledger's runs per tenant: thin handlers over OperationRunService, gated by route config. */
 export function registerOperationRoutes(
   root: FastifyInstance,
-  { ledger, startsPerMinute }: OperationRouteOptions,
+  { service, startsPerMinute }: OperationRouteOptions,
 ) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { service } = ledger;
   const base = '/api/v1/tenants/:tenantId/operations';
 
   app.get(
@@ -98,8 +97,7 @@ export function registerOperationRoutes(
         response: { 200: StatsSchema, ...problems(400, 401, 404) },
       },
     },
-    async (request) =>
-      runStats(ledger, request.params.tenantId, (request.query.window ?? '24h') as StatsWindow),
+    async (request) => service.stats(request.params.tenantId, (request.query.window ?? '24h') as StatsWindow),
   );
 
   app.get(

@@ -1,8 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import Type from 'typebox';
-import { pendingMigrations } from '../../db/migrator.ts';
-import type { Opsledger } from '../../main/opsledger.ts';
 import type { Metrics } from '../metrics.ts';
 import { problems } from '../schemas.ts';
 
@@ -13,9 +10,15 @@ const Health = Type.Object({
   reason: Type.Optional(Type.String()),
 });
 
+/** The answer of a readiness probe: ready, or why not. */
+export type Readiness = { ready: true; database: string } | { ready: false; reason: string };
+
 /** Liveness, readiness, metrics and the OpenAPI document: public, and free of tenant data. */
-export function registerSystemRoutes(app: FastifyInstance, deps: { ledger: Opsledger; metrics: Metrics }) {
-  const { ledger, metrics } = deps;
+export function registerSystemRoutes(
+  app: FastifyInstance,
+  deps: { readiness: () => Promise<Readiness>; metrics: Metrics },
+) {
+  const { readiness, metrics } = deps;
   const publicRoute = { config: { auth: 'public' as const } };
 
   app.get(
@@ -39,16 +42,12 @@ export function registerSystemRoutes(app: FastifyInstance, deps: { ledger: Opsle
       },
     },
     async (_req, reply) => {
-      try {
-        await sql`select 1`.execute(ledger.database.db);
-        const pending = await pendingMigrations(ledger.database);
-        if (pending.length > 0) {
-          return reply.code(503).send({ status: 'unavailable', reason: 'migrations pending' });
-        }
-        return { status: 'ready', database: ledger.database.kind };
-      } catch {
-        return reply.code(503).send({ status: 'unavailable', reason: 'database unreachable' });
-      }
+      const state = await readiness().catch(() => ({
+        ready: false as const,
+        reason: 'database unreachable',
+      }));
+      if (!state.ready) return reply.code(503).send({ status: 'unavailable', reason: state.reason });
+      return { status: 'ready', database: state.database };
     },
   );
 

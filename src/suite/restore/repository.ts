@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Trx } from '../../db/database.ts';
-import { afterKeyset, createdAtKey, type Keyset } from '../../db/keyset.ts';
+import { createdAtKey, type Keyset, newestFirstPage } from '../../db/keyset.ts';
 import type { Initiator } from '../../ledger/run.ts';
 import type { RestoreAction, RestoreItemResult, RestoreStatus } from './tables.ts';
 
@@ -109,19 +109,12 @@ export const restoreRepository = {
     after: Keyset | null,
     limit: number,
   ): Promise<(RestoreRunRow & { created_at_key: string })[]> {
-    let q = trx
+    const q = trx
       .selectFrom('restore_runs')
       .selectAll()
       .select(createdAtKey.as('created_at_key'))
       .where('tenant_id', '=', tenantId);
-    if (after) {
-      q = q.where(afterKeyset(after));
-    }
-    return (await q
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(limit)
-      .execute()) as (RestoreRunRow & {
+    return (await newestFirstPage(q, after, limit).execute()) as (RestoreRunRow & {
       created_at_key: string;
     })[];
   },

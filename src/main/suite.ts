@@ -2,13 +2,13 @@ import type { GraphClientOptions } from '../graph/client.ts';
 import { GraphConnections } from '../graph/connections.ts';
 import type { GraphSimulator } from '../graph/simulator.ts';
 import type { OperationTypeDefinition } from '../ledger/catalog.ts';
-import type { DefinitionDeps, Opsledger } from '../main/opsledger.ts';
 import { deriveKey } from '../shared/secret-key.ts';
-import { backupCreateType } from './backup/create.ts';
-import { driftGenerateType } from './drift/generate.ts';
-import { inventorySyncType } from './inventory/sync.ts';
-import { restoreExecuteType } from './restore/executor.ts';
-import { RestoreRunService } from './restore/service.ts';
+import { backupCreateType } from '../suite/backup/create.ts';
+import { driftGenerateType } from '../suite/drift/generate.ts';
+import { inventorySyncType } from '../suite/inventory/sync.ts';
+import { restoreExecuteType } from '../suite/restore/executor.ts';
+import { RestoreRunService } from '../suite/restore/service.ts';
+import type { DefinitionDeps, Opsledger } from './opsledger.ts';
 
 export type SuiteOptions = {
   /** A simulator run by the caller (tests); by default GRAPH_URL=simulator starts one lazily. */

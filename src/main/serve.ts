@@ -1,0 +1,51 @@
+import { ensureDemoUsers } from '../access/demo-user.ts';
+import { seedDemo } from '../suite/demo.ts';
+import type { Config } from './config.ts';
+import { createHttpServer } from './http.ts';
+import { openLedger } from './tasks.ts';
+
+export type RunningServer = {
+  address: string;
+  database: string;
+  /** The demo owner's sign-in when demo data was seeded. */
+  demo: { email: string; password: string } | null;
+  close(): Promise<void>;
+};
+
+/** The web server, API and an in-process worker on one ledger; `demo` seeds demo data first. */
+export async function startServer(
+  config: Config,
+  options: { port: number; demo: boolean },
+): Promise<RunningServer> {
+  const ledger = await openLedger(config, { worker: true });
+  let app: Awaited<ReturnType<typeof createHttpServer>> | null = null;
+  try {
+    app = await createHttpServer(ledger);
+    let demo: RunningServer['demo'] = null;
+    if (options.demo) {
+      const tenants = await seedDemo({ database: ledger.database, config, rootKey: ledger.rootKey });
+      demo = (await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey)).owner;
+    }
+    const address = await app.listen({ port: options.port, host: config.host });
+    const running = app;
+    return {
+      address,
+      database: ledger.database.kind === 'pglite' ? `embedded, in ${config.dataDir}` : 'PostgreSQL',
+      demo,
+      async close() {
+        await running.close();
+        await ledger.close();
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => {});
+    await ledger.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** A worker alone, for scaling out on PostgreSQL. */
+export async function startWorker(config: Config): Promise<{ close(): Promise<void> }> {
+  const ledger = await openLedger(config, { worker: true });
+  return { close: () => ledger.close() };
+}
