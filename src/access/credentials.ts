@@ -2,6 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
 import { NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
 import { assertUuid } from '../shared/ids.ts';
+import { iso } from '../shared/time.ts';
 import { sessionRepository as sessions, tokenRepository as tokens } from './repository.ts';
 import {
   csrfMatches,
@@ -18,8 +19,6 @@ export const SESSION_PREFIX = 'ols';
 export const TOKEN_PREFIX = 'olt';
 
 export type ApiToken = { id: string; name: string; createdAt: string; lastUsedAt: string | null };
-
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 /**
  * Sessions and API tokens. Both are `<prefix>_<id>_<secret>`; only the secret's SHA-256 is stored

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { ConflictError } from '../shared/errors.ts';
+import { ROLES } from './roles.ts';
 import type { AccessService } from './service.ts';
 import type { Role } from './tables.ts';
 
@@ -7,8 +8,6 @@ export const DEMO_EMAIL = 'demo@opsledger.local';
 
 export type DemoCredential = { tenant: string; role: Role; email: string; password: string };
 export type DemoUsers = { owner: { email: string; password: string }; roles: DemoCredential[] };
-
-const ROLES: readonly Role[] = ['owner', 'operator', 'viewer'];
 
 /**
  * Demo passwords are derived from the installation's root key: the same on every start (so they

@@ -1,3 +1,4 @@
+import { REDACTED, redact as redactText } from '../shared/redact.ts';
 // Typed failures of the Graph access layer. Messages are built only from
 // redacted text so an error can be logged, returned by the API or stored in
 // the ledger without leaking the client secret or a bearer token.
@@ -63,11 +64,12 @@ export function isGraphError(err: unknown, code?: GraphErrorCode): err is GraphE
 }
 
 const MAX_DETAIL_LENGTH = 300;
-const REDACTED = '[redacted]';
 
 /**
- * Scrubs server-provided text before it goes into an error message: a hostile
- * or buggy server may echo our Authorization header or form body back to us.
+ * Scrubs server-provided text before it goes into an error message: a hostile or buggy server may
+ * echo our Authorization header or form body back to us. The secrets we sent are cut out by
+ * value (whatever their shape), then the product's one redactor removes anything that looks like
+ * a credential, and the text is bounded.
  */
 export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
   let out = text;
@@ -75,11 +77,6 @@ export function redact(text: string, secrets: readonly (string | undefined)[] = 
     // Very short strings would shred ordinary words and protect nothing.
     if (secret && secret.length >= 4) out = out.split(secret).join(REDACTED);
   }
-  out = out
-    .replace(/\b(Bearer)\s+[A-Za-z0-9\-._~+/=]+/gi, `$1 ${REDACTED}`)
-    .replace(
-      /(client_secret|access_token|refresh_token|assertion)(["']?\s*[=:]\s*["']?)[^\s&"',}]+/gi,
-      `$1$2${REDACTED}`,
-    );
+  out = redactText(out);
   return out.length > MAX_DETAIL_LENGTH ? `${out.slice(0, MAX_DETAIL_LENGTH)}…` : out;
 }

@@ -1,5 +1,15 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type FieldProblem, translateDbError, ValidationError } from '../shared/errors.ts';
+import {
+  AppError,
+  ConflictError,
+  type FieldProblem,
+  ForbiddenError,
+  NotFoundError,
+  translateDbError,
+  UnauthorizedError,
+  UnavailableError,
+  ValidationError,
+} from '../shared/errors.ts';
 
 export type ProblemBody = {
   type: string;
@@ -47,6 +57,17 @@ export function problem(status: number, detail: string, errors?: FieldProblem[])
   };
 }
 
+/** Each typed error's status: the one place a domain error becomes HTTP. */
+export function statusOf(err: AppError): number {
+  if (err instanceof ValidationError) return 400;
+  if (err instanceof UnauthorizedError) return 401;
+  if (err instanceof ForbiddenError) return 403;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof UnavailableError) return 503;
+  return 500;
+}
+
 export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
   return reply.code(body.status).type('application/problem+json; charset=utf-8').send(body);
 }
@@ -74,8 +95,9 @@ export function installErrorHandling(app: FastifyInstance): void {
       return sendProblem(reply, problem(400, err.message, err.errors));
     }
     if (err instanceof AppError) {
-      if (err.status >= 500) request.log.warn({ err }, 'request failed');
-      return sendProblem(reply, problem(err.status, err.message));
+      const status = statusOf(err);
+      if (status >= 500) request.log.warn({ err }, 'request failed');
+      return sendProblem(reply, problem(status, status === 500 ? 'an internal error occurred' : err.message));
     }
     if (err.validation) {
       return sendProblem(

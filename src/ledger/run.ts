@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import { iso } from '../shared/time.ts';
 import type { FailureEntry, InitiatorKind, OperationRunsTable, RunOutcome, RunStatus } from './tables.ts';
 
 export type { FailureEntry, InitiatorKind, RunOutcome, RunStatus };
@@ -27,8 +28,6 @@ export type Run = {
   completedAt: string | null;
   durationMs: number | null;
 };
-
-const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 
 export function presentRun(row: RunRow, typeLabel: string): Run {
   const started = row.started_at ? new Date(row.started_at).getTime() : null;

@@ -1,42 +1,31 @@
 /**
- * The few typed errors the services throw. The HTTP layer maps them to problem JSON and the CLI
- * to exit codes; anything else is an internal error whose details are never shown.
+ * The few typed errors the services throw. They carry no HTTP status: the HTTP layer's problem
+ * mapping (src/http/problem.ts) is the only place they become responses, and the CLI maps them to
+ * exit codes; anything else is an internal error whose details are never shown.
  */
 export type FieldProblem = { path: string; message: string };
 
-export class AppError extends Error {
-  readonly status: number = 500;
-  readonly title: string = 'Internal Server Error';
-}
+/** The base of the typed errors. They say what went wrong, not how a transport shows it. */
+export class AppError extends Error {}
 
 export class NotFoundError extends AppError {
   override name = 'NotFoundError';
-  override readonly status = 404;
-  override readonly title = 'Not Found';
 }
 
 export class ForbiddenError extends AppError {
   override name = 'ForbiddenError';
-  override readonly status = 403;
-  override readonly title = 'Forbidden';
 }
 
 export class UnauthorizedError extends AppError {
   override name = 'UnauthorizedError';
-  override readonly status = 401;
-  override readonly title = 'Unauthorized';
 }
 
 export class ConflictError extends AppError {
   override name = 'ConflictError';
-  override readonly status = 409;
-  override readonly title = 'Conflict';
 }
 
 export class ValidationError extends AppError {
   override name = 'ValidationError';
-  override readonly status = 400;
-  override readonly title = 'Bad Request';
   readonly errors: FieldProblem[];
   constructor(message: string, errors: FieldProblem[] = []) {
     super(message);
@@ -46,8 +35,6 @@ export class ValidationError extends AppError {
 
 export class UnavailableError extends AppError {
   override name = 'UnavailableError';
-  override readonly status = 503;
-  override readonly title = 'Service Unavailable';
 }
 
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '53300']);

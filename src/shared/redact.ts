@@ -17,7 +17,7 @@ import { isSensitiveKey, type KeyKind, keyKind } from './redact-keys.ts';
 
 export { isSensitiveKey };
 
-const REDACTED = '[REDACTED]';
+export const REDACTED = '[REDACTED]';
 const MAX_PASSES = 6;
 
 // ---------------------------------------------------------------------------

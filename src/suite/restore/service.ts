@@ -4,6 +4,7 @@ import type { Initiator, Run } from '../../ledger/run.ts';
 import type { OperationRunService } from '../../ledger/service.ts';
 import { NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { assertUuid } from '../../shared/ids.ts';
+import { iso } from '../../shared/time.ts';
 import { backupRepository } from '../backup/repository.ts';
 import { RESTORE_RUN_TYPE } from './mirror.ts';
 import {
@@ -44,7 +45,6 @@ export type RestoreItemView = {
 
 export type RestoreCreateRequest = { backupId: string; items?: string[]; dryRun?: boolean };
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 const LIST_FINGERPRINT = 'restore_runs';
 
 /** What the restore-runs API calls. Creating one starts `restore.execute` through the ledger. */

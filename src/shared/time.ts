@@ -1,0 +1,4 @@
+/** A database timestamp (Date from pg, string from PGlite) as ISO 8601 UTC, or null. */
+export function iso(value: Date | string | null): string | null {
+  return value === null ? null : new Date(value).toISOString();
+}
