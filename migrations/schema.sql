@@ -67,9 +67,9 @@ CREATE TABLE drift_findings (
 ALTER TABLE drift_findings ADD CONSTRAINT drift_findings_changed_paths_check CHECK ((jsonb_typeof(changed_paths) = 'array'::text));
 ALTER TABLE drift_findings ADD CONSTRAINT drift_findings_kind_check CHECK ((kind = ANY (ARRAY['added'::text, 'removed'::text, 'modified'::text])));
 ALTER TABLE drift_findings ADD CONSTRAINT drift_findings_pkey PRIMARY KEY (tenant_id, id);
-ALTER TABLE drift_findings ADD CONSTRAINT drift_findings_run_fkey FOREIGN KEY (tenant_id, operation_run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE CASCADE;
 ALTER TABLE drift_findings ADD CONSTRAINT drift_findings_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 ALTER TABLE drift_findings ADD CONSTRAINT drift_findings_unique_item UNIQUE (tenant_id, operation_run_id, family, external_id);
+CREATE INDEX drift_findings_baseline_idx ON public.drift_findings USING btree (tenant_id, baseline_id, created_at DESC);
 ALTER TABLE drift_findings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE drift_findings FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON drift_findings FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = (NULLIF(current_setting('opsledger.tenant_id'::text, true), ''::text))::uuid))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = (NULLIF(current_setting('opsledger.tenant_id'::text, true), ''::text))::uuid)));
@@ -87,14 +87,16 @@ CREATE TABLE drift_generation_runs (
   started_at timestamp with time zone,
   finished_at timestamp with time zone,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
-  updated_at timestamp with time zone NOT NULL DEFAULT now()
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  run_pruned_at timestamp with time zone
 );
 ALTER TABLE drift_generation_runs ADD CONSTRAINT drift_generation_runs_pkey PRIMARY KEY (tenant_id, id);
-ALTER TABLE drift_generation_runs ADD CONSTRAINT drift_generation_runs_run_fkey FOREIGN KEY (tenant_id, operation_run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE CASCADE;
+ALTER TABLE drift_generation_runs ADD CONSTRAINT drift_generation_runs_run_fkey FOREIGN KEY (tenant_id, operation_run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE SET NULL (operation_run_id);
 ALTER TABLE drift_generation_runs ADD CONSTRAINT drift_generation_runs_state_check CHECK ((state = ANY (ARRAY['new'::text, 'processing'::text, 'done'::text, 'partial'::text, 'failed'::text, 'aborted'::text])));
 ALTER TABLE drift_generation_runs ADD CONSTRAINT drift_generation_runs_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 CREATE UNIQUE INDEX drift_generation_runs_run_key ON public.drift_generation_runs USING btree (tenant_id, operation_run_id) WHERE (operation_run_id IS NOT NULL);
 CREATE INDEX drift_generation_runs_unlinked_idx ON public.drift_generation_runs USING btree (created_at) WHERE (operation_run_id IS NULL);
+CREATE TRIGGER drift_generation_runs_note_pruned BEFORE UPDATE OF operation_run_id ON public.drift_generation_runs FOR EACH ROW EXECUTE FUNCTION opsledger_note_run_pruned();
 ALTER TABLE drift_generation_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE drift_generation_runs FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON drift_generation_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = (NULLIF(current_setting('opsledger.tenant_id'::text, true), ''::text))::uuid))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = (NULLIF(current_setting('opsledger.tenant_id'::text, true), ''::text))::uuid)));
@@ -133,15 +135,17 @@ CREATE TABLE inventory_sync_runs (
   started_at timestamp with time zone,
   finished_at timestamp with time zone,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
-  updated_at timestamp with time zone NOT NULL DEFAULT now()
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  run_pruned_at timestamp with time zone
 );
 ALTER TABLE inventory_sync_runs ADD CONSTRAINT inventory_sync_runs_pkey PRIMARY KEY (tenant_id, id);
-ALTER TABLE inventory_sync_runs ADD CONSTRAINT inventory_sync_runs_run_fkey FOREIGN KEY (tenant_id, operation_run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE CASCADE;
+ALTER TABLE inventory_sync_runs ADD CONSTRAINT inventory_sync_runs_run_fkey FOREIGN KEY (tenant_id, operation_run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE SET NULL (operation_run_id);
 ALTER TABLE inventory_sync_runs ADD CONSTRAINT inventory_sync_runs_scope_check CHECK ((jsonb_typeof(scope) = 'array'::text));
 ALTER TABLE inventory_sync_runs ADD CONSTRAINT inventory_sync_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'in_progress'::text, 'success'::text, 'partial'::text, 'error'::text, 'cancelled'::text])));
 ALTER TABLE inventory_sync_runs ADD CONSTRAINT inventory_sync_runs_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 CREATE UNIQUE INDEX inventory_sync_runs_run_key ON public.inventory_sync_runs USING btree (tenant_id, operation_run_id) WHERE (operation_run_id IS NOT NULL);
 CREATE INDEX inventory_sync_runs_unlinked_idx ON public.inventory_sync_runs USING btree (created_at) WHERE (operation_run_id IS NULL);
+CREATE TRIGGER inventory_sync_runs_note_pruned BEFORE UPDATE OF operation_run_id ON public.inventory_sync_runs FOR EACH ROW EXECUTE FUNCTION opsledger_note_run_pruned();
 ALTER TABLE inventory_sync_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE inventory_sync_runs FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON inventory_sync_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = (NULLIF(current_setting('opsledger.tenant_id'::text, true), ''::text))::uuid))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = (NULLIF(current_setting('opsledger.tenant_id'::text, true), ''::text))::uuid)));
@@ -268,11 +272,14 @@ CREATE TABLE restore_runs (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   started_at timestamp with time zone,
   completed_at timestamp with time zone,
-  updated_at timestamp with time zone NOT NULL DEFAULT now()
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  run_pruned_at timestamp with time zone,
+  retry_of_restore_run_id uuid
 );
 ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_initiator_kind_check CHECK ((initiator_kind = ANY (ARRAY['user'::text, 'api'::text, 'schedule'::text, 'system'::text])));
 ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_pkey PRIMARY KEY (tenant_id, id);
 ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_requested_items_check CHECK (((requested_items IS NULL) OR (jsonb_typeof(requested_items) = 'array'::text)));
+ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_retry_of_fkey FOREIGN KEY (tenant_id, retry_of_restore_run_id) REFERENCES restore_runs(tenant_id, id) ON DELETE SET NULL (retry_of_restore_run_id);
 ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_run_fkey FOREIGN KEY (tenant_id, operation_run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE SET NULL (operation_run_id);
 ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'completed'::text, 'completed_with_errors'::text, 'failed'::text, 'cancelled'::text])));
 ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
@@ -280,6 +287,9 @@ ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_terminal_completed_at CHECK
 ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_version_check CHECK ((version >= 1));
 CREATE INDEX restore_runs_list_idx ON public.restore_runs USING btree (tenant_id, created_at DESC, id DESC);
 CREATE UNIQUE INDEX restore_runs_run_key ON public.restore_runs USING btree (tenant_id, operation_run_id) WHERE (operation_run_id IS NOT NULL);
+CREATE TRIGGER restore_runs_mirror AFTER INSERT OR UPDATE ON public.restore_runs FOR EACH ROW EXECUTE FUNCTION restore_runs_mirror();
+CREATE TRIGGER restore_runs_note_pruned BEFORE UPDATE OF operation_run_id ON public.restore_runs FOR EACH ROW EXECUTE FUNCTION opsledger_note_run_pruned();
+CREATE TRIGGER restore_runs_version BEFORE UPDATE ON public.restore_runs FOR EACH ROW EXECUTE FUNCTION restore_runs_version();
 ALTER TABLE restore_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE restore_runs FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON restore_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = (NULLIF(current_setting('opsledger.tenant_id'::text, true), ''::text))::uuid))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = (NULLIF(current_setting('opsledger.tenant_id'::text, true), ''::text))::uuid)));
@@ -348,3 +358,10 @@ CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
 
 -- function operation_runs_guard()
 -- function operation_runs_notify()
+-- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid)
+-- function opsledger_mirror_identity(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text)
+-- function opsledger_note_run_pruned()
+-- function opsledger_uuidv7()
+-- function restore_run_sync_mirror(p_tenant_id uuid, p_id uuid)
+-- function restore_runs_mirror()
+-- function restore_runs_version()

@@ -75,6 +75,8 @@ function domainHistory(tenantId: string, h: History) {
       error_code: error?.code ?? null,
       error_message: error?.message ?? null,
       operation_run_id: null,
+      retry_of_restore_run_id: null,
+      run_pruned_at: null,
       created_at: created,
       started_at: started,
       completed_at: completed,

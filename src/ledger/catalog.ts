@@ -33,13 +33,24 @@ export type OperationHandler<I> = (ctx: OperationContext<I>) => Promise<Operatio
  */
 export type RunWriteHook = (trx: Trx, run: RunRow) => Promise<void>;
 
+/**
+ * Checks the references in a start's inputs (e.g. that a backup exists and belongs to the tenant)
+ * inside the start transaction, before the run is inserted: throw a typed error (NotFoundError,
+ * ValidationError, ConflictError) to refuse the start. The transaction is scoped to the tenant.
+ */
+export type StartValidator<I> = (trx: Trx, request: { tenantId: string; inputs: I }) => Promise<void>;
+
 export type OperationTypeDefinition<I = any> = {
   /** e.g. `inventory.sync` */
   name: string;
   label: string;
   /** JSON schema (TypeBox) of the inputs; defaults in it are applied before validation. */
   inputSchema: TSchema;
-  /** Input keys that form the run's identity. */
+  /**
+   * Input keys that form the run's identity: two starts share a run (while it is active) exactly
+   * when these inputs are equal after normalisation. Every input that makes the work different
+   * belongs here; an absent optional input is distinct from any present value.
+   */
   identityKeys: readonly string[];
   /** The only counters a run of this type may report. */
   countKeys: readonly string[];
@@ -50,6 +61,8 @@ export type OperationTypeDefinition<I = any> = {
   retryDelaySeconds?: number;
   /** Puts inputs in canonical form after validation (e.g. sort a set given as an array). */
   normalize?: (inputs: I) => I;
+  /** Refuses a start whose inputs name something that does not exist, before any run is created. */
+  validate?: StartValidator<I>;
   handler: OperationHandler<I>;
   onRunWrite?: RunWriteHook;
 };

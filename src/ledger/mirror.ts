@@ -1,9 +1,7 @@
 import { sql } from 'kysely';
-import { uuidv7 } from 'uuidv7';
 import type { Trx } from '../db/database.ts';
 import { boundFailures } from '../shared/failures.ts';
 import { redactDeep } from '../shared/redact.ts';
-import { runIdentityHash } from './identity.ts';
 import { runRepository } from './repository.ts';
 import type { FailureEntry, Initiator, RunRow } from './run.ts';
 import type { RunOutcome, RunStatus } from './tables.ts';
@@ -71,63 +69,30 @@ export const mirrorRepository = {
     return row ?? null;
   },
 
-  /** Applies one state of a domain record: creates the mirror, or moves it forward; never back. */
-  async apply(trx: Trx, state: MirrorState): Promise<MirrorApplyResult> {
+  /**
+   * Applies one state of a domain record: creates the mirror, or moves it forward; never back.
+   * The rules live in the database (opsledger_mirror_apply, migration 0004) so that a trigger on a
+   * domain table applies exactly the same ones to writes that never pass through this code.
+   */
+  async apply(
+    trx: Trx,
+    state: MirrorState,
+    options: { runId?: string | null } = {},
+  ): Promise<MirrorApplyResult> {
     checkState(state);
-    // Appliers of one source take turns: a concurrent insert would otherwise trip the identity
-    // index (which ON CONFLICT on the source index does not cover) instead of waiting.
-    await sql`select pg_advisory_xact_lock(hashtextextended(${`mirror|${state.tenantId}|${state.sourceType}|${state.sourceId}`}, 0))`.execute(
+    const completed = state.status === 'completed';
+    const links = state.links ? json(redactDeep(state.links)) : null;
+    const result = await sql<RunRow>`
+      select * from opsledger_mirror_apply(
+        ${state.tenantId}::uuid, ${state.type}, ${state.sourceType}, ${state.sourceId}, ${state.version}::int,
+        ${state.status}, ${state.outcome}, ${json(state.counts)}::jsonb, ${json(boundFailures(state.failures))}::jsonb,
+        ${state.initiator.kind}, ${state.initiator.userId ?? null}::uuid, ${(state.initiator.name ?? '').slice(0, 200)},
+        ${links}::jsonb, ${state.createdAt}::timestamptz, ${state.startedAt}::timestamptz,
+        ${completed ? (state.completedAt ?? new Date()) : null}::timestamptz, ${options.runId ?? null}::uuid)`.execute(
       trx,
     );
-    const failures = boundFailures(state.failures);
-    const completed = state.status === 'completed';
-    const inserted = await runRepository.insertMirror(trx, {
-      id: uuidv7(),
-      tenant_id: state.tenantId,
-      type: state.type,
-      status: state.status,
-      outcome: state.outcome,
-      run_identity_hash: runIdentityHash(state.tenantId, state.type, {
-        sourceType: state.sourceType,
-        sourceId: state.sourceId,
-      }),
-      initiator_kind: state.initiator.kind,
-      initiator_user_id: state.initiator.userId ?? null,
-      initiator_name: (state.initiator.name ?? '').slice(0, 200),
-      context: json(
-        redactDeep({ sourceVersion: state.version, ...(state.links ? { links: state.links } : {}) }),
-      ),
-      summary_counts: json(state.counts),
-      failure_summary: json(failures),
-      source_type: state.sourceType,
-      source_id: state.sourceId,
-      max_attempts: 1,
-      job_id: null,
-      created_at: state.createdAt,
-      started_at: state.startedAt ?? (completed ? state.createdAt : null),
-      completed_at: completed ? (state.completedAt ?? new Date()) : null,
-    });
-    if (inserted) return { applied: true, row: inserted };
-    // The version guard is what makes a late or repeated event a no-op.
-    const updated = await trx
-      .updateTable('operation_runs')
-      .set({
-        status: state.status,
-        outcome: state.outcome,
-        summary_counts: json(state.counts),
-        failure_summary: json(failures),
-        started_at: sql`coalesce(${state.startedAt}::timestamptz, started_at)`,
-        completed_at: completed ? (state.completedAt ?? new Date()) : null,
-        context: sql`jsonb_set(context, '{sourceVersion}', to_jsonb(${state.version}::int))`,
-      })
-      .where('tenant_id', '=', state.tenantId)
-      .where('source_type', '=', state.sourceType)
-      .where('source_id', '=', state.sourceId)
-      .where('status', '<>', 'completed')
-      .where(sql<boolean>`coalesce((context->>'sourceVersion')::int, 0) < ${state.version}`)
-      .returningAll()
-      .executeTakeFirst();
-    return { applied: updated !== undefined, row: updated ?? null };
+    const row = result.rows[0] ?? null;
+    return { applied: row !== null, row };
   },
 
   async find(trx: Trx, tenantId: string, sourceType: string, sourceId: string): Promise<RunRow | null> {

@@ -89,6 +89,8 @@ export class OperationRunService {
     // possible but needs three unlucky interleavings in a row; then the caller gets a conflict.
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await this.#tx(tenantId, async (trx) => {
+        // Bad references are refused at the door, whichever door: before any run exists.
+        await def.validate?.(trx, { tenantId, inputs });
         const jobId = uuidv7();
         // Fair queuing: the queue takes higher priorities first, so a tenant's n-th waiting run
         // goes behind every other tenant's first. One tenant's flood cannot hold back another's run.

@@ -81,6 +81,7 @@ export interface InventorySyncRunsTable {
   error_message: string | null;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
+  run_pruned_at: Timestamp | null;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
 }
@@ -97,6 +98,7 @@ export interface DriftGenerationRunsTable {
   last_error: string | null;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
+  run_pruned_at: Timestamp | null;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
 import type { OperationCatalog, OperationTypeDefinition } from '../ledger/catalog.ts';
@@ -139,7 +140,8 @@ export type PruneReport = { deleted: number; batches: number; maxBatchMs: number
 /**
  * Deletes completed runs older than the retention period in small batches, each its own short
  * transaction, so readers and writers are never blocked for long. Active runs are never touched.
- * Legacy rows go with their runs (their foreign keys cascade).
+ * Only operation_runs rows are deleted: legacy rows, drift findings, backups and restore records
+ * outlive their runs (docs/data-ownership.md).
  */
 export async function pruneRuns(deps: {
   database: Database;
@@ -154,7 +156,12 @@ export async function pruneRuns(deps: {
   const report: PruneReport = { deleted: 0, batches: 0, maxBatchMs: 0 };
   for (;;) {
     const t0 = performance.now();
-    const rows = await deps.database.systemTx((trx) => repo.pruneBatch(trx, cutoff, batchSize));
+    const rows = await deps.database.systemTx(async (trx) => {
+      // Rows of other owners that name a pruned run keep their data; their link is cleared (ON
+      // DELETE SET NULL) and, seeing this setting, their triggers note that retention cleared it.
+      await sql`select set_config('opsledger.pruning', 'on', true)`.execute(trx);
+      return repo.pruneBatch(trx, cutoff, batchSize);
+    });
     const ms = performance.now() - t0;
     report.batches++;
     report.deleted += rows.length;

@@ -19,6 +19,11 @@ export interface RestoreRunsApi {
     request: { backupId: string; items?: string[]; dryRun?: boolean },
     initiator: Initiator,
   ): Promise<{ restore: object; run: Run; created: boolean }>;
+  retry(
+    tenantId: string,
+    restoreRunId: string,
+    initiator: Initiator,
+  ): Promise<{ restore: object; run: Run; created: boolean }>;
 }
 
 const RestoreRun = Type.Record(Type.String(), Type.Unknown(), { description: 'a restore domain record' });
@@ -108,6 +113,32 @@ export function registerRestoreRunRoutes(
       );
       const result = { restore: restore as Record<string, unknown>, run, created };
       return reply.code(created ? 202 : 200).send(result as never);
+    },
+  );
+
+  app.post(
+    `${base}/:restoreRunId/retry`,
+    {
+      config: { tenant: 'operate' },
+      schema: {
+        summary: 'Retry a failed, partially completed or cancelled restore as a new restore record',
+        tags: ['restore'],
+        params: Type.Object({ tenantId: Type.String({ maxLength: 100 }), restoreRunId: Uuid }),
+        response: {
+          202: Type.Object({ restore: RestoreRun, run: Type.Ref('Run'), created: Type.Literal(true) }),
+          ...problems(400, 401, 403, 404, 409),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { restore, run } = await restoreRuns.retry(
+        request.params.tenantId,
+        request.params.restoreRunId,
+        initiatorOf(caller(request)),
+      );
+      return reply
+        .code(202)
+        .send({ restore: restore as Record<string, unknown>, run, created: true } as never);
     },
   );
 }

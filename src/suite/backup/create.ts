@@ -39,7 +39,8 @@ export function backupCreateType(deps: SuiteTypeDeps): OperationTypeDefinition<B
       },
       { additionalProperties: false },
     ),
-    identityKeys: ['scope'],
+    // A backup under another name is another backup, even of the same scope.
+    identityKeys: ['name', 'scope'],
     countKeys: ['items', 'families'],
     timeoutSeconds: 1800,
     maxAttempts: 3,

@@ -3,11 +3,13 @@ import type { Database } from '../../db/database.ts';
 import { historyRepository, uuidv7At } from '../../ledger/history.ts';
 import { canonicalJson } from '../../ledger/identity.ts';
 import type { RunRow } from '../../ledger/run.ts';
+import { backfillRestores, verifyRestores } from '../restore/transition.ts';
 import { LEGACY_SPECS, type LegacyRow, type LegacySpec } from './legacy.ts';
 
 /**
  * The end of the transition from the legacy run tables: `backfill` imports legacy rows that never
- * had a canonical run, and `verify` reports every way the two disagree. Both work across tenants
+ * had a canonical run (and restore records that predate their mirror), and `verify` reports every
+ * way the two disagree. Both work across tenants
  * (system transactions), in keyset batches so a large history never sits in memory at once.
  */
 
@@ -83,6 +85,8 @@ export async function verifyLegacy(database: Database): Promise<Divergence[]> {
           runId: row.operation_run_id,
         };
         if (!row.operation_run_id) {
+          // Its run outlived the retention and was pruned: the legacy row is kept, by design.
+          if (row.run_pruned_at) continue;
           out.push({ ...base, problem: 'has no canonical run (run backfill to import it)' });
           continue;
         }
@@ -119,6 +123,7 @@ export async function verifyLegacy(database: Database): Promise<Divergence[]> {
       afterRun = { tenantId: last.tenant_id, id: last.id };
     }
   }
+  out.push(...(await verifyRestores(database)));
   return out;
 }
 
@@ -149,7 +154,7 @@ export async function backfillLegacy(
         const rows = (
           await sql<LegacyRow>`
             select * from ${sql.table(spec.table)}
-            where operation_run_id is null
+            where operation_run_id is null and run_pruned_at is null
               and ${after ? sql`(created_at, id) > (${after.createdAt}, ${after.id}::uuid)` : sql`true`}
             order by created_at, id limit ${batchSize}
             for update skip locked`.execute(trx)
@@ -189,5 +194,8 @@ export async function backfillLegacy(
       after = { createdAt: new Date(last.created_at), id: last.id };
     }
   }
+  const restores = await backfillRestores(database, { batchSize });
+  report.byTable.restore_runs = restores;
+  report.imported += restores;
   return report;
 }

@@ -6,13 +6,13 @@ import type { GraphConnections } from '../../graph/connections.ts';
 import { isGraphError } from '../../graph/errors.ts';
 import { isPolicyFamily, policyFamilyPath } from '../../graph/families.ts';
 import type { OperationContext, OperationTypeDefinition, RunWriteHook } from '../../ledger/catalog.ts';
-import { mirrorRepository } from '../../ledger/mirror.ts';
 import type { RunRow } from '../../ledger/run.ts';
 import { RunCancelledError } from '../../ledger/run-errors.ts';
+import { NotFoundError } from '../../shared/errors.ts';
 import { toFailureEntry } from '../../shared/failures.ts';
 import { backupRepository } from '../backup/repository.ts';
 import { changedPaths, configurationOf, UUID_PATTERN } from '../policies.ts';
-import { mirrorRestore, RESTORE_COUNT_KEYS, RESTORE_RUN_TYPE, RESTORE_SOURCE_TYPE } from './mirror.ts';
+import { RESTORE_COUNT_KEYS, RESTORE_RUN_TYPE } from './mirror.ts';
 import { type ItemOutcome, isTerminal, type RestoreRunRow, restoreRepository } from './repository.ts';
 import type { RestoreStatus } from './tables.ts';
 
@@ -29,17 +29,18 @@ const FLUSH_EVERY = 10;
 
 /**
  * How a restore record and its operation run relate: starting `restore.execute` (from the generic
- * operations API or RestoreRunService.create) inserts the run; this hook, in the same transaction,
- * creates the restore record and makes that run its mirror (source = the record). From then on the
- * record is the source of truth and the executor moves it; each move is mirrored in its own
- * transaction. When the ledger finishes the run without the executor (cancelled while queued,
- * attempts exhausted, worker lost), the record follows the ledger here.
+ * operations API or RestoreRunService) inserts the run; this hook, in the same transaction, creates
+ * the restore record naming that run, and the record's mirror trigger (migration 0004) makes the run
+ * its mirror. From then on the record is the source of truth: every write of it, by the executor
+ * here or by any other writer, is mirrored by the trigger in the writer's transaction. When the
+ * ledger finishes the run without the executor (cancelled while queued, attempts exhausted, worker
+ * lost), the record follows the ledger here.
  */
 function restoreRunWrite(): RunWriteHook {
   return async (trx, run) => {
     if (run.status === 'queued' && run.source_type === null) {
       const inputs = (run.context as { inputs: RestoreExecuteInputs }).inputs;
-      const restore = await restoreRepository.insert(trx, {
+      await restoreRepository.insert(trx, {
         id: uuidv7(),
         tenantId: run.tenant_id,
         backupSetId: inputs.backupId,
@@ -47,17 +48,20 @@ function restoreRunWrite(): RunWriteHook {
         requestedItems: inputs.items ?? null,
         initiator: { kind: run.initiator_kind, userId: run.initiator_user_id, name: run.initiator_name },
         operationRunId: run.id,
-      });
-      await mirrorRepository.attachSource(trx, run.tenant_id, run.id, {
-        type: RESTORE_SOURCE_TYPE,
-        id: restore.id,
-        version: restore.version,
-        links: { restoreRunId: restore.id, backupSetId: restore.backup_set_id },
+        retryOf: await retriedRestore(trx, run),
       });
       return;
     }
     if (run.status === 'completed') await followLedger(trx, run);
   };
+}
+
+/** The restore a retried run retries: named by the restore-runs API, or the record of the run retried. */
+async function retriedRestore(trx: Trx, run: RunRow): Promise<string | null> {
+  const named = (run.context as { links?: { retryOfRestoreRunId?: unknown } }).links?.retryOfRestoreRunId;
+  if (typeof named === 'string') return named;
+  if (!run.retry_of_run_id) return null;
+  return (await restoreRepository.findByRun(trx, run.tenant_id, run.retry_of_run_id))?.id ?? null;
 }
 
 async function followLedger(trx: Trx, run: RunRow): Promise<void> {
@@ -76,7 +80,7 @@ async function followLedger(trx: Trx, run: RunRow): Promise<void> {
     message: `the run ended ${run.outcome}`,
   };
   await restoreRepository.skipPending(trx, run.tenant_id, restore.id);
-  // The mirror is this completed run and cannot change again; its outcome already agrees.
+  // The mirror is this completed run and cannot change again (the trigger's apply is a no-op).
   await restoreRepository.transition(trx, run.tenant_id, restore.id, {
     status,
     error: status === 'cancelled' ? null : error,
@@ -95,7 +99,8 @@ export function restoreExecuteType(deps: RestoreTypeDeps): OperationTypeDefiniti
       },
       { additionalProperties: false },
     ),
-    identityKeys: ['backupId'],
+    // A dry run and a real restore, or restores of different items, are different work.
+    identityKeys: ['backupId', 'dryRun', 'items'],
     countKeys: RESTORE_COUNT_KEYS,
     timeoutSeconds: 3600,
     maxAttempts: 3,
@@ -105,6 +110,13 @@ export function restoreExecuteType(deps: RestoreTypeDeps): OperationTypeDefiniti
       backupId: inputs.backupId.toLowerCase(),
       ...(inputs.items ? { items: [...new Set(inputs.items)].sort() } : {}),
     }),
+    // The same door as the restore-runs API: an unknown backup (or another tenant's) is refused
+    // before any run exists.
+    async validate(trx, { tenantId, inputs }) {
+      if (!(await backupRepository.getSet(trx, tenantId, inputs.backupId))) {
+        throw new NotFoundError('backup not found');
+      }
+    },
     onRunWrite: restoreRunWrite(),
     handler: (ctx) => execute(deps, ctx),
   };
@@ -121,7 +133,6 @@ async function execute(deps: RestoreTypeDeps, ctx: OperationContext<RestoreExecu
     tx(async (trx) => {
       if (status === 'cancelled' || error) await restoreRepository.skipPending(trx, tenantId, id, error);
       await restoreRepository.transition(trx, tenantId, id, { status, ...(error ? { error } : {}) });
-      await mirrorRestore(trx, tenantId, id);
     });
 
   if (restore.status === 'pending') {
@@ -162,7 +173,6 @@ async function execute(deps: RestoreTypeDeps, ctx: OperationContext<RestoreExecu
     await tx(async (trx) => {
       await restoreRepository.recordItems(trx, tenantId, id, batch);
       await restoreRepository.transition(trx, tenantId, id, {});
-      await mirrorRestore(trx, tenantId, id);
     });
   };
   let authFailure: { code: string; message: string } | null = null;
@@ -232,7 +242,6 @@ async function prepare(trx: Trx, restore: RestoreRunRow): Promise<boolean> {
       })),
   ]);
   await restoreRepository.transition(trx, tenantId, id, { status: 'running' });
-  await mirrorRestore(trx, tenantId, id);
   return true;
 }
 

@@ -1,7 +1,7 @@
 import type { Trx } from '../../db/database.ts';
 import { type MirrorApplyResult, type MirrorState, mirrorRepository } from '../../ledger/mirror.ts';
 import type { RunOutcome, RunStatus } from '../../ledger/tables.ts';
-import { type RestoreRunRow, type RestoreSummary, restoreRepository } from './repository.ts';
+import type { RestoreRunRow, RestoreSummary } from './repository.ts';
 import type { RestoreStatus } from './tables.ts';
 
 export const RESTORE_SOURCE_TYPE = 'restore_run';
@@ -20,7 +20,10 @@ const LEDGER_STATE: Record<RestoreStatus, { status: RunStatus; outcome: RunOutco
   cancelled: { status: 'completed', outcome: 'cancelled' },
 };
 
-/** The ledger's view of a restore record: status mapped, counts and failures from the item results. */
+/**
+ * The ledger's view of a restore record: status mapped, counts and failures from the item results.
+ * The trigger computes the same in SQL; `verify` compares the two.
+ */
 export function restoreChangeEvent(row: RestoreRunRow, summary: RestoreSummary): RestoreChangeEvent {
   const { status, outcome } = LEDGER_STATE[row.status];
   const failures = [...summary.failures];
@@ -45,23 +48,11 @@ export function restoreChangeEvent(row: RestoreRunRow, summary: RestoreSummary):
 }
 
 /**
- * The adapter: applies a restore change to its mirror in operation_runs. Idempotent and monotonic
+ * The adapter's rules for a change delivered as an event (the trigger of migration 0004 applies the
+ * same rules to every write of restore_runs): applies a restore change to its mirror. Idempotent and monotonic
  * (src/ledger/mirror.ts keeps the highest version applied), so events may be replayed, duplicated
  * or reordered without moving the mirror back.
  */
 export function applyRestoreChange(trx: Trx, event: RestoreChangeEvent): Promise<MirrorApplyResult> {
   return mirrorRepository.apply(trx, event);
-}
-
-/** Reads the record's current state and mirrors it: what every domain write calls in its transaction. */
-export async function mirrorRestore(
-  trx: Trx,
-  tenantId: string,
-  restoreId: string,
-): Promise<RestoreChangeEvent | null> {
-  const row = await restoreRepository.get(trx, tenantId, restoreId);
-  if (!row) return null;
-  const event = restoreChangeEvent(row, await restoreRepository.summarize(trx, tenantId, restoreId));
-  await applyRestoreChange(trx, event);
-  return event;
 }

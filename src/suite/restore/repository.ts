@@ -18,6 +18,8 @@ export type RestoreRunRow = {
   error_code: string | null;
   error_message: string | null;
   operation_run_id: string | null;
+  retry_of_restore_run_id: string | null;
+  run_pruned_at: Date | null;
   created_at: Date;
   started_at: Date | null;
   completed_at: Date | null;
@@ -68,6 +70,7 @@ export const restoreRepository = {
       requestedItems: string[] | null;
       initiator: Initiator;
       operationRunId: string | null;
+      retryOf?: string | null;
     },
   ): Promise<RestoreRunRow> {
     return (await trx
@@ -82,6 +85,7 @@ export const restoreRepository = {
         initiator_user_id: row.initiator.userId ?? null,
         initiator_name: (row.initiator.name ?? '').slice(0, 200),
         operation_run_id: row.operationRunId,
+        retry_of_restore_run_id: row.retryOf ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow()) as RestoreRunRow;

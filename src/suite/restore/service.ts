@@ -1,12 +1,13 @@
 import type { Database } from '../../db/database.ts';
 import { CursorCodec } from '../../ledger/cursor.ts';
-import type { Initiator, Run } from '../../ledger/run.ts';
+import { mirrorRepository } from '../../ledger/mirror.ts';
+import type { Initiator, Run, RunRow } from '../../ledger/run.ts';
 import type { OperationRunService } from '../../ledger/service.ts';
-import { NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { boundFailures } from '../../shared/failures.ts';
 import { assertUuid } from '../../shared/ids.ts';
 import { iso } from '../../shared/time.ts';
-import { backupRepository } from '../backup/repository.ts';
-import { RESTORE_RUN_TYPE } from './mirror.ts';
+import { RESTORE_RUN_TYPE, RESTORE_SOURCE_TYPE } from './mirror.ts';
 import {
   type RestoreItemRow,
   type RestoreRunRow,
@@ -28,6 +29,8 @@ export type RestoreRunView = {
   counts: RestoreSummary['counts'];
   /** The mirrored operation run (null once the ledger has pruned it). */
   runId: string | null;
+  /** The restore this one retries. */
+  retryOf: string | null;
   createdAt: string;
   startedAt: string | null;
   completedAt: string | null;
@@ -45,6 +48,8 @@ export type RestoreItemView = {
 
 export type RestoreCreateRequest = { backupId: string; items?: string[]; dryRun?: boolean };
 
+const RETRYABLE_RESTORE_STATUSES: readonly RestoreStatus[] = ['failed', 'completed_with_errors', 'cancelled'];
+
 const LIST_FINGERPRINT = 'restore_runs';
 
 /** What the restore-runs API calls. Creating one starts `restore.execute` through the ledger. */
@@ -60,8 +65,9 @@ export class RestoreRunService {
   }
 
   /**
-   * Starts a restore. While a restore of the same backup is active it is returned with
-   * `created: false` (the run's identity is the backup).
+   * Starts a restore. While an identical restore (same backup, same dry-run flag, same items) is
+   * active it is returned with `created: false`. The backup is checked in the start transaction by
+   * the type's validation step, the same door as the operations API.
    */
   async create(
     tenantId: string,
@@ -73,18 +79,63 @@ export class RestoreRunService {
       throw new ValidationError('backupId is required', [{ path: '/backupId', message: 'is required' }]);
     }
     const backupId = assertUuid(request.backupId, 'backup');
-    const set = await this.#database.tenantTx(t, (trx) => backupRepository.getSet(trx, t, backupId));
-    if (!set) throw new NotFoundError('backup not found');
-    const { run, created } = await this.#runs.start({
-      tenantId: t,
-      type: RESTORE_RUN_TYPE,
-      inputs: {
-        backupId,
-        dryRun: request.dryRun ?? false,
-        ...(request.items ? { items: request.items } : {}),
-      },
-      initiator,
+    return this.#start(t, { backupId, dryRun: request.dryRun ?? false, items: request.items }, initiator);
+  }
+
+  /**
+   * Retries a failed, partially completed or cancelled restore: a new restore record with the same
+   * backup, dry-run flag and items, linked to the old one; its mirror is linked to the old mirror.
+   * Works for a record written by any application, as long as its backup still exists.
+   */
+  async retry(
+    tenantId: string,
+    id: string,
+    initiator: Initiator,
+  ): Promise<{ restore: RestoreRunView; run: Run; created: boolean }> {
+    const t = assertUuid(tenantId, 'tenant');
+    const rid = assertUuid(id, 'restore');
+    const found = await this.#database.tenantTx(t, async (trx) => {
+      const row = await restoreRepository.get(trx, t, rid);
+      if (!row) return null;
+      return { row, mirror: await mirrorRepository.find(trx, t, RESTORE_SOURCE_TYPE, rid) };
     });
+    if (!found) throw new NotFoundError('restore not found');
+    const { row, mirror } = found;
+    if (!RETRYABLE_RESTORE_STATUSES.includes(row.status)) {
+      throw new ConflictError('only a failed, partially completed or cancelled restore can be retried');
+    }
+    const result = await this.#start(
+      t,
+      { backupId: row.backup_set_id, dryRun: row.dry_run, items: row.requested_items ?? undefined },
+      initiator,
+      { restoreId: row.id, mirror },
+    );
+    if (!result.created) {
+      throw new ConflictError(`an identical restore is already active: ${result.restore.id}`);
+    }
+    return result;
+  }
+
+  async #start(
+    t: string,
+    inputs: { backupId: string; dryRun: boolean; items?: string[] },
+    initiator: Initiator,
+    retryOf?: { restoreId: string; mirror: RunRow | null },
+  ): Promise<{ restore: RestoreRunView; run: Run; created: boolean }> {
+    const { run, created } = await this.#runs.start(
+      {
+        tenantId: t,
+        type: RESTORE_RUN_TYPE,
+        inputs: {
+          backupId: inputs.backupId,
+          dryRun: inputs.dryRun,
+          ...(inputs.items ? { items: inputs.items } : {}),
+        },
+        initiator,
+        ...(retryOf ? { links: { retryOfRestoreRunId: retryOf.restoreId } } : {}),
+      },
+      retryOf?.mirror ? { retryOf: retryOf.mirror } : {},
+    );
     const row = await this.#database.tenantTx(t, (trx) => restoreRepository.findByRun(trx, t, run.id));
     if (!row) throw new NotFoundError('restore not found');
     return { restore: await this.#view(t, row), run: await this.#runs.get(t, run.id), created };
@@ -149,9 +200,10 @@ function present(row: RestoreRunRow, summary: RestoreSummary): RestoreRunView {
     requestedItems: row.requested_items,
     version: row.version,
     initiator: { kind: row.initiator_kind, userId: row.initiator_user_id, name: row.initiator_name },
-    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
+    error: row.error_code ? presentError(row.error_code, row.error_message) : null,
     counts: summary.counts,
     runId: row.operation_run_id,
+    retryOf: row.retry_of_restore_run_id,
     createdAt: iso(row.created_at)!,
     startedAt: iso(row.started_at),
     completedAt: iso(row.completed_at),
@@ -166,6 +218,11 @@ function presentItem(item: RestoreItemRow): RestoreItemView {
     action: item.action,
     result: item.result,
     targetId: item.target_id,
-    error: item.error_code ? { code: item.error_code, message: item.error_message ?? '' } : null,
+    error: item.error_code ? presentError(item.error_code, item.error_message) : null,
   };
+}
+
+/** Another application may have written the record: its text is redacted on the way out. */
+function presentError(code: string, message: string | null): { code: string; message: string } {
+  return boundFailures([{ code, message: message ?? '' }])[0]!;
 }

@@ -29,6 +29,9 @@ export interface RestoreRunsTable {
   error_code: string | null;
   error_message: string | null;
   operation_run_id: string | null;
+  retry_of_restore_run_id: string | null;
+  /** Set when the pruner deleted the mirror (the link was cleared by retention, not by hand). */
+  run_pruned_at: Timestamp | null;
   created_at: GeneratedTimestamp;
   started_at: Timestamp | null;
   completed_at: Timestamp | null;
