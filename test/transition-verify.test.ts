@@ -210,7 +210,7 @@ describe('parallel write and verify', () => {
       .execute();
     const [first, second] = [await backfillLegacy(ledger.database), await backfillLegacy(ledger.database)];
     expect(first).toMatchObject({ imported: 3, notFinished: 1 });
-    expect(first.byTable).toEqual({ inventory_sync_runs: 2, drift_generation_runs: 1 });
+    expect(first.byTable).toEqual({ inventory_sync_runs: 2, drift_generation_runs: 1, restore_runs: 0 });
     expect(second).toMatchObject({ imported: 0, notFinished: 1 });
     const imported = await ledger.database.db
       .selectFrom('operation_runs')
@@ -237,11 +237,22 @@ describe('parallel write and verify', () => {
     expect(remaining.map((d) => [d.legacyId, d.problem])).toEqual([
       ['018f0000-0000-7000-8000-000000000003', 'has no canonical run (run backfill to import it)'],
     ]);
-    // Pruning the imported runs (older than the retention) takes their legacy rows with them.
+    // Pruning the imported runs (older than the retention) keeps their legacy rows: the link is
+    // cleared and marked as retention's, so verify sees no divergence and backfill no new work.
     await pruneRuns({ database: ledger.database, retentionDays: 90, logger: ledger.logger });
-    const left = await sql<{ id: string }>`
-      select id from inventory_sync_runs where id::text like '018f0000%'`.execute(ledger.database.db);
-    expect(left.rows.map((r) => r.id)).toEqual(['018f0000-0000-7000-8000-000000000003']);
+    const left = await sql<{ id: string; operation_run_id: string | null; pruned: boolean }>`
+      select id, operation_run_id, run_pruned_at is not null as pruned from inventory_sync_runs
+      where id::text like '018f0000%' order by id`.execute(ledger.database.db);
+    expect(left.rows).toEqual([
+      { id: '018f0000-0000-7000-8000-000000000001', operation_run_id: null, pruned: true },
+      { id: '018f0000-0000-7000-8000-000000000002', operation_run_id: null, pruned: true },
+      { id: '018f0000-0000-7000-8000-000000000003', operation_run_id: null, pruned: false },
+    ]);
+    expect((await backfillLegacy(ledger.database)).imported).toBe(0);
+    const afterPrune = (await verifyLegacy(ledger.database)).filter((d) =>
+      d.legacyId?.startsWith('018f0000'),
+    );
+    expect(afterPrune.map((d) => d.legacyId)).toEqual(['018f0000-0000-7000-8000-000000000003']);
     expect(await findInDatabase(ledger, [SECRET])).toEqual([]);
     expect(ledger.logText()).not.toContain(SECRET);
   });
