@@ -347,4 +347,22 @@ describe('restore records written by plain SQL', () => {
       ),
     ).rejects.toThrow(/row-level security/);
   });
+
+  it('text another application wrote never leaves through either API unredacted', async () => {
+    const tenant = tenants[0]!;
+    const id = uuidv7();
+    const secret = 'Sup3r-S3cret-Passw0rd-value';
+    await writer.tx(async (q) => {
+      await q(
+        `insert into restore_runs (id, tenant_id, backup_set_id, status, initiator_kind, error_code, error_message, completed_at)
+         values ($1, $2, gen_random_uuid(), 'failed', 'system', 'login_failed', $3, now())`,
+        [id, tenant, `could not sign in with password=${secret}`],
+      );
+    });
+    const [m] = await mirrorsOf(id);
+    const run = await ledger.service.get(tenant, m!.id);
+    const restore = await ledger.restoreRuns.get(tenant, id);
+    expect(run.failureSummary[0]!.message).toMatch(/could not sign in with password=\[REDACTED\]/);
+    expect(JSON.stringify([run, restore])).not.toContain(secret);
+  });
 });

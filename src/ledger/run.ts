@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import { redact } from '../shared/redact.ts';
 import { iso } from '../shared/time.ts';
 import type { FailureEntry, InitiatorKind, OperationRunsTable, RunOutcome, RunStatus } from './tables.ts';
 
@@ -41,7 +42,9 @@ export function presentRun(row: RunRow, typeLabel: string): Run {
     outcome: row.outcome,
     initiator: { kind: row.initiator_kind, userId: row.initiator_user_id, name: row.initiator_name },
     summaryCounts: row.summary_counts ?? {},
-    failureSummary: row.failure_summary ?? [],
+    // Redacted again on the way out: a mirror may carry text another application wrote (redaction
+    // is idempotent, so what was redacted before it was stored reads the same).
+    failureSummary: (row.failure_summary ?? []).map((f) => ({ code: f.code, message: redact(f.message) })),
     context: row.context ?? {},
     source: row.source_type && row.source_id ? { type: row.source_type, id: row.source_id } : null,
     retryOf: row.retry_of_run_id,

@@ -4,8 +4,8 @@ import { mirrorRepository } from '../../ledger/mirror.ts';
 import type { Initiator, Run, RunRow } from '../../ledger/run.ts';
 import type { OperationRunService } from '../../ledger/service.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
-import { boundFailures } from '../../shared/failures.ts';
 import { assertUuid } from '../../shared/ids.ts';
+import { redact } from '../../shared/redact.ts';
 import { iso } from '../../shared/time.ts';
 import { RESTORE_RUN_TYPE, RESTORE_SOURCE_TYPE } from './mirror.ts';
 import {
@@ -224,5 +224,5 @@ function presentItem(item: RestoreItemRow): RestoreItemView {
 
 /** Another application may have written the record: its text is redacted on the way out. */
 function presentError(code: string, message: string | null): { code: string; message: string } {
-  return boundFailures([{ code, message: message ?? '' }])[0]!;
+  return { code, message: redact(message ?? '') };
 }
