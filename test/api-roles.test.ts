@@ -123,14 +123,15 @@ describe('role matrix', () => {
       headers: h.bearer(operator),
     });
     expect(members.statusCode).toBe(403);
-    // Past the role gate: an operator may restore (here from a backup that does not exist).
+    // Past the role gate: an operator may restore. This harness registers no restore type, so the
+    // start itself is refused (as unknown work), not the caller.
     const restore = await h.app.inject({
       method: 'POST',
       url: `/api/v1/tenants/${tenant}/restore-runs`,
       headers: h.bearer(operator),
       payload: { backupId: failed },
     });
-    expect(restore.statusCode).toBe(404);
+    expect(restore.statusCode).toBe(400);
     const restores = await h.app.inject({
       url: `/api/v1/tenants/${tenant}/restore-runs`,
       headers: h.bearer(viewer),
