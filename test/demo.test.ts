@@ -153,12 +153,12 @@ describe('commands', () => {
         /^(inventory_sync_runs|drift_generation_runs) row [0-9a-f-]{36}, tenant .*: has no canonical run/,
       );
       expect((await run('backfill')).lines[0]).toBe(
-        'imported 15 legacy run(s) (inventory_sync_runs: 12, drift_generation_runs: 3)',
+        'imported 15 run(s) (inventory_sync_runs: 12, drift_generation_runs: 3, restore_runs: 0)',
       );
-      expect((await run('backfill')).lines[0]).toMatch(/^imported 0 legacy run\(s\)/);
+      expect((await run('backfill')).lines[0]).toMatch(/^imported 0 run\(s\)/);
       expect(await run('verify')).toEqual({
         code: 0,
-        lines: ['no divergence between the legacy run tables and operation_runs'],
+        lines: ['no divergence between the legacy run tables, the restore records and operation_runs'],
       });
       expect(await demoCommand.run({ config, out: () => {}, stopSignal: new Promise(() => {}) }, {})).toBe(0);
     } finally {

@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POLICY_FAMILY_NAMES } from '../src/graph/families.ts';
-import { buildHttpApp, type HttpApp } from '../src/http/app.ts';
+import type { HttpApp } from '../src/http/app.ts';
+import { createHttpServer } from '../src/main/http.ts';
 import { backupRepository } from '../src/suite/backup/repository.ts';
 import { type SuiteLedger, startSuiteLedger } from './helpers/suite-ledger.ts';
 
@@ -37,7 +38,7 @@ const post = (url: string, payload: object) => app.inject({ method: 'POST', url,
 beforeAll(async () => {
   // No worker: every run stays active, so identities are compared while they matter.
   ledger = await startSuiteLedger({ worker: false });
-  app = await buildHttpApp({ ledger, restoreRuns: ledger.restoreRuns, limits: { startsPerMinute: 100_000 } });
+  app = await createHttpServer(ledger, { suite: true, limits: { startsPerMinute: 100_000 } });
   await app.ready();
   tenant = await ledger.createTenant('Doors');
   other = await ledger.createTenant('Other');

@@ -3,12 +3,12 @@ import type { Command } from '../command.ts';
 
 export const backfillCommand: Command = {
   name: 'backfill',
-  summary: 'Imports legacy run rows that have no canonical run (idempotent)',
+  summary: 'Imports legacy run rows and restore records that have no canonical run (idempotent)',
   usage: 'backfill',
   async run(ctx) {
     const report = await backfill(ctx.config);
     const parts = Object.entries(report.byTable).map(([table, n]) => `${table}: ${n}`);
-    ctx.out(`imported ${report.imported} legacy run(s) (${parts.join(', ')})`);
+    ctx.out(`imported ${report.imported} run(s) (${parts.join(', ')})`);
     if (report.notFinished > 0) {
       ctx.out(
         `${report.notFinished} legacy row(s) are still pending or in progress and were left for a later backfill`,
@@ -20,14 +20,15 @@ export const backfillCommand: Command = {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'Compares every legacy run row with its canonical run; exits 1 on any divergence',
+  summary:
+    'Compares every legacy run row and restore record with its canonical run; exits 1 on any divergence',
   usage: 'verify',
   async run(ctx) {
     const divergences = await verify(ctx.config);
     for (const d of divergences) ctx.out(describeDivergence(d));
     ctx.out(
       divergences.length === 0
-        ? 'no divergence between the legacy run tables and operation_runs'
+        ? 'no divergence between the legacy run tables, the restore records and operation_runs'
         : `${divergences.length} divergence(s)`,
     );
     return divergences.length === 0 ? 0 : 1;

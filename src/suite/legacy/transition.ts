@@ -3,6 +3,7 @@ import type { Database } from '../../db/database.ts';
 import { historyRepository, uuidv7At } from '../../ledger/history.ts';
 import { canonicalJson } from '../../ledger/identity.ts';
 import type { RunRow } from '../../ledger/run.ts';
+import { type Divergence, describeDivergence } from '../divergence.ts';
 import { backfillRestores, verifyRestores } from '../restore/transition.ts';
 import { LEGACY_SPECS, type LegacyRow, type LegacySpec } from './legacy.ts';
 
@@ -13,19 +14,7 @@ import { LEGACY_SPECS, type LegacyRow, type LegacySpec } from './legacy.ts';
  * (system transactions), in keyset batches so a large history never sits in memory at once.
  */
 
-export type Divergence = {
-  table: string;
-  tenantId: string;
-  legacyId: string | null;
-  runId: string | null;
-  problem: string;
-};
-
-export function describeDivergence(d: Divergence): string {
-  const what = d.legacyId ? `${d.table} row ${d.legacyId}` : `${d.table} row of run ${d.runId}`;
-  const run = d.legacyId && d.runId ? ` (run ${d.runId})` : '';
-  return `${what}${run}, tenant ${d.tenantId}: ${d.problem}`;
-}
+export { type Divergence, describeDivergence };
 
 const BATCH = 500;
 

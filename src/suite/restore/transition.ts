@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import { canonicalJson } from '../../ledger/identity.ts';
 import type { RunRow } from '../../ledger/run.ts';
-import type { Divergence } from '../legacy/transition.ts';
+import type { Divergence } from '../divergence.ts';
 import { RESTORE_RUN_TYPE, RESTORE_SOURCE_TYPE, restoreChangeEvent } from './mirror.ts';
 import { isTerminal, type RestoreRunRow, restoreRepository } from './repository.ts';
 
