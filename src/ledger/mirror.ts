@@ -43,33 +43,6 @@ function checkState(s: MirrorState): void {
 
 export const mirrorRepository = {
   /**
-   * Makes a run the ledger just inserted the mirror of a domain record: the run a start created
-   * and the domain record it created in the same transaction become one row, not two.
-   */
-  async attachSource(
-    trx: Trx,
-    tenantId: string,
-    runId: string,
-    source: { type: string; id: string; version: number; links?: Record<string, string> },
-  ): Promise<RunRow | null> {
-    const patch = { sourceVersion: source.version, ...(source.links ? { links: source.links } : {}) };
-    const row = await trx
-      .updateTable('operation_runs')
-      .set({
-        source_type: source.type,
-        source_id: source.id,
-        context: sql`context || ${json(patch)}::jsonb`,
-      })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', runId)
-      .where('status', '<>', 'completed')
-      .where('source_type', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
-    return row ?? null;
-  },
-
-  /**
    * Applies one state of a domain record: creates the mirror, or moves it forward; never back.
    * The rules live in the database (opsledger_mirror_apply, migration 0004) so that a trigger on a
    * domain table applies exactly the same ones to writes that never pass through this code.

@@ -57,21 +57,6 @@ export const runRepository = {
     return row ?? null;
   },
 
-  async insertMirror(trx: Trx, run: NewRun): Promise<RunRow | null> {
-    const row = await trx
-      .insertInto('operation_runs')
-      .values(run)
-      .onConflict((oc) =>
-        oc
-          .columns(['tenant_id', 'source_type', 'source_id'])
-          .where('source_type', 'is not', null)
-          .doNothing(),
-      )
-      .returningAll()
-      .executeTakeFirst();
-    return row ?? null;
-  },
-
   async findActiveByIdentity(trx: Trx, tenantId: string, hash: string): Promise<RunRow | null> {
     const row = await trx
       .selectFrom('operation_runs')
