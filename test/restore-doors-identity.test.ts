@@ -84,6 +84,36 @@ describe('one answer per door', () => {
   });
 });
 
+describe('retrying a restore through the operations API', () => {
+  it('retrying a failed restore’s mirror starts a new restore linked to the record, whoever wrote it', async () => {
+    // Written by another application: its mirror has no inputs of its own, only its record.
+    const failed = uuidv7();
+    await sql`insert into restore_runs (id, tenant_id, backup_set_id, status, dry_run, requested_items,
+                                        initiator_kind, completed_at)
+              values (${failed}, ${tenant}, ${backupId}, 'failed', false, '["x1"]', 'system', now())`.execute(
+      ledger.database.db,
+    );
+    const mirror = await ledger.database.db
+      .selectFrom('operation_runs')
+      .select(['id', 'outcome'])
+      .where('source_id', '=', failed)
+      .executeTakeFirstOrThrow();
+    expect(mirror.outcome).toBe('failed');
+    const retried = await post(`/api/v1/tenants/${tenant}/operations/${mirror.id}/retry`, {});
+    expect(retried.statusCode).toBe(202);
+    expect(retried.json().run).toMatchObject({
+      retryOf: mirror.id,
+      type: 'restore.execute',
+      context: { inputs: { backupId, dryRun: false, items: ['x1'] } },
+    });
+    const record = await ledger.restoreRuns.get(tenant, retried.json().run.source.id);
+    expect(record).toMatchObject({ retryOf: failed, backupId, requestedItems: ['x1'], status: 'pending' });
+    // The same answer as the restore-runs door while the retry is active.
+    expect((await post(`/api/v1/tenants/${tenant}/operations/${mirror.id}/retry`, {})).statusCode).toBe(409);
+    expect((await post(`/api/v1/tenants/${tenant}/restore-runs/${failed}/retry`, {})).statusCode).toBe(409);
+  });
+});
+
 describe('identities', () => {
   it('a real restore started while a dry run of the same backup is active is a new restore', async () => {
     const dry = await post(`/api/v1/tenants/${tenant}/restore-runs`, { backupId, dryRun: true });

@@ -61,6 +61,11 @@ export type OperationTypeDefinition<I = any> = {
   retryDelaySeconds?: number;
   /** Puts inputs in canonical form after validation (e.g. sort a set given as an array). */
   normalize?: (inputs: I) => I;
+  /**
+   * For a type whose runs mirror a domain record: the inputs a retry of a mirror starts with, read
+   * from the record (null when it cannot be retried). Without it, mirrors are not retried.
+   */
+  retryInputs?: (trx: Trx, mirror: RunRow) => Promise<Record<string, unknown> | null>;
   /** Refuses a start whose inputs name something that does not exist, before any run is created. */
   validate?: StartValidator<I>;
   handler: OperationHandler<I>;

@@ -127,7 +127,10 @@ export class OperationRunService {
             priority: -backlog,
           },
         );
-        return { row, created: true };
+        // The hook may have written the run too (a domain record's trigger makes it its mirror):
+        // answer with the row as it commits.
+        const written = def.onRunWrite ? ((await repo.findById(trx, tenantId, row.id)) ?? row) : row;
+        return { row: written, created: true };
       });
       if (result) {
         if (result.created) this.#onRunChanged(result.row);
@@ -199,8 +202,16 @@ export class OperationRunService {
     if (!RETRYABLE_OUTCOMES.includes(original.outcome)) {
       throw new ConflictError('only a failed, partially succeeded or cancelled run can be retried');
     }
-    if (original.source_type) throw new ConflictError('a mirrored run is retried from its domain record');
-    const inputs = (original.context as { inputs?: unknown }).inputs ?? {};
+    let inputs = (original.context as { inputs?: unknown }).inputs ?? {};
+    if (original.source_type) {
+      // A mirror's inputs are its domain record's, whoever wrote it: the type reads them from there.
+      const retryInputs = this.#def(original.type)?.retryInputs;
+      const fromRecord = retryInputs
+        ? await this.#tx(original.tenant_id, (trx) => retryInputs(trx, original))
+        : null;
+      if (!fromRecord) throw new ConflictError('this mirrored run cannot be retried');
+      inputs = fromRecord;
+    }
     const { run, created } = await this.start(
       { tenantId: original.tenant_id, type: original.type, inputs, initiator },
       { retryOf: original },

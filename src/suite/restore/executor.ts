@@ -117,6 +117,19 @@ export function restoreExecuteType(deps: RestoreTypeDeps): OperationTypeDefiniti
         throw new NotFoundError('backup not found');
       }
     },
+    // A retry through the operations API restores what the record asked for, whoever wrote it; the
+    // new record is linked to this one (restoreRunWrite finds it through the retried mirror).
+    async retryInputs(trx, mirror) {
+      const record = mirror.source_id
+        ? await restoreRepository.get(trx, mirror.tenant_id, mirror.source_id)
+        : null;
+      if (!record) return null;
+      return {
+        backupId: record.backup_set_id,
+        dryRun: record.dry_run,
+        ...(record.requested_items ? { items: record.requested_items } : {}),
+      };
+    },
     onRunWrite: restoreRunWrite(),
     handler: (ctx) => execute(deps, ctx),
   };
