@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIdentityHash } from '../src/ledger/identity.ts';
 import type { RunRow } from '../src/ledger/run.ts';
 import { verifyLegacy } from '../src/suite/legacy/transition.ts';
+import { reapStaleRuns } from '../src/worker/maintenance.ts';
 import { type ExternalWriter, externalWriter, type Query, WRITER_ROLE } from './helpers/external-writer.ts';
 import { type SuiteLedger, startSuiteLedger } from './helpers/suite-ledger.ts';
 
@@ -368,5 +369,35 @@ describe('restore records written by plain SQL', () => {
     const restore = await ledger.restoreRuns.get(tenant, id);
     expect(run.failureSummary[0]!.message).toMatch(/could not sign in with password=\[REDACTED\]/);
     expect(JSON.stringify([run, restore])).not.toContain(secret);
+  });
+
+  it('the reaper leaves the mirror of another application’s restore alone: its record, not a job, moves it', async () => {
+    const tenant = tenants[1]!;
+    const [pending, running] = [uuidv7(), uuidv7()];
+    const long = new Date(Date.now() - 86_400_000);
+    await writer.tx(async (q) => {
+      await q(
+        `insert into restore_runs (id, tenant_id, backup_set_id, status, initiator_kind, created_at)
+         values ($1, $2, gen_random_uuid(), 'pending', 'system', $3)`,
+        [pending, tenant, long],
+      );
+      await q(
+        `insert into restore_runs (id, tenant_id, backup_set_id, status, initiator_kind, created_at, started_at)
+         values ($1, $2, gen_random_uuid(), 'running', 'system', $3, $3)`,
+        [running, tenant, long],
+      );
+    });
+    const report = await reapStaleRuns({
+      database: ledger.database,
+      catalog: ledger.catalog,
+      queue: ledger.queue,
+      logger: ledger.logger,
+      staleRunSeconds: 5,
+    });
+    expect(report).toEqual({ retried: 0, failed: 0, requeuedOrphans: 0, failedOrphans: 0 });
+    expect([(await mirrorsOf(pending))[0]?.status, (await mirrorsOf(running))[0]?.status]).toEqual([
+      'queued',
+      'running',
+    ]);
   });
 });

@@ -322,6 +322,9 @@ export const runRepository = {
       .selectFrom('operation_runs as r')
       .selectAll('r')
       .where('r.status', '=', 'queued')
+      // A mirror without a job is moved by its domain record (another application's restore), not
+      // by the queue: there is no job to have lost.
+      .where('r.job_id', 'is not', null)
       .where('r.created_at', '<', createdBefore)
       .where(({ not, exists, selectFrom }) =>
         not(
