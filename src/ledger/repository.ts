@@ -310,7 +310,8 @@ export const runRepository = {
 
   /**
    * Queued runs whose job is gone from the queue (deleted, or failed without the run being told):
-   * nothing would ever start them.
+   * nothing would ever start them. A queued mirror without a job is not one: its domain record
+   * (another application's restore) moves it, not the queue.
    */
   async findOrphanedQueued(
     trx: Trx,
@@ -322,8 +323,6 @@ export const runRepository = {
       .selectFrom('operation_runs as r')
       .selectAll('r')
       .where('r.status', '=', 'queued')
-      // A mirror without a job is moved by its domain record (another application's restore), not
-      // by the queue: there is no job to have lost.
       .where('r.job_id', 'is not', null)
       .where('r.created_at', '<', createdBefore)
       .where(({ not, exists, selectFrom }) =>
