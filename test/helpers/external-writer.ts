@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import pg from 'pg';
+import type { RunRow } from '../../src/ledger/run.ts';
 import type { TestLedger } from './ledger.ts';
 
 export type Query = (text: string, params?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
@@ -57,4 +58,14 @@ export async function externalWriter(ledger: TestLedger): Promise<ExternalWriter
       }),
     close: async () => {},
   };
+}
+
+/** The mirrors of one restore record, read across tenants (there must be exactly one). */
+export async function mirrorsOfSource(ledger: TestLedger, restoreId: string): Promise<RunRow[]> {
+  return (await ledger.database.db
+    .selectFrom('operation_runs')
+    .selectAll()
+    .where('source_type', '=', 'restore_run')
+    .where('source_id', '=', restoreId)
+    .execute()) as RunRow[];
 }
