@@ -24,7 +24,7 @@ defineWriteFuzz([
     },
   },
   {
-    name: 'DELETE /api/v1/me/tokens/{tokenId}',
+    name: 'DELETE /api/v1/me/tokens/{id}',
     request: () =>
       fc
         .oneof(segment(), fc.uuid().map(String))

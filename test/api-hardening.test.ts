@@ -122,7 +122,7 @@ describe('hardening', () => {
     expect(starts).toEqual([202, 202, 429, 429]);
   });
 
-  it('refuses an email after repeated failed sign-ins from any address, saying nothing of whether it exists', async () => {
+  it('refuses an email after repeated failed sign-ins from one address, saying nothing of whether it exists', async () => {
     const app = await createHttpServer(h.ledger, {
       suite: false,
       limits: { loginPerMinute: 1000, loginFailuresPerEmail: 2 },
@@ -137,18 +137,20 @@ describe('hardening', () => {
       });
     const known: number[] = [];
     const unknown: number[] = [];
-    for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) {
-      known.push((await login(user.email, 'wrong-password', ip)).statusCode);
-      unknown.push((await login('nobody-here@example.test', 'wrong-password', ip)).statusCode);
+    for (let i = 0; i < 3; i++) {
+      known.push((await login(user.email, 'wrong-password', '10.0.0.1')).statusCode);
+      unknown.push((await login('nobody-here@example.test', 'wrong-password', '10.0.0.1')).statusCode);
     }
     expect(known).toEqual([401, 401, 429]);
     expect(unknown).toEqual(known);
-    // Even the right password waits out the window; another account is unaffected.
-    const right = await login(user.email.toUpperCase(), user.password, '10.0.0.4');
+    // From that address even the right password waits out the window…
+    const right = await login(user.email.toUpperCase(), user.password, '10.0.0.1');
     expect(right.statusCode).toBe(429);
     expect(Number(right.headers['retry-after'])).toBeGreaterThan(0);
+    // …but guesses from elsewhere never lock the owner out: their own address still signs in.
+    expect((await login(user.email, user.password, '10.0.0.4')).statusCode).toBe(200);
     const other = await h.user('other-login');
-    expect((await login(other.email, other.password, '10.0.0.5')).statusCode).toBe(200);
+    expect((await login(other.email, other.password, '10.0.0.1')).statusCode).toBe(200);
   });
 
   it('hides internal errors behind a bare 500', async () => {

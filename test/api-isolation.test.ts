@@ -139,7 +139,7 @@ describe('the OpenAPI document', () => {
       'DELETE /api/v1/tenants/{tenantId}/members/{userId}',
       'GET /api/v1/me/tokens',
       'POST /api/v1/me/tokens',
-      'DELETE /api/v1/me/tokens/{tokenId}',
+      'DELETE /api/v1/me/tokens/{id}',
       'GET /api/v1/tenants/{tenantId}/restore-runs',
       'POST /api/v1/tenants/{tenantId}/restore-runs',
       'GET /api/v1/tenants/{tenantId}/restore-runs/{restoreRunId}',
@@ -155,7 +155,7 @@ describe('isolation walk over every documented route', () => {
       tenantId: tenantA,
       runId: runA,
       userId: alice.id,
-      tokenId: randomUUID(),
+      id: randomUUID(),
       restoreRunId: randomUUID(),
     };
     const checked: string[] = [];
@@ -192,7 +192,7 @@ describe('isolation walk over every documented route', () => {
       tenantId: randomUUID(),
       runId: randomUUID(),
       userId: randomUUID(),
-      tokenId: randomUUID(),
+      id: randomUUID(),
       restoreRunId: randomUUID(),
     });
     const reference = await h.app.inject({
@@ -205,18 +205,18 @@ describe('isolation walk over every documented route', () => {
     const cases: [string, Record<string, string>][] = [
       [
         'B ids in B',
-        { tenantId: tenantB, runId: runB, userId: bob.id, tokenId: bobTokenId, restoreRunId: restoreB },
+        { tenantId: tenantB, runId: runB, userId: bob.id, id: bobTokenId, restoreRunId: restoreB },
       ],
       [
         'B ids in A',
-        { tenantId: tenantA, runId: runB, userId: bob.id, tokenId: bobTokenId, restoreRunId: restoreB },
+        { tenantId: tenantA, runId: runB, userId: bob.id, id: bobTokenId, restoreRunId: restoreB },
       ],
       ['unknown ids', unknown()],
     ];
     let walked = 0;
     for (const op of operations().filter((o) => !o.isPublic)) {
       const uses = (name: string) => op.path.includes(`{${name}}`);
-      if (!uses('tenantId') && !uses('tokenId')) continue;
+      if (!uses('tenantId') && !uses('id')) continue;
       for (const [label, ids] of cases) {
         // In A's own tenant only ids of B in the path make it foreign.
         if (label === 'B ids in A' && !uses('runId') && !uses('userId') && !uses('restoreRunId')) continue;

@@ -148,22 +148,25 @@ describe('role matrix', () => {
       headers: h.bearer(owner),
       payload: { email: dave.email, role: 'viewer' },
     });
-    expect(add.statusCode).toBe(201);
-    expect(add.json()).toMatchObject({ userId: dave.id, role: 'viewer' });
-    const dup = await h.app.inject({
+    expect(add.statusCode).toBe(202);
+    expect(add.json()).toMatchObject({ tenantId: tenant, email: dave.email.toLowerCase(), role: 'viewer' });
+    // Invited is not joined: dave sees the invitation and accepts it himself.
+    expect((await start(dave, { key: 'dave-early' })).statusCode).toBe(404);
+    const waiting = await h.app.inject({ url: '/api/v1/me/invitations', headers: h.bearer(dave) });
+    expect(waiting.json().data).toMatchObject([{ tenantId: tenant, role: 'viewer' }]);
+    const accept = await h.app.inject({
       method: 'POST',
-      url,
-      headers: h.bearer(owner),
-      payload: { email: dave.email, role: 'viewer' },
+      url: `/api/v1/me/invitations/${tenant}/accept`,
+      headers: h.bearer(dave),
     });
-    expect(dup.statusCode).toBe(409);
-    const nobody = await h.app.inject({
+    expect(accept.statusCode).toBe(200);
+    expect(accept.json()).toMatchObject({ userId: dave.id, role: 'viewer' });
+    const again = await h.app.inject({
       method: 'POST',
-      url,
-      headers: h.bearer(owner),
-      payload: { email: 'nobody@example.test', role: 'viewer' },
+      url: `/api/v1/me/invitations/${tenant}/accept`,
+      headers: h.bearer(dave),
     });
-    expect(nobody.statusCode).toBe(404);
+    expect(again.statusCode).toBe(404);
     const promote = await h.app.inject({
       method: 'PATCH',
       url: `${url}/${dave.id}`,

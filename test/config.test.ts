@@ -29,7 +29,7 @@ describe('configuration', () => {
     [{ RETENTION_DAYS: '0' }, /RETENTION_DAYS/],
     [{ TENANT_CONCURRENCY: '-1' }, /TENANT_CONCURRENCY/],
     [{ LEGACY_WRITES: 'maybe' }, /LEGACY_WRITES must be true or false/],
-    [{ TRUST_PROXY: 'sometimes' }, /TRUST_PROXY must be true or false/],
+    [{ TRUST_PROXY: 'sometimes' }, /TRUST_PROXY must be false, true, a hop count/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ DATABASE_URL: 'mysql://u:p@h/db' }, /DATABASE_URL must use postgres/],
     [{ GRAPH_URL: 'ftp://x' }, /GRAPH_URL/],

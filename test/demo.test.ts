@@ -8,6 +8,7 @@ import { demoCommand, suiteCommands } from '../src/cli/commands/suite.ts';
 import { deterministicSecret } from '../src/graph/simulator.ts';
 import { loadConfig } from '../src/main/config.ts';
 import { openDatabaseFor } from '../src/main/opsledger.ts';
+import { deriveKey } from '../src/shared/secret-key.ts';
 import { DEMO_TENANTS, seedDemo } from '../src/suite/demo.ts';
 import { backfillLegacy, describeDivergence, verifyLegacy } from '../src/suite/legacy/transition.ts';
 import { createTestDatabase } from './helpers/db.ts';
@@ -15,7 +16,8 @@ import { TEST_SECRET_KEY } from './helpers/ledger.ts';
 import { findInDatabase, type SuiteLedger, startSuiteLedger } from './helpers/suite-ledger.ts';
 
 let ledger: SuiteLedger;
-const secrets = DEMO_TENANTS.map((t) => deterministicSecret(t.directoryId));
+const simKey = deriveKey(Buffer.from(TEST_SECRET_KEY, 'hex'), 'graph-simulator');
+const secrets = DEMO_TENANTS.map((t) => deterministicSecret(simKey, t.directoryId));
 
 /** Every row of every table of ours, as text: equal digests mean nothing changed. */
 async function digest() {
@@ -96,7 +98,7 @@ describe('demo', () => {
     const second = await ledger.run(bare, 'inventory.sync', { scope: ['compliancePolicies'] });
     expect(first.summary_counts).toEqual({ items: 25, families: 1 });
     expect(second.summary_counts).toMatchObject({ created: 25, failed: 0 });
-    secrets.push(deterministicSecret(bare));
+    secrets.push(deterministicSecret(simKey, bare));
   });
 
   it('keeps the demo client secrets out of the database and the logs', async () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphClient } from '../src/graph/client.ts';
 import { POLICY_FAMILIES, type PolicyFamily } from '../src/graph/families.ts';
@@ -198,13 +198,18 @@ describe('graph simulator', () => {
     expect(withToken.status).toBe(200);
   });
 
-  it('auto-registers unknown tenants only with the deterministic secret', async () => {
-    const auto = await make({ autoRegister: true, defaultPolicyCount: 4 });
+  it("auto-registers unknown tenants only with the installation's keyed secret", async () => {
+    const key = randomBytes(32);
+    const auto = await make({ autoRegisterKey: key, defaultPolicyCount: 4 });
     const strict = await make();
     const dir = randomUUID();
-    const secret = deterministicSecret(dir);
-    expect(secret).toBe(deterministicSecret(dir));
-    expect(secret).not.toBe(deterministicSecret(randomUUID()));
+    const secret = deterministicSecret(key, dir);
+    expect(secret).toBe(deterministicSecret(key, dir));
+    expect(secret).not.toBe(deterministicSecret(key, randomUUID()));
+    // Another installation's key (or any constant) does not open this simulator's directories.
+    await expect(
+      clientFor(auto, dir, deterministicSecret(randomBytes(32), dir)).listAll(DEVICE_CONFIGS),
+    ).rejects.toMatchObject({ code: 'graph_auth_failed' });
 
     await expect(clientFor(auto, dir, 'not-the-secret').listAll(DEVICE_CONFIGS)).rejects.toMatchObject({
       code: 'graph_auth_failed',

@@ -6,6 +6,9 @@ import { redact, redactDeep } from '../src/shared/redact.ts';
 import { CORPUS } from './helpers/secret-corpus.ts';
 
 const ORDINARY: readonly string[] = [
+  'sign-in failed: the password is incorrect',
+  'password is required',
+  'the password was reset by an administrator',
   'Restore of mailbox 3f2504e0-4f89-11d3-9a0c-0305e82c3301 for tenant 6ba7b810-9dad-11d1-80b4-00c04fd430c8 failed with 403 Forbidden',
   'Graph returned 429 Too Many Requests; retrying in 30 seconds',
   'Authorization_RequestDenied: Insufficient privileges to complete the operation.',

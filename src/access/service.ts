@@ -9,6 +9,7 @@ import {
   withDbErrors,
 } from '../shared/errors.ts';
 import { assertUuid } from '../shared/ids.ts';
+import { invitationRepository as invitations } from './invitations.ts';
 import { type MemberRow, membershipRepository as members, userRepository as users } from './repository.ts';
 import { roleAllows, type TenantAction } from './roles.ts';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './secrets.ts';
@@ -30,6 +31,51 @@ export type User = { id: string; email: string; displayName: string };
 export type Member = { userId: string; email: string; displayName: string; role: Role; createdAt: string };
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+/** An email address as sign-up and invitations accept it (trimmed first). */
+export function isEmail(value: string): boolean {
+  const email = value.trim();
+  return EMAIL.test(email) && email.length <= 320;
+}
+
+// The passwords every guesser tries first; the length and variety rules catch most of the rest.
+const COMMON_PASSWORDS = new Set([
+  'password1234',
+  'password12345',
+  'password123456',
+  'passwordpassword',
+  'qwertyuiopasdf',
+  '123456789012',
+  '1234567890123',
+  'iloveyou1234',
+  'administrator',
+  'letmeinletmein',
+  'opsledger1234',
+  'changeme1234',
+  'welcome12345',
+]);
+
+/** Why a password is too weak to accept, or null. */
+export function passwordWeakness(password: string, email = ''): string | null {
+  if (password.length < 12 || password.length > 1024) return 'a password has 12–1024 characters';
+  if (password.trim().length < 12) return 'a password is not mostly spaces';
+  if (new Set(password).size < 6) return 'a password has at least 6 different characters';
+  const lower = password.trim().toLowerCase();
+  if (COMMON_PASSWORDS.has(lower)) return 'this password is among the most common ones';
+  const local = email.trim().toLowerCase().split('@')[0] ?? '';
+  if (local.length >= 4 && lower.includes(local) && lower.length < 20) {
+    return 'a password does not repeat the email address';
+  }
+  return null;
+}
+
+export type Invitation = {
+  tenantId: string;
+  tenantName: string;
+  email: string;
+  role: Role;
+  createdAt: string;
+};
 
 export function presentMember(row: MemberRow): Member {
   return {
@@ -62,9 +108,8 @@ export class AccessService {
   async createUser(input: { email: string; password: string; displayName?: string }): Promise<User> {
     const email = input.email.trim();
     if (!EMAIL.test(email) || email.length > 320) throw new ValidationError('the email address is not valid');
-    if (input.password.length < 8 || input.password.length > 1024) {
-      throw new ValidationError('a password has 8–1024 characters');
-    }
+    const weak = passwordWeakness(input.password, email);
+    if (weak) throw new ValidationError(weak);
     const passwordHash = await hashPassword(input.password);
     const row = await this.#system((trx) =>
       users.create(trx, {
@@ -122,6 +167,55 @@ export class AccessService {
       }
       return presentMember((await members.find(trx, tenantId, user.id))!);
     });
+  }
+
+  /**
+   * Invites an email to the tenant. The answer is the same whether the email belongs to a user, to
+   * a member already, or to no one: an owner learns nothing about other accounts, and nobody
+   * joins a tenant without accepting.
+   */
+  async invite(tenantId: string, email: string, role: Role): Promise<Omit<Invitation, 'tenantName'>> {
+    const t = assertUuid(tenantId, 'tenant');
+    if (!isEmail(email)) {
+      throw new ValidationError('the email address is not valid', [{ path: '/email', message: 'invalid' }]);
+    }
+    const clean = email.trim().toLowerCase();
+    return this.#tenant(t, async (trx) => {
+      if (!(await tenantRepository.exists(trx, t))) throw new NotFoundError('not found');
+      const row = await invitations.upsert(trx, t, clean, role);
+      return { tenantId: t, email: clean, role: row.role, createdAt: new Date(row.created_at).toISOString() };
+    });
+  }
+
+  /** Invitations waiting for this user's email, across tenants. */
+  async invitationsFor(email: string): Promise<Invitation[]> {
+    const rows = await this.#system((trx) => invitations.forEmail(trx, email.trim().toLowerCase()));
+    return rows.map((r) => ({
+      tenantId: r.tenant_id,
+      tenantName: r.tenant_name,
+      email: r.email,
+      role: r.role,
+      createdAt: new Date(r.created_at).toISOString(),
+    }));
+  }
+
+  /** Joins the tenant with the invited role; 404 when no invitation waits for this user there. */
+  async acceptInvitation(principal: Principal, tenantId: string): Promise<Member> {
+    const t = assertUuid(tenantId, 'tenant');
+    return this.#tenant(t, async (trx) => {
+      const invitation = await invitations.take(trx, t, principal.email.trim().toLowerCase());
+      if (!invitation) throw new NotFoundError('not found');
+      await members.insert(trx, t, principal.userId, invitation.role);
+      return presentMember((await members.find(trx, t, principal.userId))!);
+    });
+  }
+
+  async declineInvitation(principal: Principal, tenantId: string): Promise<void> {
+    const t = assertUuid(tenantId, 'tenant');
+    const found = await this.#tenant(t, (trx) =>
+      invitations.take(trx, t, principal.email.trim().toLowerCase()),
+    );
+    if (!found) throw new NotFoundError('not found');
   }
 
   async changeRole(tenantId: string, userId: string, role: Role): Promise<Member> {

@@ -39,10 +39,32 @@ export type DatabaseOptions =
 // pg returns int8 (count(*), sums) as strings; the ledger only counts things that fit a double.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 
+/**
+ * Binds the transaction to one tenant and drops to the application role in one round trip. The
+ * tenant is signed by the database (see migration 0005), so a statement inside cannot re-bind it;
+ * and before the transaction commits it must still be the application role bound to that tenant,
+ * so a statement that switched role or tenant makes the whole transaction fail and nothing it read
+ * or wrote leaves it.
+ */
 async function scoped<T>(trx: Trx, tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
-  await sql`select set_config('opsledger.tenant_id', ${tenantId}, true)`.execute(trx);
-  await sql`set local role opsledger_app`.execute(trx);
-  return fn(trx);
+  await sql`select set_config('opsledger.tenant_id', ${tenantId}, true),
+                   set_config('opsledger.tenant_sig', opsledger_tenant_signature(${tenantId}::uuid), true),
+                   set_config('role', 'opsledger_app', true)`.execute(trx);
+  const result = await fn(trx);
+  const { rows } = await sql<{ ok: boolean }>`
+    select current_user = 'opsledger_app' and opsledger_tenant() is not distinct from ${tenantId}::uuid as ok`.execute(
+    trx,
+  );
+  if (!rows[0]?.ok) throw new TenantScopeError();
+  return result;
+}
+
+/** A tenant transaction that left its role or tenant: rolled back, never trusted. */
+export class TenantScopeError extends Error {
+  override name = 'TenantScopeError';
+  constructor() {
+    super('a tenant transaction changed its role or tenant; it was rolled back');
+  }
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -56,6 +78,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     });
     // Idle clients that lose their server emit 'error'; without a handler that kills the process.
     pool.on('error', () => {});
+    // So do clients checked out between two queries (a transaction in progress when the server
+    // goes): the query in flight fails on its own, and a broken client is not reused.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return {
       kind: 'postgres',
@@ -78,14 +103,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         // (notices sent in the gap are lost, as they would be for any listener).
         const subscribe = async (): Promise<void> => {
           const c = await pool.connect();
+          let failed = false;
           const onError = () => {
+            if (failed) return;
+            failed = true;
             c.off('notification', handler);
             if (client === c) client = null;
             c.release(true);
             if (!stopped) schedule();
           };
           c.on('notification', handler);
-          c.once('error', onError);
+          c.on('error', onError);
           detach = () => {
             c.off('notification', handler);
             c.off('error', onError);

@@ -72,7 +72,7 @@ export const connectionRepository = {
 export type GraphConnectionsDeps = {
   database: Database;
   /** Where Graph is: a base URL, or `simulator` for the in-process simulator. */
-  config: { graphUrl: string };
+  config: { graphUrl: string; production?: boolean; allowSimulator?: boolean };
   rootKey: Buffer;
   /** A simulator someone else runs (tests); otherwise GRAPH_URL=simulator starts one lazily. */
   simulator?: GraphSimulator;
@@ -89,11 +89,18 @@ const SIMULATOR_CLIENT_ID = 'opsledger-simulator';
 export class GraphConnections {
   #deps: GraphConnectionsDeps;
   #key: Buffer;
+  #simulatorKey: Buffer;
   #ownSimulator: Promise<GraphSimulator> | null = null;
 
   constructor(deps: GraphConnectionsDeps) {
     this.#deps = deps;
     this.#key = deriveKey(deps.rootKey, 'graph-secrets');
+    this.#simulatorKey = deriveKey(deps.rootKey, 'graph-simulator');
+  }
+
+  /** The secret the in-process simulator accepts for a directory: this installation's alone. */
+  simulatorSecret(directoryId: string): string {
+    return deterministicSecret(this.#simulatorKey, directoryId);
   }
 
   /** Encrypts a secret for storage (the demo seeds rows in its own transaction). */
@@ -148,7 +155,7 @@ export class GraphConnections {
         (await this.simulator()).url,
         tenantId,
         SIMULATOR_CLIENT_ID,
-        deterministicSecret(tenantId),
+        this.simulatorSecret(tenantId),
       );
     }
     const baseUrl = row.graph_url ?? (await this.#configuredUrl());
@@ -163,8 +170,12 @@ export class GraphConnections {
   /** The simulator in use: the injected one, or one started on first use (GRAPH_URL=simulator). */
   async simulator(): Promise<GraphSimulator> {
     if (this.#deps.simulator) return this.#deps.simulator;
+    const { production, allowSimulator } = this.#deps.config;
+    if (production && !allowSimulator) {
+      throw new ValidationError('the Graph simulator is refused when NODE_ENV=production (ALLOW_SIMULATOR)');
+    }
     if (!this.#ownSimulator) {
-      const sim = createGraphSimulator({ autoRegister: true });
+      const sim = createGraphSimulator({ autoRegisterKey: this.#simulatorKey });
       this.#ownSimulator = sim.start().then(() => sim);
       // A failed start is retried on the next use rather than cached forever.
       this.#ownSimulator.catch(() => {

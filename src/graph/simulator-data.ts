@@ -127,11 +127,13 @@ export function generatePolicies(
   return out;
 }
 
-const SECRET_KEY = 'opsledger-graph-simulator/deterministic-secret/v1';
-
-/** The secret an auto-registered simulator tenant accepts; lets the demo log in without setup. */
-export function deterministicSecret(directoryId: string): string {
-  return `sim~${createHmac('sha256', SECRET_KEY).update(directoryId).digest('base64url')}`;
+/**
+ * The secret an auto-registered simulator tenant accepts; lets the demo log in without setup. The
+ * key is the installation's own (derived from its root key), never a constant: anyone who could
+ * compute a directory's secret could point their tenant's connection at it and back it up.
+ */
+export function deterministicSecret(key: Buffer, directoryId: string): string {
+  return `sim~${createHmac('sha256', key).update(directoryId).digest('base64url')}`;
 }
 
 interface Entry {

@@ -2,7 +2,7 @@
 // seeded Intune policy collections with @odata.nextLink paging, CRUD, and
 // injectable throttling/failures. Backs the demo and the tests.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { POLICY_FAMILIES, type PolicyFamily } from './families.ts';
@@ -45,8 +45,8 @@ export interface GraphSimulatorOptions {
   seed?: number;
   defaultPolicyCount?: number;
   pageSize?: number;
-  /** Accept unknown tenants whose secret is deterministicSecret(directoryId). */
-  autoRegister?: boolean;
+  /** Accept unknown tenants whose secret is deterministicSecret(autoRegisterKey, directoryId). */
+  autoRegisterKey?: Buffer;
   requestLogLimit?: number;
   now?: () => number;
 }
@@ -187,19 +187,23 @@ export function createGraphSimulator(opts: GraphSimulatorOptions = {}): GraphSim
     }
     const secret = form.get('client_secret') ?? '';
     let tenant = tenants.get(directoryId);
-    if (!tenant && opts.autoRegister && secret === deterministicSecret(directoryId)) {
+    if (
+      !tenant &&
+      opts.autoRegisterKey &&
+      secretEquals(secret, deterministicSecret(opts.autoRegisterKey, directoryId))
+    ) {
       tenant = newTenant(directoryId, undefined, secret, defaultCount);
       tenants.set(directoryId, tenant);
     }
     if (!tenant) {
       // With auto-registration any tenant "exists", so a miss can only mean bad credentials.
-      if (opts.autoRegister)
+      if (opts.autoRegisterKey)
         return oauthError(401, 'invalid_client', 'Invalid client id or client secret provided');
       return oauthError(400, 'invalid_request', `Tenant '${directoryId}' not found`);
     }
     const clientOk = tenant.clientId === undefined || tenant.clientId === form.get('client_id');
     // Deliberately does not echo anything from the request: secrets must not bounce back into logs.
-    if (!clientOk || secret !== tenant.clientSecret) {
+    if (!clientOk || !secretEquals(secret, tenant.clientSecret)) {
       return oauthError(401, 'invalid_client', 'Invalid client id or client secret provided');
     }
     ctx.entry.directoryId = directoryId;
@@ -395,4 +399,11 @@ export function createGraphSimulator(opts: GraphSimulatorOptions = {}): GraphSim
         if (directoryId === undefined || t.directoryId === directoryId) tokens.delete(token);
     },
   };
+}
+
+/** Constant-time comparison of two secrets of any length (their digests are compared). */
+function secretEquals(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
 }

@@ -1,18 +1,24 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { CredentialService } from '../access/credentials.ts';
 import type { AccessService } from '../access/service.ts';
 import type { OperationCatalog } from '../ledger/catalog.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Config } from '../main/config.ts';
 import type { Logger } from '../shared/logger.ts';
-import { installAuth } from './auth.ts';
+import { installAuth, SESSION_COOKIE } from './auth.ts';
 import type { Metrics } from './metrics.ts';
-import { installErrorHandling, problem, sendProblem } from './problem.ts';
+import { completeOpenApi } from './openapi-bounds.ts';
+import { installErrorHandling, problem, SECURITY_HEADERS, sendProblem } from './problem.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
@@ -22,10 +28,11 @@ import { type Readiness, registerSystemRoutes } from './routes/system.ts';
 import { registerTenantRoutes } from './routes/tenants.ts';
 import { Problem, RunSchema } from './schemas.ts';
 import type { RunStreamHub } from './stream-hub.ts';
+import { type StreamLimits, StreamRegistry } from './stream-registry.ts';
 
 /** What the HTTP layer is given: services built by the composition root (src/main), never built here. */
 export type HttpServices = {
-  config: Pick<Config, 'trustProxy' | 'production'>;
+  config: Pick<Config, 'trustProxy' | 'metrics'>;
   logger: Logger;
   catalog: OperationCatalog;
   runs: OperationRunService;
@@ -46,9 +53,13 @@ export type HttpOptions = {
     loginPerMinute?: number;
     /** Failed sign-ins per email address per 15 minutes. */
     loginFailuresPerEmail?: number;
+    /** Requests per caller (token, session or else address) per minute, on every route. */
+    requestsPerMinute?: number;
     /** Starts (and retries) per caller per minute. */
     startsPerMinute?: number;
     bodyBytes?: number;
+    /** Open event streams per user, per tenant and per process (429 beyond). */
+    streams?: Partial<StreamLimits>;
   };
   streamHeartbeatMs?: number;
   /** How often an open stream re-checks that its caller may still read the tenant. */
@@ -57,6 +68,21 @@ export type HttpOptions = {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/** The caller a request claims to be, before it is authenticated: its token or session, else its address. */
+function callerKey(request: FastifyRequest): string {
+  const presented = request.headers.authorization ?? request.cookies?.[SESSION_COOKIE];
+  if (typeof presented === 'string' && presented.length > 0) {
+    return `cred:${createHash('sha256').update(presented).digest('base64url').slice(0, 22)}`;
+  }
+  return `addr:${request.ip}`;
+}
+
+/** A hop count trusts that many proxies nearest to us; the rest of the chain is the client's to write. */
+function trustProxyOption(setting: false | number | string[]) {
+  if (typeof setting === 'number') return (_address: string, hop: number) => hop < setting;
+  return setting;
+}
+
 /** The HTTP application: API, health, metrics and (later) the UI, on one Fastify instance. */
 export async function buildHttpApp(services: HttpServices, options: HttpOptions = {}): Promise<HttpApp> {
   const { access, credentials, metrics, hub } = services;
@@ -64,13 +90,14 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     loginPerMinute: 10,
     loginFailuresPerEmail: 10,
     startsPerMinute: 300,
+    requestsPerMinute: 6000,
     bodyBytes: 64 * 1024,
     ...options.limits,
   };
   const app = Fastify({
     loggerInstance: services.logger as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
-    trustProxy: services.config.trustProxy,
+    trustProxy: trustProxyOption(services.config.trustProxy),
     // One line per request, written below from plain values: the process logger redacts every
     // argument, which would reduce Fastify's raw request objects to nothing.
     logController: new LogController({ disableRequestLogging: true }),
@@ -85,11 +112,15 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // Errors the router raises before any route or hook runs (a malformed URL, an overlong id).
     frameworkErrors: (err, request, reply) => {
+      // No hook has run (helmet's included), so the headers every response carries are set here.
+      reply.headers(SECURITY_HEADERS);
       reply.header('x-request-id', request.id);
       sendProblem(reply, problem(err.statusCode ?? 400, err.message.slice(0, 200)));
     },
     routerOptions: { maxParamLength: 200 },
   });
+
+  const streams = new StreamRegistry(limits.streams);
 
   // Every route as registered, so a test can hold the OpenAPI document to all of them.
   const registeredRoutes: { method: string; url: string }[] = [];
@@ -143,30 +174,44 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
       },
       security: [{ bearerAuth: [] }, { sessionCookie: [] }],
     },
+    transformObject: (documents) =>
+      completeOpenApi((documents as { openapiObject: Record<string, unknown> }).openapiObject),
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(helmet, { global: true });
   await app.register(cookie);
-  await app.register(rateLimit, { global: false });
+  // One budget per caller on every route (its headers tell the caller where it stands); sign-in and
+  // starts have tighter ones of their own.
+  await app.register(rateLimit, {
+    global: true,
+    max: limits.requestsPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: callerKey,
+  });
   installAuth(app, { access, credentials });
 
-  registerSystemRoutes(app, { readiness: services.readiness, metrics });
+  registerSystemRoutes(app, {
+    readiness: services.readiness,
+    metrics,
+    metricsAccess: services.config.metrics,
+  });
   registerAuthRoutes(app, {
     access,
     credentials,
     loginPerMinute: limits.loginPerMinute,
     loginFailuresPerEmail: limits.loginFailuresPerEmail,
-    secureCookies: services.config.production,
+    streams,
   });
-  registerTenantRoutes(app, { access, catalog: services.catalog });
+  registerTenantRoutes(app, { access, catalog: services.catalog, streams });
   registerOperationRoutes(app, { service: services.runs, startsPerMinute: limits.startsPerMinute });
   registerStreamRoute(app, {
     hub,
     service: services.runs,
     heartbeatMs: options.streamHeartbeatMs ?? 15_000,
-    recheckMs: options.streamRecheckMs ?? 60_000,
+    recheckMs: options.streamRecheckMs ?? 15_000,
     access,
     credentials,
+    registry: streams,
   });
   if (services.restoreRuns) registerRestoreRunRoutes(app, { restoreRuns: services.restoreRuns });
   if (services.graphConnections)
@@ -176,13 +221,14 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     await hub.close();
   });
 
-  app.decorate('opsledger', { hub, access, credentials, registeredRoutes });
+  app.decorate('opsledger', { hub, streams, access, credentials, registeredRoutes });
   return app;
 }
 
 /** The parts of the HTTP app that its owner (the serve command, tests) may reach. */
 export type HttpParts = {
   hub: RunStreamHub;
+  streams: StreamRegistry;
   access: AccessService;
   credentials: CredentialService;
   registeredRoutes: { method: string; url: string }[];

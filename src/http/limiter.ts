@@ -21,6 +21,18 @@ export class WindowCounter {
     return entry.n >= this.#limit ? Math.ceil((entry.resetAt - now) / 1000) : 0;
   }
 
+  /**
+   * Counts an attempt before it is made and says whether it may go ahead: 0, or the seconds to
+   * wait. Check and count are one synchronous step, so concurrent attempts cannot all pass the
+   * check before any of them is counted.
+   */
+  take(key: string, now = Date.now()): number {
+    const wait = this.blockedFor(key, now);
+    if (wait > 0) return wait;
+    this.hit(key, now);
+    return 0;
+  }
+
   hit(key: string, now = Date.now()): void {
     const entry = this.#counts.get(key);
     if (!entry || entry.resetAt <= now) {

@@ -46,6 +46,26 @@ export const NOT_FOUND: ProblemBody = {
   detail: 'The resource does not exist or is not visible to you.',
 };
 
+/**
+ * Helmet's default headers, for the responses the router sends before any hook runs (an overlong
+ * or malformed URL); a test holds them equal to what helmet sets on every other response.
+ */
+export const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
+
 export function problem(status: number, detail: string, errors?: FieldProblem[]): ProblemBody {
   if (status === 404) return NOT_FOUND;
   return {
@@ -119,22 +139,31 @@ export function installErrorHandling(app: FastifyInstance): void {
 
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, NOT_FOUND));
 
-  // PostgreSQL cannot store a NUL character in text or jsonb; such input is the client's error
-  // and must be refused here, not surface as a 500 from deep inside a query.
+  // PostgreSQL cannot store a NUL character nor a lone UTF-16 surrogate in text or jsonb, and a
+  // deeply nested document costs stack in every walk over it; such input is the client's error
+  // and must be refused here, not surface as a 500 from deep inside a query or a recursion.
   app.addHook('preValidation', async (request) => {
-    if (containsNul(request.body) || containsNul(request.query)) {
-      throw new ValidationError('text may not contain NUL characters', [
-        { path: '/', message: 'contains NUL' },
-      ]);
-    }
+    const issue = badText(request.body) ?? badText(request.query);
+    if (issue) throw new ValidationError(issue, [{ path: '/', message: issue }]);
   });
 }
 
-function containsNul(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (value === null || typeof value !== 'object' || depth > 64) return false;
+/** Input nested deeper than this is refused: no operation's inputs come near it. */
+export const MAX_INPUT_DEPTH = 32;
+
+function badText(value: unknown, depth = 0): string | null {
+  if (typeof value === 'string') return badString(value);
+  if (value === null || typeof value !== 'object') return null;
+  if (depth >= MAX_INPUT_DEPTH) return `input may be nested at most ${MAX_INPUT_DEPTH} levels deep`;
   for (const [k, v] of Object.entries(value)) {
-    if (k.includes('\u0000') || containsNul(v, depth + 1)) return true;
+    const issue = badString(k) ?? badText(v, depth + 1);
+    if (issue) return issue;
   }
-  return false;
+  return null;
+}
+
+function badString(s: string): string | null {
+  if (s.includes('\u0000')) return 'text may not contain NUL characters';
+  if (!s.isWellFormed()) return 'text may not contain unpaired UTF-16 surrogates';
+  return null;
 }

@@ -6,8 +6,8 @@ import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from '../ledger/vocabular
 
 export const enumOf = <T extends string>(values: readonly T[]) => Type.Enum([...values]);
 
-export const Uuid = Type.String({ format: 'uuid' });
-export const DateTime = Type.String({ format: 'date-time' });
+export const Uuid = Type.String({ format: 'uuid', maxLength: 36 });
+export const DateTime = Type.String({ format: 'date-time', maxLength: 64 });
 
 export const Problem = Type.Object(
   {
@@ -55,6 +55,13 @@ export const MemberSchema = Type.Object({
   userId: Uuid,
   email: Type.String(),
   displayName: Type.String(),
+  role: RoleSchema,
+  createdAt: DateTime,
+});
+
+export const InvitationSchema = Type.Object({
+  tenantId: Uuid,
+  email: Type.String({ maxLength: 320 }),
   role: RoleSchema,
   createdAt: DateTime,
 });

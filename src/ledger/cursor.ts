@@ -80,13 +80,22 @@ function oneOf<T extends string>(
 function time(value: string | Date | undefined, name: string): Date | undefined {
   if (value === undefined || value === '') return undefined;
   const d = value instanceof Date ? value : new Date(value);
-  if (Number.isNaN(d.getTime()) || (typeof value === 'string' && !/^\d{4}-\d{2}-\d{2}/.test(value))) {
+  // Years outside 1970–9999 (after the offset is applied) are no run's time, and some of them
+  // (year 0, year 10000) are beyond what the database or the JSON date format can hold.
+  if (
+    Number.isNaN(d.getTime()) ||
+    (typeof value === 'string' && !/^\d{4}-\d{2}-\d{2}/.test(value)) ||
+    d.getTime() < 0 ||
+    d.getUTCFullYear() > 9999
+  ) {
     throw new ValidationError(`${name} must be an ISO 8601 date-time`, [
       { path: `/${name}`, message: 'must be a date-time' },
     ]);
   }
   return d;
 }
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function parseListQuery(
   query: ListQuery,
@@ -110,7 +119,8 @@ export function parseListQuery(
   filters.until = time(query.until, 'until');
   if (query.q !== undefined && query.q.trim() !== '') {
     const q = query.q.trim().toLowerCase();
-    if (!/^[0-9a-f-]{1,36}$/.test(q)) {
+    // A full-length q is compared as a uuid, so it must be one; a shorter one is a text prefix.
+    if (!/^[0-9a-f-]{1,35}$/.test(q) && !UUID_TEXT.test(q)) {
       throw new ValidationError('q must be a run id or the start of one', [
         { path: '/q', message: 'must be hex digits and dashes' },
       ]);

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { parseSecretKey } from '../shared/secret-key.ts';
 
@@ -15,8 +16,18 @@ export type Config = {
   legacyWrites: boolean;
   graphUrl: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Behind a reverse proxy: take the client address from X-Forwarded-For (rate limits, logs). */
-  trustProxy: boolean;
+  /**
+   * Behind reverse proxies: false, how many proxies (hops) stand in front, or the addresses and
+   * CIDR ranges of the trusted proxies. The client address is the rightmost X-Forwarded-For entry
+   * not added by a trusted hop: never the leftmost, which the client writes itself.
+   */
+  trustProxy: false | number | string[];
+  /** `/metrics`: off, open to anyone who reaches the port, or only with `Authorization: Bearer <token>`. */
+  metrics: { mode: 'off' } | { mode: 'open' } | { mode: 'token'; token: string };
+  /** The built-in Graph simulator; refused under NODE_ENV=production unless ALLOW_SIMULATOR=true. */
+  allowSimulator: boolean;
+  /** On SIGTERM, how long requests and runs in flight may take to finish before they are cut. */
+  shutdownGraceSeconds: number;
   production: boolean;
 };
 
@@ -78,6 +89,48 @@ function graphUrlVar(env: Env): string {
   return raw.replace(/\/+$/, '');
 }
 
+function trustProxyVar(env: Env): Config['trustProxy'] {
+  const raw = env.TRUST_PROXY?.trim() ?? '';
+  const v = raw.toLowerCase();
+  if (v === '' || ['false', '0', 'no', 'off'].includes(v)) return false;
+  // `true` means the usual single proxy in front: trusting every hop would let a client choose
+  // its own address by writing the leftmost X-Forwarded-For entry.
+  if (['true', 'yes', 'on'].includes(v)) return 1;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops > 10) throw new ConfigError(`TRUST_PROXY hop count must be between 0 and 10, got ${hops}`);
+    return hops;
+  }
+  const list = raw.split(',').map((x) => x.trim());
+  for (const entry of list) {
+    const [addr, bits, ...rest] = entry.split('/');
+    const family = net.isIP(addr ?? '');
+    const max = family === 6 ? 128 : 32;
+    if (!family || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
+      throw new ConfigError(
+        'TRUST_PROXY must be false, true, a hop count (0–10) or a comma-separated list of proxy addresses or CIDR ranges',
+      );
+    }
+  }
+  return list;
+}
+
+function metricsVar(env: Env, production: boolean): Config['metrics'] {
+  const raw = env.METRICS?.trim() ?? '';
+  // Counts of every tenant: in production they are served only when asked for.
+  if (raw === '') return production ? { mode: 'off' } : { mode: 'open' };
+  if (raw === 'open') return { mode: 'open' };
+  if (raw === 'off') return { mode: 'off' };
+  if (raw.startsWith('token:')) {
+    const token = raw.slice('token:'.length);
+    if (token.length < 16 || token.length > 256 || /\s/.test(token)) {
+      throw new ConfigError('METRICS token must have 16–256 characters and no spaces');
+    }
+    return { mode: 'token', token };
+  }
+  throw new ConfigError('METRICS must be off, open or token:<secret of 16+ characters>');
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const logLevel = (env.LOG_LEVEL?.trim() || 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -92,6 +145,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (production && !secretKey) {
     throw new ConfigError('SECRET_KEY is required when NODE_ENV=production');
   }
+  const graphUrl = graphUrlVar(env);
+  const allowSimulator = boolVar(env, 'ALLOW_SIMULATOR', !production);
+  if (production && graphUrl === 'simulator' && !allowSimulator) {
+    throw new ConfigError(
+      'GRAPH_URL must name the real Graph API when NODE_ENV=production (or set ALLOW_SIMULATOR=true)',
+    );
+  }
   return {
     databaseUrl,
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './.data'),
@@ -102,9 +162,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     tenantConcurrency: intVar(env, 'TENANT_CONCURRENCY', 4, 1, 256),
     secretKey,
     legacyWrites: boolVar(env, 'LEGACY_WRITES', true),
-    graphUrl: graphUrlVar(env),
+    graphUrl,
     logLevel,
-    trustProxy: boolVar(env, 'TRUST_PROXY', false),
+    trustProxy: trustProxyVar(env),
+    metrics: metricsVar(env, production),
+    allowSimulator,
+    shutdownGraceSeconds: intVar(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
     production,
   };
 }

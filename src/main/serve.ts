@@ -2,6 +2,7 @@ import { ensureDemoUsers } from '../access/demo-user.ts';
 import { seedDemo } from '../suite/demo.ts';
 import type { Config } from './config.ts';
 import { createHttpServer } from './http.ts';
+import { shutdown } from './shutdown.ts';
 import { openLedger } from './tasks.ts';
 
 export type RunningServer = {
@@ -9,6 +10,7 @@ export type RunningServer = {
   database: string;
   /** The demo owner's sign-in when demo data was seeded. */
   demo: { email: string; password: string } | null;
+  /** A graceful stop: see shutdown(). */
   close(): Promise<void>;
 };
 
@@ -32,10 +34,7 @@ export async function startServer(
       address,
       database: ledger.database.kind === 'pglite' ? `embedded, in ${config.dataDir}` : 'PostgreSQL',
       demo,
-      async close() {
-        await running.close();
-        await ledger.close();
-      },
+      close: () => shutdown({ ledger, app: running, graceMs: config.shutdownGraceSeconds * 1000 }),
     };
   } catch (err) {
     await app?.close().catch(() => {});
@@ -47,5 +46,5 @@ export async function startServer(
 /** A worker alone, for scaling out on PostgreSQL. */
 export async function startWorker(config: Config): Promise<{ close(): Promise<void> }> {
   const ledger = await openLedger(config, { worker: true });
-  return { close: () => ledger.close() };
+  return { close: () => shutdown({ ledger, graceMs: config.shutdownGraceSeconds * 1000 }) };
 }

@@ -39,9 +39,16 @@ export class UnavailableError extends AppError {
 
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '53300']);
 
+// The driver's own words for a connection that is gone or cannot be had (these carry no code).
+const CONNECTION_LOST =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable)/;
+
 /** Translates PostgreSQL and connection errors in one place. */
 export function translateDbError(err: unknown): unknown {
-  const e = err as { code?: string };
+  const e = err as { code?: string; message?: unknown };
+  if (err instanceof Error && !(err instanceof AppError) && CONNECTION_LOST.test(err.message)) {
+    return new UnavailableError('the database is unavailable');
+  }
   if (typeof e?.code === 'string') {
     if (UNAVAILABLE_CODES.has(e.code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(e.code)) {
       return new UnavailableError('the database is unavailable');

@@ -59,7 +59,16 @@ const PROVIDER_RES: RegExp[] = [
   /(?<![A-Za-z0-9_])(whsec_)[A-Za-z0-9]{20,}/gi,
   // OpenAI-style keys
   /(?<![A-Za-z0-9_-])(sk-(?:proj-)?)[A-Za-z0-9_-]{20,}/gi,
+  // Our own API tokens and session ids: `olt_` / `ols_`, the id's 32 hex digits, `_`, the secret
+  /(?<![A-Za-z0-9_])(ol[st]_)[0-9a-f]{32}_[A-Za-z0-9_-]{8,}/gi,
 ];
+
+/**
+ * A password stated in prose ("the password is hunter2", "password: x"), whatever its entropy.
+ * Words that describe a password rather than being one are left alone.
+ */
+const PASSWORD_PROSE_RE =
+  /(?<![A-Za-z0-9])((?:passwords?|passphrases?|passwd|pwd)(?:[ \t]+for[ \t]+\S+)?(?:[ \t]+(?:is|was|=|:)[ \t]+|[ \t]*[=:][ \t]*)(?:\\?["'`])?)(?!(?:incorrect|invalid|wrong|expired|required|missing|empty|blank|too|not|set|correct|weak|reset|changed|locked|null|undefined|a|an|the)(?![A-Za-z0-9]))([^\s"'`<>,;)\]}]+)/gi;
 
 /** Microsoft Entra client secrets (`xxx8Q~…`, 40 chars), which have no key in front of them. */
 const ENTRA_SECRET_RE =
@@ -278,6 +287,9 @@ function redactOnce(input: string): string {
   for (const re of PROVIDER_RES) text = text.replace(re, keepPrefix);
   text = text.replace(ENTRA_SECRET_RE, REDACTED);
   text = redactKeyValues(text);
+  text = text.replace(PASSWORD_PROSE_RE, (m, prefix: string, value: string) =>
+    value === REDACTED || value.startsWith('[REDACTED') ? m : prefix + REDACTED,
+  );
   text = text.replace(ENTROPY_RE, (m, prefix: string, candidate: string) =>
     looksHighEntropy(candidate) ? prefix + REDACTED : m,
   );

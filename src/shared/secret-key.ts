@@ -40,6 +40,9 @@ export function loadRootKey(config: { secretKey: string | null; dataDir: string 
   }
 }
 
-export function deriveKey(root: Buffer, purpose: 'cursor' | 'graph-secrets' | 'session'): Buffer {
+export function deriveKey(
+  root: Buffer,
+  purpose: 'cursor' | 'graph-secrets' | 'graph-simulator' | 'session',
+): Buffer {
   return Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), `opsledger:${purpose}`, 32));
 }

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Database, Trx } from '../db/database.ts';
 import { connectionRepository, GraphConnections } from '../graph/connections.ts';
-import { deterministicSecret } from '../graph/simulator.ts';
 import { type CompletedRunRecord, historyRepository, uuidv7At } from '../ledger/history.ts';
 import type { FailureEntry, Initiator } from '../ledger/run.ts';
 import { ValidationError } from '../shared/errors.ts';
@@ -84,7 +83,7 @@ export async function seedDemo(deps: DemoDeps, options: DemoOptions = {}): Promi
           {
             directory_id: tenant.directoryId,
             client_id: 'opsledger-demo',
-            client_secret_encrypted: connections.encrypt(deterministicSecret(tenant.directoryId)),
+            client_secret_encrypted: connections.encrypt(connections.simulatorSecret(tenant.directoryId)),
             graph_url: null,
           },
           true,

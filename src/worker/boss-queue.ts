@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { fromKysely, fromPglite, PgBoss } from 'pg-boss';
 import type { Database, Trx } from '../db/database.ts';
 import type { EnqueueOptions, RunJobData, RunQueue } from '../ledger/queue-port.ts';
@@ -57,15 +58,30 @@ export async function prepareQueues(boss: PgBoss, database: Database): Promise<v
   await ensure(RUN_QUEUE, { notify: true, retryLimit: 0, deleteAfterSeconds: 86_400 });
   await ensure(REAPER_QUEUE, { policy: 'stately', notify: true, retryLimit: 0, deleteAfterSeconds: 3600 });
   await ensure(PRUNER_QUEUE, { policy: 'stately', retryLimit: 1, deleteAfterSeconds: 86_400 });
-  // The start transaction runs as the application role and enqueues through it.
+  // The start transaction runs as the application role and enqueues through it: it may read the
+  // queue definitions and insert and cancel jobs of the run queue, of its own tenant only (the
+  // job's group is the tenant), and touch nothing else of pg-boss.
+  const runTable = (await boss.getQueue(RUN_QUEUE))!.table;
+  if (!/^[a-z_][a-z0-9_]*$/.test(runTable)) throw new Error(`unexpected queue table name ${runTable}`);
   await database.systemTx(async (trx) => {
-    const { sql } = await import('kysely');
     await sql
       .raw(`
+        revoke all on all tables in schema ${BOSS_SCHEMA} from opsledger_app;
+        revoke all on all sequences in schema ${BOSS_SCHEMA} from opsledger_app;
         grant usage on schema ${BOSS_SCHEMA} to opsledger_app;
-        grant select, insert, update on all tables in schema ${BOSS_SCHEMA} to opsledger_app;
-        grant usage on all sequences in schema ${BOSS_SCHEMA} to opsledger_app;
-        grant execute on all functions in schema ${BOSS_SCHEMA} to opsledger_app;`)
+        grant select on ${BOSS_SCHEMA}.queue to opsledger_app;
+        grant select, insert, update on ${BOSS_SCHEMA}.${runTable} to opsledger_app;
+        grant execute on all functions in schema ${BOSS_SCHEMA} to opsledger_app;
+        do $$ begin
+          -- Only when missing: the table lock this takes would stall running workers on every start.
+          if not exists (select from pg_policies where schemaname = '${BOSS_SCHEMA}'
+                         and tablename = '${runTable}' and policyname = 'opsledger_tenant') then
+            alter table ${BOSS_SCHEMA}.${runTable} enable row level security;
+            create policy opsledger_tenant on ${BOSS_SCHEMA}.${runTable}
+              using (current_user <> 'opsledger_app' or group_id = public.opsledger_tenant()::text)
+              with check (current_user <> 'opsledger_app' or group_id = public.opsledger_tenant()::text);
+          end if;
+        end $$;`)
       .execute(trx);
   });
 }

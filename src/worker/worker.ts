@@ -118,20 +118,30 @@ export class RunWorker {
     this.#timers.push(timer);
   }
 
-  /** Stops taking work; runs in flight are told to stop and go back to the queue for a retry. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking work at once. Runs in flight get `graceMs` to finish; those still going then are
+   * told to stop and go back to the queue for a retry (on their last attempt they complete failed).
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
-    for (const run of this.#active.values()) {
-      run.controller.abort(new WorkerShutdownError('the worker is stopping'));
-    }
+    const release = () => {
+      for (const run of this.#active.values()) {
+        run.controller.abort(new WorkerShutdownError('the worker is stopping'));
+      }
+    };
+    const graceMs = options.graceMs ?? 0;
+    const timer = graceMs > 0 ? setTimeout(release, graceMs) : null;
+    if (!timer) release();
     const d = this.#deps;
+    // offWork stops fetching at once and resolves when the handlers in flight have returned.
     await Promise.allSettled([
       d.boss.offWork(RUN_QUEUE, { wait: true }),
       d.boss.offWork(REAPER_QUEUE, { wait: true }),
       d.boss.offWork(PRUNER_QUEUE, { wait: true }),
     ]);
+    if (timer) clearTimeout(timer);
     await this.#unlisten?.().catch(() => {});
   }
 }

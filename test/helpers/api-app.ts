@@ -35,7 +35,12 @@ export async function startApiHarness(options: {
   });
   const app = await createHttpServer(ledger, {
     suite: options.withRestore ?? false,
-    limits: { loginPerMinute: 1000, loginFailuresPerEmail: 1000, startsPerMinute: 100_000 },
+    limits: {
+      loginPerMinute: 1000,
+      loginFailuresPerEmail: 1000,
+      startsPerMinute: 100_000,
+      requestsPerMinute: 1_000_000,
+    },
     ...options.http,
   });
   await app.ready();

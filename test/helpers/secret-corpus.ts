@@ -8,6 +8,23 @@ const PEM_BODY_2 = 'Zx9YwVu8Ts7Rq6Po5Nm4Lk3Ji2Hg1Fe0Dc9Ba8ZyXwVuTsRqPoNmLkJiHgFe
 
 /** [message, secret substrings that must not survive] — one realistic case per line. */
 export const CORPUS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  // Our own credentials: API tokens and session ids, bare and in headers.
+  [
+    'automation failed with olt_0190a1b2c3d47e8f9a0b1c2d3e4f5a6b_Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbA',
+    [
+      '0190a1b2c3d47e8f9a0b1c2d3e4f5a6b_Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbA',
+      'Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbA',
+    ],
+  ],
+  [
+    'cookie: opsledger_session=ols_0190a1b2c3d47e8f9a0b1c2d3e4f5a6b_dGhpcy1pcy1hLXNlc3Npb24tc2VjcmV0LXZhbHVlLTEyMw; theme=dark',
+    ['dGhpcy1pcy1hLXNlc3Npb24tc2VjcmV0LXZhbHVlLTEyMw'],
+  ],
+  ['sent ols_0190a1b2c3d47e8f9a0b1c2d3e4f5a6b_c2hvcnQtc2VjcmV0 to the proxy', ['c2hvcnQtc2VjcmV0']],
+  // Passwords stated in prose, however weak.
+  ['could not connect: the password is hunter2', ['hunter2']],
+  ['service account password for svc-backup was Summer2026! (rotate it)', ['Summer2026!']],
+  ['Password: letmein', ['letmein']],
   [`GET /v1.0/me failed: Authorization: Bearer ${JWT}`, [JWT, JWT.split('.')[1]!, JWT.split('.')[2]!]],
   ['Proxy-Authorization: Basic dXNlcjpodW50ZXIy', ['dXNlcjpodW50ZXIy']],
   [

@@ -27,6 +27,7 @@ export const serveCommand: Command = {
         ctx.out('One user per role per demo tenant also exists: `npx opsledger demo` lists their sign-ins.');
       }
       await ctx.stopSignal;
+      ctx.out('Stopping: finishing work in flight');
     } finally {
       await server.close();
     }

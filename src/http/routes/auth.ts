@@ -6,14 +6,15 @@ import type { AccessService } from '../../access/service.ts';
 import { caller, SESSION_COOKIE } from '../auth.ts';
 import { WindowCounter } from '../limiter.ts';
 import { problems, TokenSchema, UserSchema, Uuid } from '../schemas.ts';
+import type { StreamRegistry } from '../stream-registry.ts';
 
 export type AuthRouteOptions = {
   access: AccessService;
   credentials: CredentialService;
   loginPerMinute: number;
-  /** Failed sign-ins per email address in 15 minutes before that address is refused for a while. */
+  /** Sign-in attempts per email and client address in 15 minutes (a success starts afresh). */
   loginFailuresPerEmail: number;
-  secureCookies: boolean;
+  streams: StreamRegistry;
 };
 
 class TooManyAttempts extends Error {
@@ -35,14 +36,16 @@ const Me = Type.Object({
 export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { access, credentials } = opts;
-  // The per-address limit stops one client; this one stops many clients guessing one account's
-  // password. It counts any email string alike, so it tells nothing about which emails exist.
+  // Attempts per account and address. It counts any email string alike, so it tells nothing about
+  // which emails exist.
   const failures = new WindowCounter({ limit: opts.loginFailuresPerEmail, windowMs: 15 * 60_000 });
   const cookieOptions = {
     path: '/',
     httpOnly: true,
     sameSite: 'strict' as const,
-    secure: opts.secureCookies,
+    // Always: a session cookie sent over plain HTTP once is a session anyone on the path can take.
+    // Browsers (and curl) treat http://localhost as secure, so local use still works.
+    secure: true,
   };
 
   app.post(
@@ -67,13 +70,14 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
       },
     },
     async (request, reply) => {
-      const key = request.body.email.trim().toLowerCase();
-      const wait = failures.blockedFor(key);
+      // One budget per account and client address, taken before the password is checked: a guesser
+      // elsewhere cannot lock the owner out, and a burst of concurrent guesses cannot all slip
+      // through before the first failure is counted. The per-address limit above bounds how many
+      // accounts one address may try.
+      const key = `${request.body.email.trim().toLowerCase()}|${request.ip}`;
+      const wait = failures.take(key);
       if (wait > 0) throw new TooManyAttempts(wait);
-      const user = await access.verifyCredentials(request.body.email, request.body.password).catch((err) => {
-        failures.hit(key);
-        throw err;
-      });
+      const user = await access.verifyCredentials(request.body.email, request.body.password);
       failures.reset(key);
       const session = await credentials.createSession(user.id);
       reply.setCookie(SESSION_COOKIE, session.cookie, {
@@ -95,7 +99,10 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
     },
     async (request, reply) => {
       const p = caller(request);
-      if (p.sessionId) await credentials.endSession(p.sessionId);
+      if (p.sessionId) {
+        await credentials.endSession(p.sessionId);
+        opts.streams.endSession(p.sessionId);
+      }
       reply.clearCookie(SESSION_COOKIE, cookieOptions);
       return reply.code(204).send(null);
     },
@@ -153,17 +160,18 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
   );
 
   app.delete(
-    '/api/v1/me/tokens/:tokenId',
+    '/api/v1/me/tokens/:id',
     {
       schema: {
         summary: 'Revoke one of the caller’s API tokens',
         tags: ['tokens'],
-        params: Type.Object({ tokenId: Uuid }),
+        params: Type.Object({ id: Uuid }),
         response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
       },
     },
     async (request, reply) => {
-      await credentials.revokeToken(caller(request).userId, request.params.tokenId);
+      await credentials.revokeToken(caller(request).userId, request.params.id);
+      opts.streams.endToken(request.params.id.toLowerCase());
       return reply.code(204).send(null);
     },
   );

@@ -18,9 +18,11 @@ const ListQuery = Type.Object(
     until: Type.Optional(DateTime),
     q: Type.Optional(Type.String({ maxLength: 36, description: 'a run id or the start of one' })),
     limit: Type.Optional(
-      Type.String({
-        pattern: '^[0-9]{1,3}$',
-        description: `${LIST_LIMIT.min}–${LIST_LIMIT.max}, default ${LIST_LIMIT.default}`,
+      Type.Integer({
+        minimum: LIST_LIMIT.min,
+        maximum: LIST_LIMIT.max,
+        format: 'int32',
+        description: `runs per page, default ${LIST_LIMIT.default}`,
       }),
     ),
     cursor: Type.Optional(Type.String({ maxLength: 300 })),
@@ -65,6 +67,12 @@ export function registerOperationRoutes(
     base,
     {
       config: { tenant: 'read' },
+      // Query values are text and the validator coerces nothing; the one number is read here, so
+      // that its schema (and the OpenAPI document) can say integer.
+      preValidation: async (request) => {
+        const q = request.query as Record<string, unknown>;
+        if (typeof q.limit === 'string' && /^\d{1,4}$/.test(q.limit)) q.limit = Number(q.limit);
+      },
       schema: {
         summary: 'List runs, newest first (keyset paged)',
         tags: ['operations'],

@@ -7,6 +7,7 @@ import type { OperationRunService } from '../../ledger/service.ts';
 import { authenticate } from '../auth.ts';
 import { problems, TenantParams } from '../schemas.ts';
 import type { RunStreamHub } from '../stream-hub.ts';
+import type { StreamRegistry } from '../stream-registry.ts';
 
 // A client that reads slower than runs change is cut off rather than buffered without bound; it
 // reconnects (EventSource does so by itself) and reloads the list.
@@ -23,12 +24,22 @@ export type StreamRouteOptions = {
   recheckMs: number;
   access: AccessService;
   credentials: CredentialService;
+  /** Caps open streams and ends those whose session, token or membership ends. */
+  registry: StreamRegistry;
 };
+
+class TooManyStreams extends Error {
+  statusCode = 429;
+  headers = { 'retry-after': '30' };
+  constructor() {
+    super('too many open streams; close one and retry');
+  }
+}
 
 /** Server-Sent Events of one tenant's run changes, authorised like the list. */
 export function registerStreamRoute(
   root: FastifyInstance,
-  { hub, service, heartbeatMs, recheckMs, access, credentials }: StreamRouteOptions,
+  { hub, service, heartbeatMs, recheckMs, access, credentials, registry }: StreamRouteOptions,
 ) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const connections = new Set<() => void>();
@@ -52,7 +63,7 @@ export function registerStreamRoute(
           200: Type.String({
             description: 'text/event-stream; `event: run` with `data: <Run JSON>`; comments as heartbeats',
           }),
-          ...problems(401, 404),
+          ...problems(401, 404, 429, 503),
         },
       },
     },
@@ -60,6 +71,13 @@ export function registerStreamRoute(
       // Listening starts before the response does, so a database failure is still a 503 problem.
       await hub.ready();
       const tenantId = request.params.tenantId.toLowerCase();
+      const principal = request.principal!;
+      let open = true;
+      const release = registry.acquire(
+        { userId: principal.userId, tenantId, sessionId: principal.sessionId, tokenId: principal.tokenId },
+        () => end(),
+      );
+      if (!release) throw new TooManyStreams();
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -70,7 +88,6 @@ export function registerStreamRoute(
         'x-content-type-options': 'nosniff',
         'x-request-id': String(request.id),
       });
-      let open = true;
       const write = (chunk: string) => {
         if (!open) return;
         res.write(chunk);
@@ -89,6 +106,7 @@ export function registerStreamRoute(
       function end() {
         if (!open) return;
         open = false;
+        release!();
         clearInterval(heartbeat);
         clearInterval(recheck);
         unsubscribe();

@@ -1,7 +1,12 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
+import type { Config } from '../../main/config.ts';
+import { UnauthorizedError } from '../../shared/errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { problems } from '../schemas.ts';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 const Status = Type.Object({ status: Type.String() }, { additionalProperties: true });
 const Health = Type.Object({
@@ -16,7 +21,7 @@ export type Readiness = { ready: true; database: string } | { ready: false; reas
 /** Liveness, readiness, metrics and the OpenAPI document: public, and free of tenant data. */
 export function registerSystemRoutes(
   app: FastifyInstance,
-  deps: { readiness: () => Promise<Readiness>; metrics: Metrics },
+  deps: { readiness: () => Promise<Readiness>; metrics: Metrics; metricsAccess: Config['metrics'] },
 ) {
   const { readiness, metrics } = deps;
   const publicRoute = { config: { auth: 'public' as const } };
@@ -51,23 +56,33 @@ export function registerSystemRoutes(
     },
   );
 
-  app.get(
-    '/metrics',
-    {
-      ...publicRoute,
-      schema: {
-        summary: 'Prometheus metrics',
-        tags: ['system'],
-        security: [],
-        produces: ['text/plain'],
-        response: { 200: Type.String(), ...problems(503) },
+  // Counts of every tenant's runs: served only as the METRICS setting says.
+  const metricsSetting = deps.metricsAccess;
+  if (metricsSetting.mode !== 'off') {
+    const expected = metricsSetting.mode === 'token' ? sha256(metricsSetting.token) : null;
+    app.get(
+      '/metrics',
+      {
+        ...publicRoute,
+        schema: {
+          summary: 'Prometheus metrics (METRICS=open, or token:<secret> sent as a Bearer token)',
+          tags: ['system'],
+          security: [],
+          produces: ['text/plain'],
+          response: { 200: Type.String({ maxLength: 10_000_000 }), ...problems(401, 503) },
+        },
       },
-    },
-    async (_req, reply) => {
-      const text = await metrics.registry.metrics();
-      return reply.type(metrics.registry.contentType).send(text);
-    },
-  );
+      async (request, reply) => {
+        if (expected) {
+          const given = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
+          if (!timingSafeEqual(sha256(given), expected))
+            throw new UnauthorizedError('send the metrics token');
+        }
+        const text = await metrics.registry.metrics();
+        return reply.type(metrics.registry.contentType).send(text);
+      },
+    );
+  }
 
   app.get(
     '/api/v1/openapi.json',

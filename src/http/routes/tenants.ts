@@ -4,12 +4,20 @@ import Type from 'typebox';
 import type { AccessService } from '../../access/service.ts';
 import type { OperationCatalog } from '../../ledger/catalog.ts';
 import { caller } from '../auth.ts';
-import { MemberSchema, problems, RoleSchema, TenantParams, Uuid } from '../schemas.ts';
+import { InvitationSchema, MemberSchema, problems, RoleSchema, TenantParams, Uuid } from '../schemas.ts';
+import type { StreamRegistry } from '../stream-registry.ts';
 
-export type TenantRouteOptions = { access: AccessService; catalog: OperationCatalog };
+export type TenantRouteOptions = {
+  access: AccessService;
+  catalog: OperationCatalog;
+  streams: StreamRegistry;
+};
 
 /** Tenants of the caller, the operation types, and memberships (owners only). */
-export function registerTenantRoutes(root: FastifyInstance, { access, catalog }: TenantRouteOptions) {
+export function registerTenantRoutes(
+  root: FastifyInstance,
+  { access, catalog, streams }: TenantRouteOptions,
+) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
   app.get(
@@ -85,20 +93,69 @@ export function registerTenantRoutes(root: FastifyInstance, { access, catalog }:
     {
       config: { tenant: 'manage_members' },
       schema: {
-        summary: 'Add an existing user to the tenant with a role (owners only)',
+        summary:
+          'Invite an email to the tenant with a role (owners only); the person joins by accepting. The answer is the same whether or not the email belongs to anyone',
         tags: ['members'],
         params: TenantParams,
         body: Type.Object(
           { email: Type.String({ minLength: 3, maxLength: 320 }), role: RoleSchema },
           { additionalProperties: false },
         ),
-        response: { 201: MemberSchema, ...problems(400, 401, 403, 404, 409, 413) },
+        response: { 202: InvitationSchema, ...problems(400, 401, 403, 404, 413) },
       },
     },
     async (request, reply) =>
       reply
-        .code(201)
-        .send(await access.addMember(request.params.tenantId, request.body.email, request.body.role)),
+        .code(202)
+        .send(await access.invite(request.params.tenantId, request.body.email, request.body.role)),
+  );
+
+  const InvitationParams = Type.Object({ tenantId: Uuid });
+
+  app.get(
+    '/api/v1/me/invitations',
+    {
+      schema: {
+        summary: 'Invitations waiting for the caller’s email',
+        tags: ['members'],
+        response: {
+          200: Type.Object({
+            data: Type.Array(Type.Object({ ...InvitationSchema.properties, tenantName: Type.String() })),
+          }),
+          ...problems(401),
+        },
+      },
+    },
+    async (request) => ({ data: await access.invitationsFor(caller(request).email) }),
+  );
+
+  app.post(
+    '/api/v1/me/invitations/:tenantId/accept',
+    {
+      schema: {
+        summary: 'Accept an invitation: the caller joins the tenant with the invited role',
+        tags: ['members'],
+        params: InvitationParams,
+        response: { 200: MemberSchema, ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request) => access.acceptInvitation(caller(request), request.params.tenantId),
+  );
+
+  app.delete(
+    '/api/v1/me/invitations/:tenantId',
+    {
+      schema: {
+        summary: 'Decline an invitation',
+        tags: ['members'],
+        params: InvitationParams,
+        response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await access.declineInvitation(caller(request), request.params.tenantId);
+      return reply.code(204).send(null);
+    },
   );
 
   app.patch(
@@ -129,6 +186,7 @@ export function registerTenantRoutes(root: FastifyInstance, { access, catalog }:
     },
     async (request, reply) => {
       await access.removeMember(request.params.tenantId, request.params.userId);
+      streams.endMembership(request.params.tenantId.toLowerCase(), request.params.userId.toLowerCase());
       return reply.code(204).send(null);
     },
   );

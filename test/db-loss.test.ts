@@ -1,0 +1,170 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tenantRepository } from '../src/access/tenants.ts';
+import { openDatabase } from '../src/db/database.ts';
+import type { HttpApp } from '../src/http/app.ts';
+import { loadConfig } from '../src/main/config.ts';
+import { createHttpServer } from '../src/main/http.ts';
+import { createOpsledger, type Opsledger } from '../src/main/opsledger.ts';
+import { createLogger } from '../src/shared/logger.ts';
+import { isProblem } from './helpers/api-fuzz.ts';
+import { TEST_SECRET_KEY } from './helpers/ledger.ts';
+import { onPostgres } from './helpers/target.ts';
+import { type HandlerLog, testTaskType } from './helpers/test-types.ts';
+
+const BIN = '/usr/lib/postgresql/15/bin';
+const asPostgres = (cmd: string, args: string[]) =>
+  execFileSync(
+    process.getuid?.() === 0 ? 'runuser' : cmd,
+    process.getuid?.() === 0 ? ['-u', 'postgres', '--', cmd, ...args] : args,
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    },
+  );
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A PostgreSQL cluster of this test's own, in a temporary folder, on its own port. */
+async function privateCluster() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-pgloss-'));
+  const data = path.join(dir, 'data');
+  if (process.getuid?.() === 0) execFileSync('chown', ['postgres', dir]);
+  const port = await freePort();
+  asPostgres(`${BIN}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const ctl = (...args: string[]) => asPostgres(`${BIN}/pg_ctl`, ['-D', data, ...args]);
+  const cluster = {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    start: () => ctl('-o', opts, '-l', path.join(dir, 'log'), '-w', 'start'),
+    /** Like a crash: no checkpoint, connections dropped. */
+    stop: () => ctl('-m', 'immediate', '-w', 'stop'),
+    destroy() {
+      try {
+        ctl('-m', 'immediate', '-w', 'stop');
+      } catch {
+        // already stopped
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  cluster.start();
+  return cluster;
+}
+
+let cleanup: (() => Promise<void>) | null = null;
+afterAll(async () => {
+  await cleanup?.();
+});
+
+describe.skipIf(!onPostgres())('losing the database', () => {
+  it('answers 503 while it is down and, once back, completes every accepted start once, with no restart', async () => {
+    console.log('[db-loss] PostgreSQL pass: a private cluster is stopped and started mid-run');
+    const cluster = await privateCluster();
+    let ledger: Opsledger | null = null;
+    let app: HttpApp | null = null;
+    cleanup = async () => {
+      await app?.close().catch(() => {});
+      await ledger?.close().catch(() => {});
+      cluster.destroy();
+    };
+    const log: HandlerLog = { started: [], aborted: [] };
+    const config = loadConfig({
+      DATABASE_URL: cluster.url,
+      SECRET_KEY: TEST_SECRET_KEY,
+      STALE_RUN_SECONDS: '5',
+      DATA_DIR: os.tmpdir(),
+    });
+    ledger = await createOpsledger({
+      config,
+      definitions: [testTaskType(log)],
+      logger: createLogger({ level: 'silent' }),
+      worker: true,
+      database: await openDatabase({ kind: 'postgres', url: cluster.url }),
+    });
+    app = await createHttpServer(ledger, { suite: false, limits: { startsPerMinute: 100_000 } });
+    const l = ledger;
+    const a = app;
+    const tenant = await l.database.systemTx((trx) => tenantRepository.create(trx, { name: 'Loss' }));
+    const user = await a.opsledger.access.createUser({
+      email: 'loss@example.test',
+      password: 'survives-outages-1',
+    });
+    await a.opsledger.access.addMember(tenant.id, user.email, 'operator');
+    const { secret } = await a.opsledger.credentials.createToken(user.id, 'loss');
+    const headers = { authorization: `Bearer ${secret}` };
+    const accepted = new Map<string, string>();
+    const start = async (key: string) => {
+      const res = await a.inject({
+        method: 'POST',
+        url: `/api/v1/tenants/${tenant.id}/operations`,
+        headers,
+        payload: { type: 'test.task', inputs: { key, sleepMs: 1500 } },
+      });
+      if (res.statusCode === 202) accepted.set(key, res.json().run.id);
+      return res;
+    };
+
+    for (let i = 0; i < 8; i++) expect((await start(`before-${i}`)).statusCode).toBe(202);
+    const deadline = Date.now() + 20_000;
+    while (log.started.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(log.started.length).toBeGreaterThanOrEqual(1);
+
+    cluster.stop();
+    const down = [
+      await start('while-down'),
+      await a.inject({ url: `/api/v1/tenants/${tenant.id}/operations`, headers }),
+    ];
+    for (const res of down) {
+      expect(res.statusCode, res.body).toBe(503);
+      expect(isProblem(res)).toBe(true);
+    }
+    const ready = await a.inject({ url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    // Some seconds down, with the worker and the stream listener trying all the while.
+    await new Promise((r) => setTimeout(r, 3000));
+
+    cluster.start();
+    const backBy = Date.now() + 30_000;
+    while ((await a.inject({ url: '/readyz' })).statusCode !== 200) {
+      if (Date.now() > backBy) throw new Error('not ready again after the database came back');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (let i = 0; i < 4; i++) expect((await start(`after-${i}`)).statusCode).toBe(202);
+
+    // Every accepted start completes, exactly one run each, none stuck.
+    const finishBy = Date.now() + 60_000;
+    for (;;) {
+      const rows = await l.database.systemTx((trx) =>
+        trx.selectFrom('operation_runs').selectAll().where('tenant_id', '=', tenant.id).execute(),
+      );
+      if (rows.length === accepted.size && rows.every((r) => r.status === 'completed')) {
+        expect(new Set(rows.map((r) => r.id))).toEqual(new Set(accepted.values()));
+        expect(rows.map((r) => r.outcome)).toEqual(rows.map(() => 'succeeded'));
+        console.log(
+          `[db-loss] ${rows.length} runs completed; attempts ${JSON.stringify(rows.map((r) => r.attempts).sort())}`,
+        );
+        break;
+      }
+      if (Date.now() > finishBy) {
+        throw new Error(
+          `stuck: ${JSON.stringify(rows.map((r) => [r.status, r.attempts]))} of ${accepted.size}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+});
