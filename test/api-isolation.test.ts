@@ -15,6 +15,7 @@ let runA: string;
 let runB: string;
 let bobTokenId: string;
 let restoreB: string;
+let backupB: string;
 let doc: {
   paths: Record<string, Record<string, { security?: unknown[]; requestBody?: unknown }>>;
 };
@@ -91,6 +92,16 @@ beforeAll(async () => {
   restoreB = randomUUID();
   await sql`insert into restore_runs (id, tenant_id, backup_set_id, initiator_kind)
             values (${restoreB}, ${tenantB}, ${randomUUID()}, 'system')`.execute(h.ledger.database.db);
+  // A backup set of B (also B's drift baseline), written as the backup type would.
+  backupB = randomUUID();
+  await sql`insert into backup_sets (id, tenant_id, name, scope) values (${backupB}, ${tenantB}, 'B set', '[]')`.execute(
+    h.ledger.database.db,
+  );
+  const ownSet = await h.app.inject({
+    url: `/api/v1/tenants/${tenantB}/backup-sets/${backupB}/items`,
+    headers: h.bearer(bob),
+  });
+  expect(ownSet.statusCode).toBe(200);
   const own = await h.app.inject({
     url: `/api/v1/tenants/${tenantB}/restore-runs/${restoreB}`,
     headers: h.bearer(bob),
@@ -143,6 +154,12 @@ describe('the OpenAPI document', () => {
       'GET /api/v1/tenants/{tenantId}/restore-runs',
       'POST /api/v1/tenants/{tenantId}/restore-runs',
       'GET /api/v1/tenants/{tenantId}/restore-runs/{restoreRunId}',
+      'GET /api/v1/tenants/{tenantId}/inventory',
+      'GET /api/v1/tenants/{tenantId}/inventory/items',
+      'GET /api/v1/tenants/{tenantId}/backup-sets',
+      'GET /api/v1/tenants/{tenantId}/backup-sets/{backupSetId}/items',
+      'GET /api/v1/tenants/{tenantId}/drift/baselines',
+      'GET /api/v1/tenants/{tenantId}/drift/baselines/{baselineId}/findings',
     ]) {
       expect(documented).toContain(route);
     }
@@ -157,6 +174,8 @@ describe('isolation walk over every documented route', () => {
       userId: alice.id,
       id: randomUUID(),
       restoreRunId: randomUUID(),
+      backupSetId: randomUUID(),
+      baselineId: randomUUID(),
     };
     const checked: string[] = [];
     for (const op of operations().filter((o) => !o.isPublic)) {
@@ -194,6 +213,8 @@ describe('isolation walk over every documented route', () => {
       userId: randomUUID(),
       id: randomUUID(),
       restoreRunId: randomUUID(),
+      backupSetId: randomUUID(),
+      baselineId: randomUUID(),
     });
     const reference = await h.app.inject({
       url: `/api/v1/tenants/${randomUUID()}/operations/${randomUUID()}`,
@@ -205,11 +226,27 @@ describe('isolation walk over every documented route', () => {
     const cases: [string, Record<string, string>][] = [
       [
         'B ids in B',
-        { tenantId: tenantB, runId: runB, userId: bob.id, id: bobTokenId, restoreRunId: restoreB },
+        {
+          tenantId: tenantB,
+          runId: runB,
+          userId: bob.id,
+          id: bobTokenId,
+          restoreRunId: restoreB,
+          backupSetId: backupB,
+          baselineId: backupB,
+        },
       ],
       [
         'B ids in A',
-        { tenantId: tenantA, runId: runB, userId: bob.id, id: bobTokenId, restoreRunId: restoreB },
+        {
+          tenantId: tenantA,
+          runId: runB,
+          userId: bob.id,
+          id: bobTokenId,
+          restoreRunId: restoreB,
+          backupSetId: backupB,
+          baselineId: backupB,
+        },
       ],
       ['unknown ids', unknown()],
     ];
@@ -219,7 +256,11 @@ describe('isolation walk over every documented route', () => {
       if (!uses('tenantId') && !uses('id')) continue;
       for (const [label, ids] of cases) {
         // In A's own tenant only ids of B in the path make it foreign.
-        if (label === 'B ids in A' && !uses('runId') && !uses('userId') && !uses('restoreRunId')) continue;
+        if (
+          label === 'B ids in A' &&
+          !['runId', 'userId', 'restoreRunId', 'backupSetId', 'baselineId'].some(uses)
+        )
+          continue;
         const res = await call(op, ids, h.bearer(alice));
         const what = `${op.method} ${op.path} (${label})`;
         expect(res.statusCode, what).toBe(404);

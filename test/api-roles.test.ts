@@ -48,6 +48,10 @@ describe('role matrix', () => {
       `${ops()}/stats?window=30d`,
       '/api/v1/tenants',
       '/api/v1/operation-types',
+      `/api/v1/tenants/${tenant}/inventory`,
+      `/api/v1/tenants/${tenant}/inventory/items?family=deviceConfigurations`,
+      `/api/v1/tenants/${tenant}/backup-sets`,
+      `/api/v1/tenants/${tenant}/drift/baselines`,
     ];
     for (const url of read) {
       expect((await h.app.inject({ url, headers: h.bearer(viewer) })).statusCode, url).toBe(200);

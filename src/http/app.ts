@@ -24,11 +24,13 @@ import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes
 import { registerOperationRoutes } from './routes/operations.ts';
 import { type RestoreRunsApi, registerRestoreRunRoutes } from './routes/restore-runs.ts';
 import { registerStreamRoute } from './routes/stream.ts';
+import { registerSuiteReadRoutes, type SuiteReadsApi } from './routes/suite-reads.ts';
 import { type Readiness, registerSystemRoutes } from './routes/system.ts';
 import { registerTenantRoutes } from './routes/tenants.ts';
 import { Problem, RunSchema } from './schemas.ts';
 import type { RunStreamHub } from './stream-hub.ts';
 import { type StreamLimits, StreamRegistry } from './stream-registry.ts';
+import { installUi } from './ui.ts';
 
 /** What the HTTP layer is given: services built by the composition root (src/main), never built here. */
 export type HttpServices = {
@@ -45,6 +47,8 @@ export type HttpServices = {
   restoreRuns?: RestoreRunsApi | null;
   /** Tenants' Graph connections; their routes exist only when given. */
   graphConnections?: GraphConnectionApi | null;
+  /** The suite's read models (inventory, backups, drift); their routes exist only when given. */
+  suiteReads?: SuiteReadsApi | null;
 };
 
 export type HttpOptions = {
@@ -64,6 +68,8 @@ export type HttpOptions = {
   streamHeartbeatMs?: number;
   /** How often an open stream re-checks that its caller may still read the tenant. */
   streamRecheckMs?: number;
+  /** The built web UI (default web/dist); `false` serves the API alone. */
+  ui?: { dir?: string } | false;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -125,6 +131,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   // Every route as registered, so a test can hold the OpenAPI document to all of them.
   const registeredRoutes: { method: string; url: string }[] = [];
   app.addHook('onRoute', (route) => {
+    if ((route.schema as { hide?: boolean } | undefined)?.hide) return; // the UI's files, not the API
     for (const method of [route.method].flat()) {
       if (method !== 'HEAD') registeredRoutes.push({ method, url: route.url });
     }
@@ -216,6 +223,8 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   if (services.restoreRuns) registerRestoreRunRoutes(app, { restoreRuns: services.restoreRuns });
   if (services.graphConnections)
     registerGraphConnectionRoutes(app, { connections: services.graphConnections });
+  if (services.suiteReads) registerSuiteReadRoutes(app, { reads: services.suiteReads });
+  if (options.ui !== false) await installUi(app, options.ui ?? {});
 
   app.addHook('onClose', async () => {
     await hub.close();

@@ -12,6 +12,7 @@ import type { RunQueue } from './queue-port.ts';
 import { boundMonitoringRead, runRepository as repo } from './repository.ts';
 import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
 import { runStats, type StatsWindow } from './stats.ts';
+import { runDailyCounts } from './stats-daily.ts';
 import { RETRYABLE_OUTCOMES } from './vocabulary.ts';
 
 export type StartRequest = {
@@ -67,6 +68,11 @@ export class OperationRunService {
   /** Per type, the tenant's runs in a window: counts by outcome and p50/p95 durations. */
   stats(tenantId: string, window: StatsWindow) {
     return runStats({ database: this.#db, catalog: this.#catalog }, tenantId, window);
+  }
+
+  /** Runs per UTC day and type by outcome over a stats window (the overview's bars). */
+  dailyCounts(tenantId: string, window: StatsWindow) {
+    return runDailyCounts({ database: this.#db }, tenantId, window);
   }
 
   /** Queued and running runs across tenants, for the process's metrics (never shown to a tenant). */

@@ -7,6 +7,7 @@ import { createMetrics } from '../http/metrics.ts';
 import type { Readiness } from '../http/routes/system.ts';
 import { RunStreamHub } from '../http/stream-hub.ts';
 import { deriveKey } from '../shared/secret-key.ts';
+import { SuiteReads } from '../suite/reads.ts';
 import type { Opsledger } from './opsledger.ts';
 import { createGraphConnectionService, createRestoreRunService } from './suite.ts';
 
@@ -63,6 +64,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
       readiness,
       restoreRuns: suite ? createRestoreRunService(ledger) : null,
       graphConnections: suite ? createGraphConnectionService(ledger) : null,
+      suiteReads: suite ? new SuiteReads({ database }) : null,
     },
     options,
   );

@@ -1,8 +1,10 @@
 import { ensureDemoUsers } from '../access/demo-user.ts';
 import { seedDemo } from '../suite/demo.ts';
+import { startDemoActivity } from '../suite/demo-activity.ts';
 import type { Config } from './config.ts';
 import { createHttpServer } from './http.ts';
 import { shutdown } from './shutdown.ts';
+import { createRestoreRunService } from './suite.ts';
 import { openLedger } from './tasks.ts';
 
 export type RunningServer = {
@@ -24,17 +26,28 @@ export async function startServer(
   try {
     app = await createHttpServer(ledger);
     let demo: RunningServer['demo'] = null;
+    let tenants: Awaited<ReturnType<typeof seedDemo>> = [];
     if (options.demo) {
-      const tenants = await seedDemo({ database: ledger.database, config, rootKey: ledger.rootKey });
+      tenants = await seedDemo({ database: ledger.database, config, rootKey: ledger.rootKey });
       demo = (await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey)).owner;
     }
     const address = await app.listen({ port: options.port, host: config.host });
+    // A newcomer's first minute: a few runs queue, run and finish while they look.
+    const stopActivity = options.demo
+      ? startDemoActivity(
+          { service: ledger.service, restoreRuns: createRestoreRunService(ledger), logger: ledger.logger },
+          tenants,
+        )
+      : () => {};
     const running = app;
     return {
       address,
       database: ledger.database.kind === 'pglite' ? `embedded, in ${config.dataDir}` : 'PostgreSQL',
       demo,
-      close: () => shutdown({ ledger, app: running, graceMs: config.shutdownGraceSeconds * 1000 }),
+      close: () => {
+        stopActivity();
+        return shutdown({ ledger, app: running, graceMs: config.shutdownGraceSeconds * 1000 });
+      },
     };
   } catch (err) {
     await app?.close().catch(() => {});

@@ -7,6 +7,7 @@ import type { FailureEntry, Initiator } from '../ledger/run.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { snapshotFamilies } from './backup/create.ts';
 import { backupRepository } from './backup/repository.ts';
+import { seedRestoreHistory } from './demo-restores.ts';
 import { driftLegacy, inventoryLegacy, type LegacySpec, legacyRepository } from './legacy/legacy.ts';
 import { normalizeScope } from './policies.ts';
 
@@ -40,7 +41,8 @@ export const DEMO_TENANTS = [
 ] as const;
 
 /** The fixed id of a tenant's baseline backup: its presence marks the tenant as fully seeded. */
-const baselineIdOf = (tenantId: string) => uuidv7At(Date.UTC(2024, 0, 1), entropy(tenantId, 'baseline'));
+export const baselineIdOf = (tenantId: string) =>
+  uuidv7At(Date.UTC(2024, 0, 1), entropy(tenantId, 'baseline'));
 
 function entropy(...parts: (string | number)[]): Buffer {
   return createHash('sha256').update(parts.join('|')).digest().subarray(0, 10);
@@ -271,4 +273,5 @@ async function seedHistory(
     { id: baselineId, name: 'Baseline', scope, runId: backupRun?.id ?? null, createdAt: baselineAt },
     items,
   );
+  await seedRestoreHistory(trx, tenantId, baselineId, items, at, entropy);
 }

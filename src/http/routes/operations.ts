@@ -51,6 +51,14 @@ const StatsSchema = Type.Object({
       p95DurationMs: Type.Union([Type.Integer(), Type.Null()]),
     }),
   ),
+  days: Type.Array(
+    Type.Object({
+      day: Type.String(),
+      type: Type.String(),
+      counts: Type.Record(Type.String(), Type.Integer()),
+    }),
+    { description: 'runs created per UTC day and type, by outcome' },
+  ),
 });
 
 export type OperationRouteOptions = { service: OperationRunService; startsPerMinute: number };
@@ -105,7 +113,11 @@ export function registerOperationRoutes(
         response: { 200: StatsSchema, ...problems(400, 401, 404) },
       },
     },
-    async (request) => service.stats(request.params.tenantId, (request.query.window ?? '24h') as StatsWindow),
+    async (request) => {
+      const window = (request.query.window ?? '24h') as StatsWindow;
+      const stats = await service.stats(request.params.tenantId, window);
+      return { ...stats, days: await service.dailyCounts(request.params.tenantId, window) };
+    },
   );
 
   app.get(

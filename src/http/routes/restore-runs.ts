@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import type { Initiator, Run } from '../../ledger/run.ts';
 import { caller, initiatorOf } from '../auth.ts';
-import { problems, TenantParams, Uuid } from '../schemas.ts';
+import { DateTime, problems, TenantParams, Uuid } from '../schemas.ts';
 
 /**
  * What these routes need from the restore domain (src/restore's RestoreRunService fits it). The
@@ -26,7 +26,42 @@ export interface RestoreRunsApi {
   ): Promise<{ restore: object; run: Run; created: boolean }>;
 }
 
-const RestoreRun = Type.Record(Type.String(), Type.Unknown(), { description: 'a restore domain record' });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const ErrorEntry = Type.Object({ code: Type.String(), message: Type.String() });
+const RestoreRunFields = {
+  id: Uuid,
+  tenantId: Uuid,
+  backupId: Uuid,
+  status: Type.String({
+    description: 'pending, running, completed, completed_with_errors, failed, cancelled',
+  }),
+  dryRun: Type.Boolean(),
+  requestedItems: Nullable(Type.Array(Type.String())),
+  version: Type.Integer(),
+  initiator: Type.Object({ kind: Type.String(), userId: Nullable(Uuid), name: Type.String() }),
+  error: Nullable(ErrorEntry),
+  counts: Type.Record(Type.String(), Type.Integer()),
+  runId: Nullable(Uuid),
+  createdAt: DateTime,
+  startedAt: Nullable(DateTime),
+  completedAt: Nullable(DateTime),
+};
+const RestoreRun = Type.Object(RestoreRunFields, {
+  description: 'a restore domain record; `runId` is its mirrored operation run',
+});
+const RestoreItem = Type.Object({
+  family: Type.String(),
+  externalId: Type.String(),
+  displayName: Type.String(),
+  action: Nullable(Type.String({ description: 'create, update or none (what the restore does)' })),
+  result: Type.String({ description: 'pending, succeeded, failed or skipped' }),
+  targetId: Nullable(Type.String()),
+  error: Nullable(ErrorEntry),
+});
+const RestoreRunWithItems = Type.Object(
+  { ...RestoreRunFields, items: Type.Array(RestoreItem) },
+  { description: 'a restore domain record with its per-item results' },
+);
 
 export function registerRestoreRunRoutes(
   root: FastifyInstance,
@@ -58,7 +93,7 @@ export function registerRestoreRunRoutes(
     },
     async (request) => {
       const page = await restoreRuns.list(request.params.tenantId, request.query.cursor ?? null);
-      return page as { data: Record<string, unknown>[]; nextCursor: string | null };
+      return page as never;
     },
   );
 
@@ -70,14 +105,10 @@ export function registerRestoreRunRoutes(
         summary: 'One restore record with its per-item results',
         tags: ['restore'],
         params: Type.Object({ tenantId: Type.String({ maxLength: 100 }), restoreRunId: Uuid }),
-        response: { 200: RestoreRun, ...problems(400, 401, 404) },
+        response: { 200: RestoreRunWithItems, ...problems(400, 401, 404) },
       },
     },
-    async (request) =>
-      (await restoreRuns.get(request.params.tenantId, request.params.restoreRunId)) as Record<
-        string,
-        unknown
-      >,
+    async (request) => (await restoreRuns.get(request.params.tenantId, request.params.restoreRunId)) as never,
   );
 
   app.post(

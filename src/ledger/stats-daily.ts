@@ -1,0 +1,51 @@
+import { sql } from 'kysely';
+import type { Database } from '../db/database.ts';
+import { withDbErrors } from '../shared/errors.ts';
+import { assertUuid } from '../shared/ids.ts';
+import { boundMonitoringRead } from './repository.ts';
+import { STATS_WINDOWS, type StatsWindow } from './stats.ts';
+import type { RunOutcome } from './tables.ts';
+
+export type DailyCounts = { day: string; type: string; counts: Record<RunOutcome, number> };
+
+/**
+ * Runs created per UTC day and type over a stats window, by outcome: the overview's stacked bars.
+ * One grouped query on the (tenant_id, created_at) index, at most 31 days × types rows.
+ */
+export async function runDailyCounts(
+  deps: { database: Database },
+  tenantId: string,
+  window: StatsWindow,
+): Promise<DailyCounts[]> {
+  const t = assertUuid(tenantId, 'tenant');
+  const since = new Date(Date.now() - STATS_WINDOWS[window] * 3600_000);
+  type Row = { day: string; type: string } & Record<RunOutcome, number>;
+  const rows = await withDbErrors(() =>
+    deps.database.tenantTx(t, async (trx) => {
+      await boundMonitoringRead(trx);
+      const result = await sql<Row>`
+        select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as day, type,
+          count(*) filter (where outcome = 'pending')::int as pending,
+          count(*) filter (where outcome = 'succeeded')::int as succeeded,
+          count(*) filter (where outcome = 'partially_succeeded')::int as partially_succeeded,
+          count(*) filter (where outcome = 'failed')::int as failed,
+          count(*) filter (where outcome = 'cancelled')::int as cancelled
+        from operation_runs
+        where tenant_id = ${t} and created_at >= ${since}
+        group by 1, 2
+        order by 1, 2`.execute(trx);
+      return result.rows;
+    }),
+  );
+  return rows.map((r) => ({
+    day: r.day,
+    type: r.type,
+    counts: {
+      pending: r.pending,
+      succeeded: r.succeeded,
+      partially_succeeded: r.partially_succeeded,
+      failed: r.failed,
+      cancelled: r.cancelled,
+    },
+  }));
+}

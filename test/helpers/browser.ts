@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import AxeBuilder from '@axe-core/playwright';
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+/** Debian's Chromium, the only browser the tests drive (nothing is downloaded). */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export async function launchChromium(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/**
+ * Every console error and every failed or refused request of a page. Requests the browser aborts
+ * because the page itself is leaving (a reload, a typed URL, closing the tab: the live stream and
+ * any read still in flight) are expected and are not counted.
+ */
+export class PageWatch {
+  readonly problems: string[] = [];
+  readonly page: Page;
+  #leaving = false;
+
+  constructor(page: Page) {
+    this.page = page;
+    page.on('console', (m) => {
+      if (m.type() === 'error') this.problems.push(`console error on ${page.url()}: ${m.text()}`);
+    });
+    page.on('pageerror', (err) => this.problems.push(`page error on ${page.url()}: ${err.message}`));
+    page.on('requestfailed', (r) => {
+      const aborted = r.failure()?.errorText === 'net::ERR_ABORTED';
+      if (aborted && (this.#leaving || r.url().endsWith('/operations/stream'))) return;
+      this.problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400) this.problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+    });
+  }
+
+  /** A navigation the test makes on purpose (goto, reload): what it aborts is not a failure. */
+  async leave<T>(fn: () => Promise<T>): Promise<T> {
+    this.#leaving = true;
+    try {
+      return await fn();
+    } finally {
+      this.#leaving = false;
+    }
+  }
+
+  async close() {
+    await this.leave(() => this.page.close());
+  }
+}
+
+/** axe-core's serious and critical violations of the page as it is now (WCAG 2.1 A and AA). */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page: page as never })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
+    .analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.help} — ${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 3)
+          .join(', ')}`,
+    );
+}
