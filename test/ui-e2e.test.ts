@@ -369,6 +369,14 @@ describe.runIf(EMBEDDED)('web UI in Chromium', () => {
     ).toBeGreaterThanOrEqual(1);
     await expect(page.getByText('Would update').first().isVisible()).resolves.toBe(true);
     await expectAccessible(page, 'restore dry run');
+    if (SHOTS) {
+      await page.getByTestId('dry-run-summary').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: path.join(SHOTS, 'restore-1280.png') });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.getByTestId('dry-run-summary').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: path.join(SHOTS, 'restore-390.png') });
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
 
     await page.getByRole('button', { name: '4. Execute' }).click();
     await page.getByRole('button', { name: 'Execute restore' }).click();
@@ -429,7 +437,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', () => {
           innerWidth,
         );
         if (viewport.width === 1280) await expectAccessible(page, name);
-        if (SHOTS && ['operations', 'detail', 'overview', 'restore'].includes(name)) {
+        if (SHOTS && ['operations', 'detail', 'overview'].includes(name)) {
           fs.mkdirSync(SHOTS, { recursive: true });
           await page.screenshot({ path: path.join(SHOTS, `${name}-${viewport.width}.png`) });
         }

@@ -37,6 +37,7 @@ function RunLink({ run }: { run: Run }) {
       params={{ tenantId: run.tenantId, runId: run.id }}
       fw={600}
       size="sm"
+      style={{ whiteSpace: 'nowrap' }}
       aria-label={`${run.typeLabel} run ${run.id.slice(0, 8)}`}
     >
       {run.typeLabel}
@@ -108,12 +109,14 @@ export function RunsTable({ runs }: { runs: Run[] }) {
                 </Text>
               </Table.Td>
               <Table.Td>
-                <Text size="sm">
+                <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
                   <RelativeTime iso={run.startedAt ?? run.createdAt} />
                 </Text>
               </Table.Td>
               <Table.Td>
-                <Text size="sm">{durationOf(run)}</Text>
+                <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
+                  {durationOf(run)}
+                </Text>
               </Table.Td>
               <Table.Td maw={260}>
                 <Text size="sm" lineClamp={2}>

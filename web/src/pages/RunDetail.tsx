@@ -310,7 +310,9 @@ export function RunDetailPage() {
           <Title order={2} size="h4" mb="sm">
             Inputs
           </Title>
-          <Code block>{JSON.stringify(inputs, null, 2)}</Code>
+          <Code block mah={260} style={{ overflow: 'auto' }}>
+            {JSON.stringify(inputs, null, 2)}
+          </Code>
         </Paper>
       </SimpleGrid>
 
