@@ -87,7 +87,7 @@ async function pickOption(page: Page, label: string, option: string) {
   await page.getByRole('option', { name: option, exact: true }).click();
 }
 
-describe.runIf(EMBEDDED)('web UI in Chromium', () => {
+describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: 150_000 }, () => {
   beforeAll(async () => {
     if (!fs.existsSync(path.join(UI_DIR, 'index.html'))) {
       throw new Error('web/dist is missing: npm ci builds it (or npm run build:web)');
@@ -370,10 +370,12 @@ describe.runIf(EMBEDDED)('web UI in Chromium', () => {
     await expect(page.getByText('Would update').first().isVisible()).resolves.toBe(true);
     await expectAccessible(page, 'restore dry run');
     if (SHOTS) {
-      await page.getByTestId('dry-run-summary').scrollIntoViewIfNeeded();
+      const top = () =>
+        page.getByRole('button', { name: '3. Dry run' }).evaluate((el) => el.scrollIntoView());
+      await top();
       await page.screenshot({ path: path.join(SHOTS, 'restore-1280.png') });
       await page.setViewportSize({ width: 390, height: 844 });
-      await page.getByTestId('dry-run-summary').scrollIntoViewIfNeeded();
+      await top();
       await page.screenshot({ path: path.join(SHOTS, 'restore-390.png') });
       await page.setViewportSize({ width: 1280, height: 800 });
     }

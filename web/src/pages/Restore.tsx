@@ -48,6 +48,13 @@ const DONE_ACTION_LABELS: Record<string, string> = {
   none: 'Unchanged',
 };
 
+/** What changes (or failed) first: the review is about those, not the unchanged rest. */
+function changesFirst(items: RestoreRun['items']) {
+  const rank = (i: RestoreRun['items'][number]) =>
+    i.result === 'failed' ? 0 : i.action && i.action !== 'none' ? 1 : 2;
+  return [...items].sort((a, b) => rank(a) - rank(b));
+}
+
 function RestoreStatus({ status }: { status: string }) {
   const s = RESTORE_STATUS[status] ?? { label: status, color: 'gray.3' };
   return (
@@ -106,7 +113,7 @@ function RestoreRecord({ tenantId, record }: { tenantId: string; record: Restore
         </Group>
       )}
       {record.items.length > 0 && (
-        <Table.ScrollContainer minWidth={360} mt="sm">
+        <Table.ScrollContainer minWidth={0} mt="sm">
           <Table verticalSpacing={4} data-testid="restore-items">
             <Table.Thead>
               <Table.Tr>
@@ -115,7 +122,7 @@ function RestoreRecord({ tenantId, record }: { tenantId: string; record: Restore
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {record.items.map((i) => (
+              {changesFirst(record.items).map((i) => (
                 <Table.Tr key={`${i.family}/${i.externalId}`} data-action={i.action ?? ''}>
                   <Table.Td>
                     {i.displayName || i.externalId}

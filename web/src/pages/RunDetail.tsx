@@ -310,7 +310,8 @@ export function RunDetailPage() {
           <Title order={2} size="h4" mb="sm">
             Inputs
           </Title>
-          <Code block mah={260} style={{ overflow: 'auto' }}>
+          {/* Focusable: a scrollable region must be reachable by keyboard. */}
+          <Code block mah={260} style={{ overflow: 'auto' }} tabIndex={0} aria-label="Inputs as JSON">
             {JSON.stringify(inputs, null, 2)}
           </Code>
         </Paper>
