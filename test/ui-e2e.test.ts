@@ -370,11 +370,24 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: 150_000 }, () => {
     await expect(page.getByText('Would update').first().isVisible()).resolves.toBe(true);
     await expectAccessible(page, 'restore dry run');
     if (SHOTS) {
+      // Toasts come and go; the picture is of the page.
+      for (const close of await page.getByRole('button', { name: 'Close notification' }).all())
+        await close.click();
+      await expect.poll(() => page.getByRole('button', { name: 'Close notification' }).count()).toBe(0);
       const top = () =>
-        page.getByRole('button', { name: '3. Dry run' }).evaluate((el) => el.scrollIntoView());
+        page.evaluate(
+          "(() => { document.querySelector('[data-testid=dry-run-summary]').scrollIntoView({ block: 'center' }); })()",
+        );
       await top();
       await page.screenshot({ path: path.join(SHOTS, 'restore-1280.png') });
       await page.setViewportSize({ width: 390, height: 844 });
+      // The navigation slides away on a narrow screen; the picture waits until it has.
+      await expect
+        .poll(async () => {
+          const box = await page.locator('.mantine-AppShell-navbar').boundingBox();
+          return box ? box.x + box.width : 0;
+        })
+        .toBeLessThanOrEqual(1);
       await top();
       await page.screenshot({ path: path.join(SHOTS, 'restore-390.png') });
       await page.setViewportSize({ width: 1280, height: 800 });
