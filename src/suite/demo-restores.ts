@@ -2,7 +2,6 @@ import type { Trx } from '../db/database.ts';
 import { uuidv7At } from '../ledger/history.ts';
 import type { Initiator } from '../ledger/run.ts';
 import type { FetchedPolicy } from './policies.ts';
-import { mirrorRestore } from './restore/mirror.ts';
 import type { RestoreAction, RestoreStatus } from './restore/tables.ts';
 
 type Item = { family: string; policy: FetchedPolicy };
@@ -10,8 +9,10 @@ type Outcome = { action: RestoreAction; failed?: { code: string; message: string
 
 /**
  * Past restores of a demo tenant, written as the executor would have left them (records, per-item
- * results) and mirrored into the ledger through the restore adapter, so Operations shows their
- * runs and each record and run link to each other: dry runs, executions, and a partial one.
+ * results). The record's mirror trigger puts each into the ledger, so Operations shows their runs
+ * and each record and run link to each other: dry runs, executions, and a partial one. A record
+ * is written running, then its items, then its final status, as the executor would: the mirror is
+ * completed only once, with the items' counts.
  */
 export async function seedRestoreHistory(
   trx: Trx,
@@ -57,16 +58,13 @@ export async function seedRestoreHistory(
         id,
         tenant_id: tenantId,
         backup_set_id: backupSetId,
-        status,
+        status: 'running',
         dry_run: dryRun,
         requested_items: JSON.stringify(chosen.map((i) => i.policy.externalId)),
-        version: 3,
         initiator_kind: user.kind,
         initiator_name: user.name ?? '',
         created_at: createdAt,
         started_at: new Date(createdAt.getTime() + 600),
-        completed_at: completedAt,
-        updated_at: completedAt,
       })
       .execute();
     await trx
@@ -90,17 +88,9 @@ export async function seedRestoreHistory(
         }),
       )
       .execute();
-    await mirrorRestore(trx, tenantId, id);
-    const mirror = await trx
-      .selectFrom('operation_runs')
-      .select('id')
-      .where('tenant_id', '=', tenantId)
-      .where('source_type', '=', 'restore_run')
-      .where('source_id', '=', id)
-      .executeTakeFirstOrThrow();
     await trx
       .updateTable('restore_runs')
-      .set({ operation_run_id: mirror.id })
+      .set({ status, completed_at: completedAt })
       .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
       .execute();

@@ -2455,6 +2455,125 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenantId}/restore-runs/{restoreRunId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retry a failed, partially completed or cancelled restore as a new restore record */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    restoreRunId: string;
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            created: true;
+                            /** @description a restore domain record; `runId` is its mirrored operation run */
+                            restore: {
+                                /** Format: uuid */
+                                backupId: string;
+                                completedAt: string | null;
+                                counts: {
+                                    [key: string]: number;
+                                };
+                                /** Format: date-time */
+                                createdAt: string;
+                                dryRun: boolean;
+                                error: {
+                                    code: string;
+                                    message: string;
+                                } | null;
+                                /** Format: uuid */
+                                id: string;
+                                initiator: {
+                                    kind: string;
+                                    name: string;
+                                    userId: string | null;
+                                };
+                                requestedItems: string[] | null;
+                                runId: string | null;
+                                startedAt: string | null;
+                                /** @description pending, running, completed, completed_with_errors, failed, cancelled */
+                                status: string;
+                                /** Format: uuid */
+                                tenantId: string;
+                                version: number;
+                            };
+                            run: components["schemas"]["Run"];
+                        };
+                    };
+                };
+                /** @description problem details (400) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (401) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (403) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (404) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (409) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
