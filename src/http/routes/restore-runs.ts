@@ -42,12 +42,15 @@ const RestoreRunFields = {
   error: Nullable(ErrorEntry),
   counts: Type.Record(Type.String(), Type.Integer()),
   runId: Nullable(Uuid),
+  retryOf: Nullable(Uuid),
   createdAt: DateTime,
   startedAt: Nullable(DateTime),
   completedAt: Nullable(DateTime),
 };
+// Fields the domain adds later are still sent (additionalProperties), never silently dropped.
 const RestoreRun = Type.Object(RestoreRunFields, {
   description: 'a restore domain record; `runId` is its mirrored operation run',
+  additionalProperties: true,
 });
 const RestoreItem = Type.Object({
   family: Type.String(),
@@ -60,7 +63,7 @@ const RestoreItem = Type.Object({
 });
 const RestoreRunWithItems = Type.Object(
   { ...RestoreRunFields, items: Type.Array(RestoreItem) },
-  { description: 'a restore domain record with its per-item results' },
+  { description: 'a restore domain record with its per-item results', additionalProperties: true },
 );
 
 export function registerRestoreRunRoutes(

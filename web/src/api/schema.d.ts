@@ -2112,7 +2112,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            data: {
+                            data: ({
                                 /** Format: uuid */
                                 backupId: string;
                                 completedAt: string | null;
@@ -2134,6 +2134,7 @@ export interface paths {
                                     userId: string | null;
                                 };
                                 requestedItems: string[] | null;
+                                retryOf: string | null;
                                 runId: string | null;
                                 startedAt: string | null;
                                 /** @description pending, running, completed, completed_with_errors, failed, cancelled */
@@ -2141,7 +2142,9 @@ export interface paths {
                                 /** Format: uuid */
                                 tenantId: string;
                                 version: number;
-                            }[];
+                            } & {
+                                [key: string]: unknown;
+                            })[];
                             nextCursor: string | null;
                         };
                     };
@@ -2229,6 +2232,7 @@ export interface paths {
                                     userId: string | null;
                                 };
                                 requestedItems: string[] | null;
+                                retryOf: string | null;
                                 runId: string | null;
                                 startedAt: string | null;
                                 /** @description pending, running, completed, completed_with_errors, failed, cancelled */
@@ -2236,6 +2240,8 @@ export interface paths {
                                 /** Format: uuid */
                                 tenantId: string;
                                 version: number;
+                            } & {
+                                [key: string]: unknown;
                             };
                             run: components["schemas"]["Run"];
                         };
@@ -2273,6 +2279,7 @@ export interface paths {
                                     userId: string | null;
                                 };
                                 requestedItems: string[] | null;
+                                retryOf: string | null;
                                 runId: string | null;
                                 startedAt: string | null;
                                 /** @description pending, running, completed, completed_with_errors, failed, cancelled */
@@ -2280,6 +2287,8 @@ export interface paths {
                                 /** Format: uuid */
                                 tenantId: string;
                                 version: number;
+                            } & {
+                                [key: string]: unknown;
                             };
                             run: components["schemas"]["Run"];
                         };
@@ -2408,6 +2417,7 @@ export interface paths {
                                 targetId: string | null;
                             }[];
                             requestedItems: string[] | null;
+                            retryOf: string | null;
                             runId: string | null;
                             startedAt: string | null;
                             /** @description pending, running, completed, completed_with_errors, failed, cancelled */
@@ -2415,6 +2425,8 @@ export interface paths {
                             /** Format: uuid */
                             tenantId: string;
                             version: number;
+                        } & {
+                            [key: string]: unknown;
                         };
                     };
                 };
@@ -2509,6 +2521,7 @@ export interface paths {
                                     userId: string | null;
                                 };
                                 requestedItems: string[] | null;
+                                retryOf: string | null;
                                 runId: string | null;
                                 startedAt: string | null;
                                 /** @description pending, running, completed, completed_with_errors, failed, cancelled */
@@ -2516,6 +2529,8 @@ export interface paths {
                                 /** Format: uuid */
                                 tenantId: string;
                                 version: number;
+                            } & {
+                                [key: string]: unknown;
                             };
                             run: components["schemas"]["Run"];
                         };
