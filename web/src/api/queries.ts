@@ -49,7 +49,7 @@ export const runQuery = (tenantId: string, runId: string) =>
     queryFn: async () => {
       const page = await ok(
         api.GET('/api/v1/tenants/{tenantId}/operations', {
-          params: { path: { tenantId }, query: { q: runId.toLowerCase(), limit: '1' } },
+          params: { path: { tenantId }, query: { q: runId.toLowerCase(), limit: 1 } },
         }),
       );
       return page.data.find((r) => r.id === runId.toLowerCase()) ?? null;

@@ -24,7 +24,7 @@ export function Bell({ tenantId, userId }: { tenantId: string; userId: string })
         api.GET('/api/v1/tenants/{tenantId}/operations', {
           params: {
             path: { tenantId },
-            query: { status: 'completed', since: new Date(Date.now() - 7 * DAY).toISOString(), limit: '200' },
+            query: { status: 'completed', since: new Date(Date.now() - 7 * DAY).toISOString(), limit: 200 },
           },
         }),
       );

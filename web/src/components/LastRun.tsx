@@ -7,7 +7,7 @@ import { RelativeTime } from './Time.tsx';
 
 /** The newest run of a type, kept current by the live stream (it is a list query like any other). */
 export function LastRun({ tenantId, type, label }: { tenantId: string; type: string; label: string }) {
-  const q = useQuery(runListQuery(tenantId, { type, limit: '1' }));
+  const q = useQuery(runListQuery(tenantId, { type, limit: 1 }));
   const run = q.data?.data[0];
   return (
     <Group gap="xs" data-testid={`last-${type}`}>

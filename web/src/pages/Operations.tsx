@@ -42,7 +42,7 @@ export function listQueryOf(s: OperationsSearch): ListQuery {
     since: s.from ? dayjs(s.from).startOf('day').toISOString() : undefined,
     until: s.to ? dayjs(s.to).add(1, 'day').startOf('day').toISOString() : undefined,
     cursor: s.cursor,
-    limit: String(PAGE),
+    limit: PAGE,
   };
 }
 
