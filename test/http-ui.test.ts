@@ -82,7 +82,11 @@ describe('the built UI', () => {
       expect(res.statusCode, url).toBe(404);
       expect(res.headers['content-type'], url).toMatch(/^application\/problem\+json/);
     }
-    // A client that does not ask for a page gets the API's 404, not the page.
+    // The root is the page whatever the client accepts (curl sends */*); a deeper path asked for
+    // without HTML gets the API's 404, not the page.
+    const root = await app.inject({ url: '/', headers: { accept: '*/*' } });
+    expect(root.statusCode).toBe(200);
+    expect(root.headers['content-type']).toMatch(/^text\/html/);
     const json = await app.inject({ url: '/t/x/operations' });
     expect(json.statusCode).toBe(404);
     expect(json.headers['content-type']).toMatch(/^application\/problem\+json/);

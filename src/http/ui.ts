@@ -19,6 +19,9 @@ function wantsPage(request: FastifyRequest): boolean {
   if (request.method !== 'GET' && request.method !== 'HEAD') return false;
   const pathname = request.url.split('?')[0]!;
   if (pathname === '/api' || pathname.startsWith('/api/') || pathname.startsWith('/assets/')) return false;
+  // The root is always the page, whatever the client accepts (curl, health checkers, link previews);
+  // deeper client routes are the page only for a client that asks for HTML.
+  if (pathname === '/') return true;
   const accept = request.headers.accept ?? '';
   return accept.includes('text/html');
 }
