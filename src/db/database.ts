@@ -47,9 +47,7 @@ pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
  * or wrote leaves it.
  */
 async function scoped<T>(trx: Trx, tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
-  await sql`select set_config('opsledger.tenant_id', ${tenantId}, true),
-                   set_config('opsledger.tenant_sig', opsledger_tenant_signature(${tenantId}::uuid), true),
-                   set_config('role', 'opsledger_app', true)`.execute(trx);
+  await scopeToTenant(trx, tenantId);
   const result = await fn(trx);
   const { rows } = await sql<{ ok: boolean }>`
     select current_user = 'opsledger_app' and opsledger_tenant() is not distinct from ${tenantId}::uuid as ok`.execute(
@@ -65,6 +63,17 @@ export class TenantScopeError extends Error {
   constructor() {
     super('a tenant transaction changed its role or tenant; it was rolled back');
   }
+}
+
+/**
+ * Binds an open transaction to one tenant for the rest of its life, as tenantTx begins: the
+ * signed tenant and the application role (a transaction that starts cross-tenant, like the firing
+ * of a due schedule, narrows itself this way before it writes the tenant's rows).
+ */
+export async function scopeToTenant(trx: Trx, tenantId: string): Promise<void> {
+  await sql`select set_config('opsledger.tenant_id', ${tenantId}, true),
+                   set_config('opsledger.tenant_sig', opsledger_tenant_signature(${tenantId}::uuid), true),
+                   set_config('role', 'opsledger_app', true)`.execute(trx);
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {

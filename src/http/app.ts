@@ -12,6 +12,7 @@ import Fastify, {
 import type { CredentialService } from '../access/credentials.ts';
 import type { AccessService } from '../access/service.ts';
 import type { OperationCatalog } from '../ledger/catalog.ts';
+import type { ScheduleService } from '../ledger/schedules.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Config } from '../main/config.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -23,6 +24,7 @@ import { registerAuthRoutes } from './routes/auth.ts';
 import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { type RestoreRunsApi, registerRestoreRunRoutes } from './routes/restore-runs.ts';
+import { registerScheduleRoutes, ScheduleSchema } from './routes/schedules.ts';
 import { registerStreamRoute } from './routes/stream.ts';
 import { registerSuiteReadRoutes, type SuiteReadsApi } from './routes/suite-reads.ts';
 import { type Readiness, registerSystemRoutes } from './routes/system.ts';
@@ -38,6 +40,7 @@ export type HttpServices = {
   logger: Logger;
   catalog: OperationCatalog;
   runs: OperationRunService;
+  schedules: ScheduleService;
   access: AccessService;
   credentials: CredentialService;
   hub: RunStreamHub;
@@ -155,6 +158,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   metrics.install(app);
   app.addSchema(Problem);
   app.addSchema(RunSchema);
+  app.addSchema(ScheduleSchema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -211,6 +215,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   });
   registerTenantRoutes(app, { access, catalog: services.catalog, streams });
   registerOperationRoutes(app, { service: services.runs, startsPerMinute: limits.startsPerMinute });
+  registerScheduleRoutes(app, { schedules: services.schedules });
   registerStreamRoute(app, {
     hub,
     service: services.runs,

@@ -21,3 +21,11 @@ export interface RunQueue {
   enqueue(trx: Trx, job: RunJobData, options: EnqueueOptions): Promise<void>;
   cancel(trx: Trx, jobId: string): Promise<void>;
 }
+
+/**
+ * Wakes the schedule evaluator at a moment (a delayed queue job): a new or resumed schedule asks to
+ * be looked at when it is next due, inside the transaction that writes it (or on its own with null).
+ */
+export interface ScheduleWakeups {
+  wakeAt(trx: Trx | null, at: Date): Promise<void>;
+}

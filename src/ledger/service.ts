@@ -1,5 +1,5 @@
 import { uuidv7 } from 'uuidv7';
-import type { Database, Trx } from '../db/database.ts';
+import { type Database, scopeToTenant, type Trx } from '../db/database.ts';
 import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
 import { boundFailures } from '../shared/failures.ts';
 import { assertUuid } from '../shared/ids.ts';
@@ -34,6 +34,15 @@ export type ServiceDeps = {
   logger: Logger;
   /** Called after a run changes in this process (the in-process stream path). */
   onRunChanged?: (run: RunRow) => void;
+};
+
+type PreparedStart = {
+  tenantId: string;
+  def: OperationTypeDefinition;
+  inputs: Record<string, unknown>;
+  hash: string;
+  initiator: ReturnType<typeof normaliseInitiator>;
+  links?: Record<string, string>;
 };
 
 /** Backlog depth beyond which a tenant's runs all share the lowest priority. */
@@ -85,65 +94,99 @@ export class OperationRunService {
   }
 
   async start(request: StartRequest, options: { retryOf?: RunRow } = {}): Promise<StartResult> {
-    const tenantId = assertUuid(request.tenantId, 'tenant');
-    const def = this.#catalog.get(request.type);
-    const inputs = this.#catalog.parseInputs(def.name, request.inputs);
-    const identity = Object.fromEntries(def.identityKeys.map((k) => [k, inputs[k]]));
-    const hash = runIdentityHash(tenantId, def.name, identity);
-    const initiator = normaliseInitiator(request.initiator);
+    const prepared = this.#prepareStart(request);
     // Losing the race on the identity index to a run that completes before we can read it is
     // possible but needs three unlucky interleavings in a row; then the caller gets a conflict.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const result = await this.#tx(tenantId, async (trx) => {
-        // Bad references are refused at the door, whichever door: before any run exists.
-        await def.validate?.(trx, { tenantId, inputs });
-        const jobId = uuidv7();
-        // Fair queuing: the queue takes higher priorities first, so a tenant's n-th waiting run
-        // goes behind every other tenant's first. One tenant's flood cannot hold back another's run.
-        const backlog = await repo.countQueued(trx, tenantId, FAIR_QUEUE_DEPTH);
-        const row = await repo.insertUnlessActive(trx, {
-          id: uuidv7(),
-          tenant_id: tenantId,
-          type: def.name,
-          run_identity_hash: hash,
-          initiator_kind: initiator.kind,
-          initiator_user_id: initiator.userId,
-          initiator_name: initiator.name,
-          context: JSON.stringify(redactDeep({ inputs, ...(request.links ? { links: request.links } : {}) })),
-          summary_counts: JSON.stringify(Object.fromEntries(def.countKeys.map((k) => [k, 0]))),
-          failure_summary: '[]',
-          retry_of_run_id: options.retryOf?.id ?? null,
-          max_attempts: def.maxAttempts,
-          job_id: jobId,
-        });
-        if (!row) {
-          const active = await repo.findActiveByIdentity(trx, tenantId, hash);
-          return active ? { row: active, created: false } : null;
-        }
-        await def.onRunWrite?.(trx, row);
-        // Same transaction as the insert: a run never exists without its job, nor a job without its run.
-        await this.#queue.enqueue(
-          trx,
-          { runId: row.id, tenantId, type: def.name },
-          {
-            jobId,
-            attempts: def.maxAttempts,
-            retryDelaySeconds: def.retryDelaySeconds ?? 0,
-            timeoutSeconds: def.timeoutSeconds,
-            priority: -backlog,
-          },
-        );
-        // The hook may have written the run too (a domain record's trigger makes it its mirror):
-        // answer with the row as it commits.
-        const written = def.onRunWrite ? ((await repo.findById(trx, tenantId, row.id)) ?? row) : row;
-        return { row: written, created: true };
-      });
+      const result = await this.#tx(prepared.tenantId, (trx) =>
+        this.#insertRun(trx, prepared, options.retryOf),
+      );
       if (result) {
         if (result.created) this.#onRunChanged(result.row);
         return { run: this.present(result.row), created: result.created };
       }
     }
     throw new ConflictError('an identical run changed state while starting; try again');
+  }
+
+  /**
+   * Starts a run inside the caller's open transaction, which it scopes to the run's tenant for the
+   * rest of its life: the run commits (or not) with whatever else the caller writes. The caller
+   * announces the run with `announce` once it has committed.
+   */
+  async startInTransaction(trx: Trx, request: StartRequest): Promise<{ row: RunRow; created: boolean }> {
+    const prepared = this.#prepareStart(request);
+    await scopeToTenant(trx, prepared.tenantId);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const result = await this.#insertRun(trx, prepared);
+      if (result) return result;
+    }
+    throw new ConflictError('an identical run changed state while starting; try again');
+  }
+
+  /** Tells this process's listeners about a run written by `startInTransaction`, after its commit. */
+  announce(row: RunRow): void {
+    this.#onRunChanged(row);
+  }
+
+  #prepareStart(request: StartRequest): PreparedStart {
+    const tenantId = assertUuid(request.tenantId, 'tenant');
+    const def = this.#catalog.get(request.type);
+    const inputs = this.#catalog.parseInputs(def.name, request.inputs);
+    const identity = Object.fromEntries(def.identityKeys.map((k) => [k, inputs[k]]));
+    const hash = runIdentityHash(tenantId, def.name, identity);
+    const initiator = normaliseInitiator(request.initiator);
+    return { tenantId, def, inputs, hash, initiator, links: request.links };
+  }
+
+  async #insertRun(
+    trx: Trx,
+    p: PreparedStart,
+    retryOf?: RunRow,
+  ): Promise<{ row: RunRow; created: boolean } | null> {
+    const { tenantId, def, inputs, hash, initiator } = p;
+    // Bad references are refused at the door, whichever door: before any run exists.
+    await def.validate?.(trx, { tenantId, inputs });
+    const jobId = uuidv7();
+    // Fair queuing: the queue takes higher priorities first, so a tenant's n-th waiting run
+    // goes behind every other tenant's first. One tenant's flood cannot hold back another's run.
+    const backlog = await repo.countQueued(trx, tenantId, FAIR_QUEUE_DEPTH);
+    const row = await repo.insertUnlessActive(trx, {
+      id: uuidv7(),
+      tenant_id: tenantId,
+      type: def.name,
+      run_identity_hash: hash,
+      initiator_kind: initiator.kind,
+      initiator_user_id: initiator.userId,
+      initiator_name: initiator.name,
+      context: JSON.stringify(redactDeep({ inputs, ...(p.links ? { links: p.links } : {}) })),
+      summary_counts: JSON.stringify(Object.fromEntries(def.countKeys.map((k) => [k, 0]))),
+      failure_summary: '[]',
+      retry_of_run_id: retryOf?.id ?? null,
+      max_attempts: def.maxAttempts,
+      job_id: jobId,
+    });
+    if (!row) {
+      const active = await repo.findActiveByIdentity(trx, tenantId, hash);
+      return active ? { row: active, created: false } : null;
+    }
+    await def.onRunWrite?.(trx, row);
+    // Same transaction as the insert: a run never exists without its job, nor a job without its run.
+    await this.#queue.enqueue(
+      trx,
+      { runId: row.id, tenantId, type: def.name },
+      {
+        jobId,
+        attempts: def.maxAttempts,
+        retryDelaySeconds: def.retryDelaySeconds ?? 0,
+        timeoutSeconds: def.timeoutSeconds,
+        priority: -backlog,
+      },
+    );
+    // The hook may have written the run too (a domain record's trigger makes it its mirror):
+    // answer with the row as it commits.
+    const written = def.onRunWrite ? ((await repo.findById(trx, tenantId, row.id)) ?? row) : row;
+    return { row: written, created: true };
   }
 
   async get(tenantId: string, runId: string): Promise<Run> {

@@ -52,8 +52,29 @@ export interface OperationRunsTable {
   updated_at: GeneratedTimestamp;
 }
 
+export type MissedFiringPolicy = 'once' | 'skip';
+
+export interface SchedulesTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  type: string;
+  inputs: Json<Record<string, unknown>>;
+  cron: string;
+  timezone: string;
+  missed: MissedFiringPolicy;
+  paused_at: Timestamp | null;
+  next_fire_at: Timestamp | null;
+  last_fired_at: Timestamp | null;
+  last_run_id: string | null;
+  created_by: string | null;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
 export interface LedgerTables {
   tenants: TenantsTable;
   users: UsersTable;
   operation_runs: OperationRunsTable;
+  schedules: SchedulesTable;
 }

@@ -57,6 +57,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
       logger: ledger.logger,
       catalog: ledger.catalog,
       runs: ledger.service,
+      schedules: ledger.schedules,
       access,
       credentials,
       hub,

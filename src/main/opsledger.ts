@@ -5,10 +5,18 @@ import { OperationCatalog, type OperationTypeDefinition } from '../ledger/catalo
 import { CursorCodec } from '../ledger/cursor.ts';
 import type { RunRow } from '../ledger/run.ts';
 import { RunEvents } from '../ledger/run-events.ts';
+import { ScheduleService } from '../ledger/schedules.ts';
 import { OperationRunService } from '../ledger/service.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { deriveKey, loadRootKey } from '../shared/secret-key.ts';
-import { BossRunQueue, createBoss, prepareQueues, RUN_QUEUE, type RunQueue } from '../worker/boss-queue.ts';
+import {
+  BossRunQueue,
+  BossScheduleWakeups,
+  createBoss,
+  prepareQueues,
+  RUN_QUEUE,
+  type RunQueue,
+} from '../worker/boss-queue.ts';
 import { RunWorker } from '../worker/worker.ts';
 import type { Config } from './config.ts';
 
@@ -22,6 +30,8 @@ export type Opsledger = {
   catalog: OperationCatalog;
   queue: RunQueue;
   service: OperationRunService;
+  /** Tenants' schedules; a worker fires the due ones. */
+  schedules: ScheduleService;
   worker: RunWorker | null;
   events: RunEvents;
   rootKey: Buffer;
@@ -100,6 +110,13 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       logger,
       onRunChanged,
     });
+    const schedules = new ScheduleService({
+      database,
+      catalog,
+      runs: service,
+      wakeups: new BossScheduleWakeups(boss),
+      logger,
+    });
     const worker = options.worker
       ? new RunWorker({
           boss,
@@ -112,6 +129,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
           staleRunSeconds: config.staleRunSeconds,
           retentionDays: config.retentionDays,
           onRunChanged,
+          schedules,
         })
       : null;
     await worker?.start();
@@ -125,6 +143,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       catalog: catalog as OperationCatalog,
       queue,
       service,
+      schedules,
       worker,
       events,
       rootKey,

@@ -1,12 +1,15 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { fromKysely, fromPglite, PgBoss } from 'pg-boss';
 import type { Database, Trx } from '../db/database.ts';
-import type { EnqueueOptions, RunJobData, RunQueue } from '../ledger/queue-port.ts';
+import type { EnqueueOptions, RunJobData, RunQueue, ScheduleWakeups } from '../ledger/queue-port.ts';
 
 /** The queue every operation run goes through; one queue, grouped by tenant for fairness. */
 export const RUN_QUEUE = 'opsledger-runs';
 export const REAPER_QUEUE = 'opsledger-reaper';
 export const PRUNER_QUEUE = 'opsledger-pruner';
+/** Wake-ups of the schedule evaluator: delayed jobs at each next firing, and a pg-boss cron each minute. */
+export const SCHEDULE_QUEUE = 'opsledger-schedules';
 /** pg-boss keeps its tables in this schema of the same database. */
 export const BOSS_SCHEMA = 'pgboss';
 
@@ -58,6 +61,7 @@ export async function prepareQueues(boss: PgBoss, database: Database): Promise<v
   await ensure(RUN_QUEUE, { notify: true, retryLimit: 0, deleteAfterSeconds: 86_400 });
   await ensure(REAPER_QUEUE, { policy: 'stately', notify: true, retryLimit: 0, deleteAfterSeconds: 3600 });
   await ensure(PRUNER_QUEUE, { policy: 'stately', retryLimit: 1, deleteAfterSeconds: 86_400 });
+  await ensure(SCHEDULE_QUEUE, { retryLimit: 0, deleteAfterSeconds: 3600 });
   // The start transaction runs as the application role and enqueues through it: it may read the
   // queue definitions and insert and cancel jobs of the run queue, of its own tenant only (the
   // job's group is the tenant), and touch nothing else of pg-boss.
@@ -107,5 +111,36 @@ export class BossRunQueue implements RunQueue {
 
   async cancel(trx: Trx, jobId: string): Promise<void> {
     await this.#boss.cancel(RUN_QUEUE, jobId, { db: fromKysely(trx) } as any);
+  }
+}
+
+/**
+ * One wake-up job per second of the clock: its id is derived from the second, so any number of
+ * processes asking to be woken at the same moment leave one job (pg-boss ignores a duplicate id).
+ */
+export function wakeupJobId(second: number): string {
+  const h = createHash('sha256').update(`opsledger-schedule-wakeup:${second}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export class BossScheduleWakeups implements ScheduleWakeups {
+  #boss: PgBoss;
+  constructor(boss: PgBoss) {
+    this.#boss = boss;
+  }
+
+  async wakeAt(trx: Trx | null, at: Date): Promise<void> {
+    // Never earlier than the next whole second: a wake-up for a moment already past would share its
+    // id with a job that ran then, and be dropped as a duplicate.
+    const second = Math.max(Math.ceil(at.getTime() / 1000), Math.ceil(Date.now() / 1000) + 1);
+    await this.#boss.send(
+      SCHEDULE_QUEUE,
+      {},
+      {
+        id: wakeupJobId(second),
+        startAfter: new Date(second * 1000),
+        ...(trx ? { db: fromKysely(trx) } : {}),
+      },
+    );
   }
 }

@@ -4,7 +4,14 @@ import type { OperationCatalog } from '../ledger/catalog.ts';
 import type { RunRow } from '../ledger/run.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Logger } from '../shared/logger.ts';
-import { PRUNER_QUEUE, REAPER_QUEUE, RUN_QUEUE, type RunJobData, type RunQueue } from './boss-queue.ts';
+import {
+  PRUNER_QUEUE,
+  REAPER_QUEUE,
+  RUN_QUEUE,
+  type RunJobData,
+  type RunQueue,
+  SCHEDULE_QUEUE,
+} from './boss-queue.ts';
 import { pruneRuns, reapStaleRuns } from './maintenance.ts';
 import {
   type ActiveRun,
@@ -26,6 +33,8 @@ export type WorkerDeps = {
   /** Runs in flight at once in this worker, all tenants together. */
   concurrency?: number;
   onRunChanged?: (run: RunRow) => void;
+  /** Fires due schedules (the ledger's ScheduleService); without it this worker fires none. */
+  schedules?: { fireDue(): Promise<unknown> } | null;
 };
 
 /** How often the reaper is offered to the queue; the queue runs one at a time across workers. */
@@ -105,6 +114,15 @@ export class RunWorker {
       await pruneRuns({ database: d.database, retentionDays: d.retentionDays, logger: d.logger });
     });
     await d.boss.schedule(PRUNER_QUEUE, '17 * * * *', {}, { tz: 'UTC' } as any);
+    const schedules = d.schedules;
+    if (schedules) {
+      // Delayed wake-up jobs are found by polling, so the poll sets how late a firing may be.
+      await d.boss.work(SCHEDULE_QUEUE, { pollingIntervalSeconds: 1, batchSize: 1 }, async () => {
+        await schedules.fireDue();
+      });
+      // The backstop: whatever became of the wake-up jobs, every minute one process looks.
+      await d.boss.schedule(SCHEDULE_QUEUE, '* * * * *', {}, { tz: 'UTC' } as any);
+    }
     // Every worker offers the reaper job; the singleton queue keeps at most one waiting.
     const offer = () => {
       if (this.#stopped) return;
@@ -140,6 +158,7 @@ export class RunWorker {
       d.boss.offWork(RUN_QUEUE, { wait: true }),
       d.boss.offWork(REAPER_QUEUE, { wait: true }),
       d.boss.offWork(PRUNER_QUEUE, { wait: true }),
+      d.schedules ? d.boss.offWork(SCHEDULE_QUEUE, { wait: true }) : Promise.resolve(),
     ]);
     if (timer) clearTimeout(timer);
     await this.#unlisten?.().catch(() => {});
