@@ -309,6 +309,39 @@ ALTER TABLE restore_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE restore_runs FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON restore_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
 
+CREATE TABLE schedules (
+  id uuid NOT NULL,
+  tenant_id uuid NOT NULL,
+  name text NOT NULL,
+  type text NOT NULL,
+  inputs jsonb NOT NULL DEFAULT '{}'::jsonb,
+  cron text NOT NULL,
+  timezone text NOT NULL DEFAULT 'UTC'::text,
+  missed text NOT NULL DEFAULT 'once'::text,
+  paused_at timestamp with time zone,
+  next_fire_at timestamp with time zone,
+  last_fired_at timestamp with time zone,
+  last_run_id uuid,
+  created_by uuid,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now()
+);
+ALTER TABLE schedules ADD CONSTRAINT schedules_cron_check CHECK (((length(cron) >= 1) AND (length(cron) <= 120)));
+ALTER TABLE schedules ADD CONSTRAINT schedules_inputs_check CHECK ((jsonb_typeof(inputs) = 'object'::text));
+ALTER TABLE schedules ADD CONSTRAINT schedules_last_run_fkey FOREIGN KEY (tenant_id, last_run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE SET NULL (last_run_id);
+ALTER TABLE schedules ADD CONSTRAINT schedules_missed_check CHECK ((missed = ANY (ARRAY['once'::text, 'skip'::text])));
+ALTER TABLE schedules ADD CONSTRAINT schedules_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)));
+ALTER TABLE schedules ADD CONSTRAINT schedules_name_key UNIQUE (tenant_id, name);
+ALTER TABLE schedules ADD CONSTRAINT schedules_paused_has_no_firing CHECK (((paused_at IS NULL) = (next_fire_at IS NOT NULL)));
+ALTER TABLE schedules ADD CONSTRAINT schedules_pkey PRIMARY KEY (tenant_id, id);
+ALTER TABLE schedules ADD CONSTRAINT schedules_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
+ALTER TABLE schedules ADD CONSTRAINT schedules_timezone_check CHECK (((length(timezone) >= 1) AND (length(timezone) <= 64)));
+ALTER TABLE schedules ADD CONSTRAINT schedules_type_check CHECK ((type ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'::text));
+CREATE INDEX schedules_due_idx ON public.schedules USING btree (next_fire_at) WHERE (next_fire_at IS NOT NULL);
+ALTER TABLE schedules ENABLE ROW LEVEL SECURITY;
+ALTER TABLE schedules FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON schedules FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+
 CREATE TABLE sessions (
   id uuid NOT NULL,
   user_id uuid NOT NULL,

@@ -16,6 +16,7 @@ let runB: string;
 let bobTokenId: string;
 let restoreB: string;
 let backupB: string;
+let scheduleB: string;
 let doc: {
   paths: Record<string, Record<string, { security?: unknown[]; requestBody?: unknown }>>;
 };
@@ -43,6 +44,8 @@ function bodyFor(op: Op): unknown {
   if (op.path.endsWith('/members')) return { email: bob.email, role: 'viewer' };
   if (op.path.endsWith('/members/{userId}')) return { role: 'viewer' };
   if (op.path.endsWith('/restore-runs')) return { backupId: randomUUID() };
+  if (op.path.endsWith('/schedules'))
+    return { name: `isolation ${randomUUID()}`, type: 'test.task', inputs: { key: 'i' }, cron: '0 2 * * *' };
   if (op.path.endsWith('/graph-connection'))
     return { directoryId: randomUUID(), clientId: 'app', clientSecret: 's3cret' };
   if (op.path.endsWith('/me/tokens')) return { name: 'isolation' };
@@ -107,6 +110,14 @@ beforeAll(async () => {
     headers: h.bearer(bob),
   });
   expect(own.statusCode).toBe(200);
+  const schedule = await h.app.inject({
+    method: 'POST',
+    url: `/api/v1/tenants/${tenantB}/schedules`,
+    headers: h.bearer(bob),
+    payload: { name: 'nightly', type: 'test.task', inputs: { key: 'b' }, cron: '0 2 * * *' },
+  });
+  expect(schedule.statusCode).toBe(201);
+  scheduleB = schedule.json().id;
   doc = (await h.app.inject({ url: '/api/v1/openapi.json' })).json();
 });
 afterAll(async () => {
@@ -160,6 +171,12 @@ describe('the OpenAPI document', () => {
       'GET /api/v1/tenants/{tenantId}/backup-sets/{backupSetId}/items',
       'GET /api/v1/tenants/{tenantId}/drift/baselines',
       'GET /api/v1/tenants/{tenantId}/drift/baselines/{baselineId}/findings',
+      'GET /api/v1/tenants/{tenantId}/schedules',
+      'POST /api/v1/tenants/{tenantId}/schedules',
+      'GET /api/v1/tenants/{tenantId}/schedules/{scheduleId}',
+      'POST /api/v1/tenants/{tenantId}/schedules/{scheduleId}/pause',
+      'POST /api/v1/tenants/{tenantId}/schedules/{scheduleId}/resume',
+      'DELETE /api/v1/tenants/{tenantId}/schedules/{scheduleId}',
     ]) {
       expect(documented).toContain(route);
     }
@@ -176,6 +193,7 @@ describe('isolation walk over every documented route', () => {
       restoreRunId: randomUUID(),
       backupSetId: randomUUID(),
       baselineId: randomUUID(),
+      scheduleId: randomUUID(),
     };
     const checked: string[] = [];
     for (const op of operations().filter((o) => !o.isPublic)) {
@@ -215,6 +233,7 @@ describe('isolation walk over every documented route', () => {
       restoreRunId: randomUUID(),
       backupSetId: randomUUID(),
       baselineId: randomUUID(),
+      scheduleId: randomUUID(),
     });
     const reference = await h.app.inject({
       url: `/api/v1/tenants/${randomUUID()}/operations/${randomUUID()}`,
@@ -234,6 +253,7 @@ describe('isolation walk over every documented route', () => {
           restoreRunId: restoreB,
           backupSetId: backupB,
           baselineId: backupB,
+          scheduleId: scheduleB,
         },
       ],
       [
@@ -246,6 +266,7 @@ describe('isolation walk over every documented route', () => {
           restoreRunId: restoreB,
           backupSetId: backupB,
           baselineId: backupB,
+          scheduleId: scheduleB,
         },
       ],
       ['unknown ids', unknown()],
@@ -258,7 +279,7 @@ describe('isolation walk over every documented route', () => {
         // In A's own tenant only ids of B in the path make it foreign.
         if (
           label === 'B ids in A' &&
-          !['runId', 'userId', 'restoreRunId', 'backupSetId', 'baselineId'].some(uses)
+          !['runId', 'userId', 'restoreRunId', 'backupSetId', 'baselineId', 'scheduleId'].some(uses)
         )
           continue;
         const res = await call(op, ids, h.bearer(alice));
@@ -272,6 +293,10 @@ describe('isolation walk over every documented route', () => {
     expect(walked).toBeGreaterThanOrEqual(25);
     // Nothing of B moved: its run is still queued, its owner still owns it, Bob's token still works.
     expect((await h.ledger.service.get(tenantB, runB)).status).toBe('queued');
+    expect(await h.ledger.schedules.get(tenantB, scheduleB)).toMatchObject({
+      name: 'nightly',
+      status: 'active',
+    });
     const members = await h.app.inject({ url: `/api/v1/tenants/${tenantB}/members`, headers: h.bearer(bob) });
     expect(members.json().data).toEqual([expect.objectContaining({ userId: bob.id, role: 'owner' })]);
   });

@@ -20,6 +20,17 @@ async function start(user: TestUser, inputs: Record<string, unknown>) {
   });
 }
 
+async function createSchedule(user: TestUser, name: string): Promise<string> {
+  const res = await h.app.inject({
+    method: 'POST',
+    url: `/api/v1/tenants/${tenant}/schedules`,
+    headers: h.bearer(user),
+    payload: { name, type: 'test.task', inputs: { key: name }, cron: '0 2 * * *' },
+  });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json().id;
+}
+
 async function failedRun(key: string): Promise<string> {
   const res = await start(operator, { key, failTimes: -1 });
   expect(res.statusCode).toBe(202);
@@ -40,9 +51,12 @@ afterAll(async () => {
 });
 
 describe('role matrix', () => {
-  it('a viewer reads but gets 403 on start, cancel, retry and member management', async () => {
+  it('a viewer reads but gets 403 on start, cancel, retry, schedules and member management', async () => {
     const failed = await failedRun('viewer-failed');
+    const schedule = await createSchedule(owner, 'owner schedule');
     const read = [
+      `/api/v1/tenants/${tenant}/schedules`,
+      `/api/v1/tenants/${tenant}/schedules/${schedule}`,
       ops(),
       `${ops()}/${failed}`,
       `${ops()}/stats?window=30d`,
@@ -69,6 +83,14 @@ describe('role matrix', () => {
       },
       { method: 'PATCH', url: `/api/v1/tenants/${tenant}/members/${viewer.id}`, payload: { role: 'owner' } },
       { method: 'DELETE', url: `/api/v1/tenants/${tenant}/members/${owner.id}` },
+      {
+        method: 'POST',
+        url: `/api/v1/tenants/${tenant}/schedules`,
+        payload: { name: 'viewer', type: 'test.task', inputs: { key: 'v' }, cron: '0 2 * * *' },
+      },
+      { method: 'POST', url: `/api/v1/tenants/${tenant}/schedules/${schedule}/pause` },
+      { method: 'POST', url: `/api/v1/tenants/${tenant}/schedules/${schedule}/resume` },
+      { method: 'DELETE', url: `/api/v1/tenants/${tenant}/schedules/${schedule}` },
     ] as const;
     for (const req of denied) {
       const res = await h.app.inject({ ...req, headers: h.bearer(viewer) });
@@ -127,6 +149,20 @@ describe('role matrix', () => {
       headers: h.bearer(operator),
     });
     expect(members.statusCode).toBe(403);
+    // An operator creates, pauses, resumes and deletes schedules.
+    const schedule = await createSchedule(operator, 'operator schedule');
+    for (const [method, suffix, status] of [
+      ['POST', '/pause', 200],
+      ['POST', '/resume', 200],
+      ['DELETE', '', 204],
+    ] as const) {
+      const res = await h.app.inject({
+        method,
+        url: `/api/v1/tenants/${tenant}/schedules/${schedule}${suffix}`,
+        headers: h.bearer(operator),
+      });
+      expect(res.statusCode, `${method} ${suffix}`).toBe(status);
+    }
     // Past the role gate: an operator may restore. This harness registers no restore type, so the
     // start itself is refused (as unknown work), not the caller.
     const restore = await h.app.inject({

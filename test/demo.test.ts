@@ -65,6 +65,13 @@ describe('demo', () => {
     expect(Object.keys(outcomes).sort()).toEqual(['cancelled', 'failed', 'partially_succeeded', 'succeeded']);
     const oldest = Math.min(...history.rows.map((r) => new Date(r.oldest).getTime()));
     expect((Date.now() - oldest) / 86_400_000).toBeGreaterThan(80);
+    for (const t of first) {
+      const schedules = await ledger.schedules.list(t.id);
+      expect(schedules.map((s) => [s.name, s.type, s.status])).toEqual([
+        ['nightly', 'inventory.sync', 'active'],
+        ['weekly backup', 'backup.create', 'active'],
+      ]);
+    }
     const conn = await ledger.suite.connections.get(first[0]!.id);
     expect(conn).toMatchObject({ directoryId: DEMO_TENANTS[0].directoryId, hasSecret: true });
   });

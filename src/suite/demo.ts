@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Database, Trx } from '../db/database.ts';
 import { connectionRepository, GraphConnections } from '../graph/connections.ts';
+import { nextFiring } from '../ledger/cron.ts';
 import { type CompletedRunRecord, historyRepository, uuidv7At } from '../ledger/history.ts';
 import type { FailureEntry, Initiator } from '../ledger/run.ts';
 import { ValidationError } from '../shared/errors.ts';
@@ -90,6 +91,7 @@ export async function seedDemo(deps: DemoDeps, options: DemoOptions = {}): Promi
           },
           true,
         );
+        await seedSchedules(trx, tenant.id);
         return backupRepository.getSet(trx, tenant.id, baselineId);
       });
       if (existing) {
@@ -110,6 +112,38 @@ export async function seedDemo(deps: DemoDeps, options: DemoOptions = {}): Promi
     if (!options.connections) await connections.close();
   }
   return out;
+}
+
+/** What the demo tenants run on their own: the nightly sync the history shows, and a weekly backup. */
+export const DEMO_SCHEDULES = [
+  { name: 'nightly', type: 'inventory.sync', inputs: {}, cron: '0 2 * * *', timezone: 'Europe/Berlin' },
+  {
+    name: 'weekly backup',
+    type: 'backup.create',
+    inputs: { name: 'Weekly backup' },
+    cron: '0 3 * * 0',
+    timezone: 'Europe/Berlin',
+  },
+] as const;
+
+async function seedSchedules(trx: Trx, tenantId: string): Promise<void> {
+  for (const s of DEMO_SCHEDULES) {
+    await trx
+      .insertInto('schedules')
+      .values({
+        id: uuidv7At(Date.UTC(2024, 0, 1), entropy(tenantId, 'schedule', s.name)),
+        tenant_id: tenantId,
+        name: s.name,
+        type: s.type,
+        inputs: JSON.stringify(s.inputs),
+        cron: s.cron,
+        timezone: s.timezone,
+        missed: 'once',
+        next_fire_at: nextFiring(s.cron, s.timezone, new Date()),
+      })
+      .onConflict((oc) => oc.columns(['tenant_id', 'name']).doNothing())
+      .execute();
+  }
 }
 
 async function seedHistory(
