@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../main/config.ts';
+import { type Config, ConfigError, loadConfig } from '../main/config.ts';
 import { AppError } from '../shared/errors.ts';
 import { redact } from '../shared/redact.ts';
-import { type Command, UsageError } from './command.ts';
+import { type Command, type CommandContext, type OptionValues, UsageError } from './command.ts';
 import { commands } from './commands/index.ts';
 
 function help(): string {
@@ -22,26 +22,51 @@ function commandHelp(cmd: Command): string {
   return [`Usage: opsledger ${cmd.usage}`, '', cmd.summary].join('\n');
 }
 
+function groupHelp(group: string): string {
+  const members = commands.filter((c) => c.name.startsWith(`${group} `));
+  const width = Math.max(...members.map((c) => c.name.length));
+  return [
+    `Usage: opsledger ${group} <command> [options]`,
+    '',
+    ...members.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  const [first, ...afterFirst] = argv;
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(`${help()}\n`);
-    return name ? 0 : 2;
+    return first ? 0 : 2;
   }
-  const cmd = commands.find((c) => c.name === name);
+  // A group's commands are two words (`runs list`); the group alone prints its commands.
+  const isGroup = commands.some((c) => c.name.startsWith(`${first} `));
+  const second = afterFirst[0];
+  const cmd = isGroup
+    ? commands.find((c) => c.name === `${first} ${second}`)
+    : commands.find((c) => c.name === first);
+  if (isGroup && !cmd) {
+    const asked = !second || second === '--help' || second === '-h';
+    if (!asked) process.stderr.write(`opsledger: unknown command "${first} ${second}"\n`);
+    process.stdout.write(`${groupHelp(first)}\n`);
+    return asked && second ? 0 : 2;
+  }
   if (!cmd) {
-    process.stderr.write(`opsledger: unknown command "${name}" (see opsledger --help)\n`);
+    process.stderr.write(`opsledger: unknown command "${first}" (see opsledger --help)\n`);
     return 2;
   }
-  let values: Record<string, string | boolean | undefined>;
+  const name = cmd.name;
+  const rest = isGroup ? afterFirst.slice(1) : afterFirst;
+  let values: OptionValues;
+  let positionals: string[];
   try {
     const parsed = parseArgs({
       args: rest,
       options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
       strict: true,
-      allowPositionals: false,
+      allowPositionals: Boolean(cmd.positionals),
     });
-    values = parsed.values as Record<string, string | boolean | undefined>;
+    values = parsed.values as OptionValues;
+    positionals = parsed.positionals;
   } catch (err) {
     process.stderr.write(`opsledger ${name}: ${(err as Error).message.split('\n')[0]}\n`);
     return 2;
@@ -50,15 +75,32 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${commandHelp(cmd)}\n`);
     return 0;
   }
+  if (cmd.positionals) {
+    const { min, max } = cmd.positionals;
+    if (positionals.length < min || positionals.length > max) {
+      process.stderr.write(`opsledger ${name}: usage: opsledger ${cmd.usage}\n`);
+      return 2;
+    }
+  }
   let stop: () => void = () => {};
   const stopSignal = new Promise<void>((resolve) => {
     stop = resolve;
   });
   process.once('SIGINT', () => stop());
   process.once('SIGTERM', () => stop());
+  let config: Config | null = null;
+  const ctx: CommandContext = {
+    get config() {
+      config ??= loadConfig();
+      return config;
+    },
+    out: (line) => process.stdout.write(`${line}\n`),
+    write: (text) => process.stdout.write(text),
+    interactive: Boolean(process.stdout.isTTY),
+    stopSignal,
+  };
   try {
-    const config = loadConfig();
-    return await cmd.run({ config, out: (line) => process.stdout.write(`${line}\n`), stopSignal }, values);
+    return await cmd.run(ctx, values, positionals);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`opsledger ${name}: ${err.message}\n`);

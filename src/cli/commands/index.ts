@@ -1,6 +1,8 @@
 import type { Command } from '../command.ts';
 import { accessCommands } from './access.ts';
 import { migrateCommand, pruneCommand, schemaDumpCommand } from './maintenance.ts';
+import { runsCommands } from './runs.ts';
+import { scheduleCommands } from './schedules.ts';
 import { serveCommand, workerCommand } from './serve.ts';
 import { suiteCommands } from './suite.ts';
 
@@ -13,4 +15,6 @@ export const commands: Command[] = [
   schemaDumpCommand,
   ...accessCommands,
   ...suiteCommands,
+  ...runsCommands,
+  ...scheduleCommands,
 ];
