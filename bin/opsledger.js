@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// The package's command. Node.js 22.18+ and 24 run the TypeScript sources directly (type
-// stripping); Node.js 22.12–22.17 needs a flag, so there the command restarts itself with it.
-// Anything older cannot run the sources at all: say so in one line instead of a stack trace.
+// The package's command. In this repository it runs the TypeScript sources: Node.js 22.18+ and 24
+// strip types directly; Node.js 22.12–22.17 needs a flag, so there the command restarts itself
+// with it. An installed package has no sources (Node.js never strips types under node_modules)
+// and runs the JavaScript compiled into dist/ instead. Anything older than 22.12 says so in one
+// line instead of a stack trace.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
@@ -13,7 +16,9 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(1);
 }
 
-if (process.features.typescript) {
+if (!existsSync(new URL('../src/cli/main.ts', import.meta.url))) {
+  await import('../dist/cli/main.js');
+} else if (process.features.typescript) {
   await import('../src/cli/main.ts');
 } else {
   const child = spawn(

@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+
+/**
+ * The ledger as an installable package: `npm pack`, then a plain `npm install` of the tarball in a
+ * new project outside this repository, where a TypeScript program (checked by tsc) and a plain
+ * JavaScript test register their own operation type and see it succeed, and `npx opsledger` runs.
+ * Runs in both passes: on the PostgreSQL pass the TypeScript program (the README's library example)
+ * runs against a PostgreSQL database, on the embedded pass on the embedded one; the JavaScript test
+ * uses `opsledger/testing` (always the embedded database). Dependencies come from the npm cache
+ * (--prefer-offline) or the registry, nothing else.
+ */
+const ROOT = path.resolve(import.meta.dirname, '..');
+const EXAMPLES = path.join(ROOT, 'examples/licence-report');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-pack-'));
+let testDb: TestDatabase | null = null;
+afterAll(async () => {
+  await testDb?.destroy();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+type Result = { code: number | null; stdout: string; stderr: string };
+
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const ok = (r: Result, what: string) => {
+  expect(r.code, `${what}\n${r.stdout}\n${r.stderr}`).toBe(0);
+  return r.stdout;
+};
+
+const version = (name: string) =>
+  JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8'))
+    .version as string;
+
+it('packs, installs into a new project, type-checks and runs its own operation type there', {
+  timeout: 420_000,
+}, async () => {
+  const t0 = Date.now();
+  // prepack compiles src/ to dist/ (tsc -p tsconfig.build.json) before the tarball is made.
+  const packed = JSON.parse(
+    ok(await run('npm', ['pack', '--json', '--pack-destination', tmp], ROOT), 'npm pack'),
+  );
+  const files: string[] = packed[0].files.map((f: { path: string }) => f.path);
+  expect(files).toContain('dist/main/index.js');
+  expect(files).toContain('dist/main/index.d.ts');
+  expect(files).toContain('dist/main/testing.js');
+  expect(files).toContain('migrations/0001_ledger.sql');
+  expect(files).toContain('bin/opsledger.js');
+  // Sources, tests and the web workspace stay home.
+  expect(files.filter((f) => /^(src|test|web|bench)\//.test(f) || f.endsWith('.ts.map'))).toEqual([]);
+
+  const project = path.join(tmp, 'consumer');
+  fs.mkdirSync(project);
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({
+      name: 'consumer',
+      private: true,
+      type: 'module',
+      dependencies: { opsledger: `file:../${packed[0].filename}` },
+      devDependencies: { typescript: version('typescript'), '@types/node': version('@types/node') },
+    }),
+  );
+  fs.writeFileSync(
+    path.join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2024',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        erasableSyntaxOnly: true,
+        verbatimModuleSyntax: true,
+        skipLibCheck: true,
+        types: ['node'],
+      },
+      include: ['*.ts'],
+    }),
+  );
+  for (const f of fs.readdirSync(EXAMPLES)) fs.copyFileSync(path.join(EXAMPLES, f), path.join(project, f));
+  ok(await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], project), 'npm install');
+  expect(fs.existsSync(path.join(project, 'node_modules/opsledger/src'))).toBe(false);
+
+  ok(await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], project), 'tsc');
+
+  const env: Record<string, string> = { DATA_DIR: path.join(project, '.data') };
+  if (process.env.DATABASE_URL) {
+    testDb = await createTestDatabase();
+    env.DATABASE_URL = testDb.url!;
+  }
+  const ts = ok(await run(process.execPath, ['licence-report.ts'], project, env), 'licence-report.ts');
+  expect(ts).toMatch(/^licences\.report [0-9a-f-]{36}: succeeded, users=3, created=true\n$/);
+  const js = ok(await run(process.execPath, ['licence-report.test.mjs'], project), 'licence-report.test.mjs');
+  expect(js).toMatch(/^licences\.report [0-9a-f-]{36}: succeeded, users=3\n$/);
+
+  const help = ok(await run('npx', ['--no-install', 'opsledger', '--help'], project), 'npx opsledger --help');
+  expect(help).toContain('runs watch');
+  const runsHelp = ok(
+    await run('npx', ['--no-install', 'opsledger', 'runs', 'list', '--help'], project),
+    'runs --help',
+  );
+  expect(runsHelp).toContain('Usage: opsledger runs list');
+  console.log(
+    `[package] packed, installed and ran in ${Math.round((Date.now() - t0) / 1000)}s; the TypeScript example ran on ${
+      process.env.DATABASE_URL ? 'PostgreSQL' : 'the embedded database'
+    }`,
+  );
+});
+
+it("the README's library example is the example the package test runs", () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const example = fs.readFileSync(path.join(EXAMPLES, 'licence-report.ts'), 'utf8');
+  expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
+});
