@@ -34,7 +34,10 @@ export { createOpsledger, type DefinitionDeps, type Opsledger, type OpsledgerOpt
  * Registers one of the suite's tenants in the ledger (runs belong to a tenant), returning its id.
  * Idempotent when an id is given: a tenant that exists is left as it is.
  */
-export async function createTenant(ledger: Pick<Opsledger, 'database'>, tenant: { name: string; id?: string }) {
+export async function createTenant(
+  ledger: Pick<Opsledger, 'database'>,
+  tenant: { name: string; id?: string },
+) {
   return ledger.database.systemTx(async (trx) => {
     if (tenant.id && (await tenantRepository.exists(trx, tenant.id))) return tenant.id;
     return (await tenantRepository.create(trx, tenant)).id;
