@@ -3,6 +3,7 @@ import type { Database, Trx } from '../db/database.ts';
 import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
 import { assertUuid } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
+import { redactDeep } from '../shared/redact.ts';
 import type { OperationCatalog } from './catalog.ts';
 import { checkCron, nextFiring } from './cron.ts';
 import type { ScheduleWakeups } from './queue-port.ts';
@@ -83,7 +84,8 @@ export class ScheduleService {
       name: row.name,
       type: row.type,
       typeLabel: this.#deps.catalog.label(row.type),
-      inputs: row.inputs ?? {},
+      // As a run's context: what the schedule passes on is kept whole, what it shows is redacted.
+      inputs: redactDeep(row.inputs ?? {}) as Record<string, unknown>,
       cron: row.cron,
       timezone: row.timezone,
       missed: row.missed,

@@ -220,17 +220,21 @@ export const runsWatchCommand: Command = {
       }
       if (run.status === 'completed') finish(run);
     };
+    const recheck = async () => show(await client.get<Run>(`${base}/${id}`));
     // Subscribe first, then read the run: a change between the two is then never missed.
     const stream = await client.stream(
       `${base}/stream`,
       (event, data) => {
-        if (event !== 'run') return;
-        const run = JSON.parse(data) as Run;
-        if (run.id === id) show(run);
+        if (event === 'run') {
+          const run = JSON.parse(data) as Run;
+          if (run.id === id) show(run);
+        } else if (event === 'reload') {
+          // Too many changes at once to send one by one: read the run instead.
+          recheck().catch(() => {});
+        }
       },
       abort.signal,
     );
-    const recheck = async () => show(await client.get<Run>(`${base}/${id}`));
     const timer = setInterval(() => recheck().catch(() => {}), WATCH_RECHECK_MS);
     try {
       await recheck();
