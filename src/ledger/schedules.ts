@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../
 import { assertUuid } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
 import { redactDeep } from '../shared/redact.ts';
+import { iso } from '../shared/time.ts';
 import type { OperationCatalog } from './catalog.ts';
 import { checkCron, nextFiring } from './cron.ts';
 import type { ScheduleWakeups } from './queue-port.ts';
@@ -53,8 +54,6 @@ export const MAX_SCHEDULES_PER_TENANT = 100;
  * at most about a minute late). Missed firings follow the schedule's `missed` policy.
  */
 export const MISSED_AFTER_MS = 120_000;
-
-const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 
 export type ScheduleServiceDeps = {
   database: Database;
