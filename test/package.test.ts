@@ -123,6 +123,14 @@ it('packs, installs into a new project, type-checks and runs its own operation t
 
   const help = ok(await run('npx', ['--no-install', 'opsledger', '--help'], project), 'npx opsledger --help');
   expect(help).toContain('runs watch');
+  // The installed command runs from dist/ and finds the packaged migrations.
+  const migrated = ok(
+    await run('npx', ['--no-install', 'opsledger', 'migrate'], project, {
+      DATA_DIR: path.join(project, '.cli'),
+    }),
+    'npx opsledger migrate',
+  );
+  expect(migrated).toMatch(/^applied \d+ migration\(s\): 0001_ledger, /);
   const runsHelp = ok(
     await run('npx', ['--no-install', 'opsledger', 'runs', 'list', '--help'], project),
     'runs --help',
