@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
 import { afterAll, expect, it } from 'vitest';
 import { tenantRepository } from '../src/access/tenants.ts';
 import { loadConfig } from '../src/main/config.ts';
@@ -167,4 +168,41 @@ it('two workers: each firing is taken once and starts one run; the schedule outl
   await control.schedules.pause(tenant.id, schedule.id);
   await third.stop();
   expect(firings.slice(after).some((f) => f.created && f.who === 'worker-3')).toBe(true);
+});
+
+it('twenty evaluations racing for one due firing start exactly one run', async () => {
+  const testDb = await createTestDatabase();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-race-'));
+  const env: Record<string, string> = { DATA_DIR: dataDir, SECRET_KEY: TEST_SECRET_KEY };
+  if (testDb.url) env.DATABASE_URL = testDb.url;
+  const ledger = await createOpsledger({
+    config: loadConfig(env),
+    definitions: [testTaskType({ started: [], aborted: [] }, { maxAttempts: 1 })],
+    logger: createLogger({ level: 'silent' }),
+    worker: false,
+    database: testDb.database,
+  });
+  cleanups.push(async () => {
+    await ledger.close();
+    await testDb.destroy();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  const tenant = await ledger.database.systemTx((trx) => tenantRepository.create(trx, { name: 'Race' }));
+  const schedule = await ledger.schedules.create(
+    tenant.id,
+    // Once a year: only the firing made due below can be taken.
+    { name: 'race', type: 'test.task', inputs: { key: 'race' }, cron: '0 0 1 1 *' },
+    null,
+  );
+  await sql`update schedules set next_fire_at = now() - interval '1 second' where id = ${schedule.id}`.execute(
+    ledger.database.db,
+  );
+  // On PostgreSQL each evaluation holds its own connection: they really run at once.
+  const reports = await Promise.all(Array.from({ length: 20 }, () => ledger.schedules.fireDue()));
+  expect(reports.reduce((n, r) => n + r.fired + r.deduplicated, 0)).toBe(1);
+  const runs = await ledger.service.list(tenant.id, { initiator: 'schedule' });
+  expect(runs.data).toHaveLength(1);
+  const after = await ledger.schedules.get(tenant.id, schedule.id);
+  expect(new Date(after.nextFireAt!).getTime()).toBeGreaterThan(Date.now());
+  expect(after.lastRunId).toBe(runs.data[0]!.id);
 });
