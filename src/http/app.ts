@@ -40,7 +40,8 @@ export type HttpServices = {
   logger: Logger;
   catalog: OperationCatalog;
   runs: OperationRunService;
-  schedules: ScheduleService;
+  /** Tenants' schedules; their routes exist only when given. */
+  schedules?: ScheduleService | null;
   access: AccessService;
   credentials: CredentialService;
   hub: RunStreamHub;
@@ -215,7 +216,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   });
   registerTenantRoutes(app, { access, catalog: services.catalog, streams });
   registerOperationRoutes(app, { service: services.runs, startsPerMinute: limits.startsPerMinute });
-  registerScheduleRoutes(app, { schedules: services.schedules });
+  if (services.schedules) registerScheduleRoutes(app, { schedules: services.schedules });
   registerStreamRoute(app, {
     hub,
     service: services.runs,

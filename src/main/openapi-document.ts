@@ -24,6 +24,7 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
       logger: createLogger({ level: 'silent' }),
       catalog: unused,
       runs: unused,
+      schedules: unused,
       access: unused,
       credentials: unused,
       hub: { close: async () => {} } as never,
