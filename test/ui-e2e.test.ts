@@ -435,10 +435,27 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: 150_000 }, () => {
         [
           'inventory',
           `/t/${tenant}/inventory`,
-          () => page.getByTestId('last-inventory.sync').getByRole('link').waitFor(),
+          async () => {
+            await page.getByTestId('last-inventory.sync').getByRole('link').waitFor();
+            // The demo's nightly sync is listed on the page of the work it starts.
+            await page
+              .getByTestId('schedules-inventory.sync')
+              .getByRole('cell', { name: 'nightly' })
+              .waitFor();
+          },
         ],
         ['drift', `/t/${tenant}/drift`, () => page.getByTestId('baselines').waitFor()],
-        ['backups', `/t/${tenant}/backups`, () => page.getByTestId('backup-sets').waitFor()],
+        [
+          'backups',
+          `/t/${tenant}/backups`,
+          async () => {
+            await page.getByTestId('backup-sets').waitFor();
+            await page
+              .getByTestId('schedules-backup.create')
+              .getByRole('cell', { name: 'weekly backup' })
+              .waitFor();
+          },
+        ],
         ['restore', `/t/${tenant}/restore`, () => page.getByTestId('restore-history').waitFor()], // demo restores
       ];
       for (const [name, url, ready] of pages) {

@@ -7,6 +7,7 @@ import { backupItemsQuery, backupSetsQuery } from '../api/queries.ts';
 import { QueryState } from '../components/Empty.tsx';
 import { LastRun } from '../components/LastRun.tsx';
 import { AnchorLink } from '../components/links.tsx';
+import { Schedules } from '../components/Schedules.tsx';
 import { useStartOperation } from '../components/start.tsx';
 import { RelativeTime } from '../components/Time.tsx';
 import { backupsRoute } from '../router.tsx';
@@ -33,6 +34,7 @@ export function BackupsPage() {
         {ROLE_MAY_OPERATE(tenant.role) && <Button onClick={open}>Create backup</Button>}
       </Group>
       <LastRun tenantId={tenantId} type="backup.create" label="Last backup" />
+      <Schedules tenantId={tenantId} type="backup.create" />
       <Modal opened={opened} onClose={close} title="Create a backup" centered>
         <form
           onSubmit={(e) => {

@@ -5,6 +5,7 @@ import { api, ok } from '../api/client.ts';
 import { inventoryQuery } from '../api/queries.ts';
 import { QueryState } from '../components/Empty.tsx';
 import { LastRun } from '../components/LastRun.tsx';
+import { Schedules } from '../components/Schedules.tsx';
 import { useStartOperation } from '../components/start.tsx';
 import { RelativeTime } from '../components/Time.tsx';
 import { inventoryRoute } from '../router.tsx';
@@ -46,6 +47,7 @@ export function InventoryPage() {
         )}
       </Group>
       <LastRun tenantId={tenantId} type="inventory.sync" label="Last sync" />
+      <Schedules tenantId={tenantId} type="inventory.sync" />
       <QueryState
         q={families}
         what="inventory"
