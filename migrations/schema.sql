@@ -236,8 +236,9 @@ CREATE INDEX operation_runs_retry_of_idx ON public.operation_runs USING btree (t
 CREATE UNIQUE INDEX operation_runs_source_key ON public.operation_runs USING btree (tenant_id, source_type, source_id) WHERE (source_type IS NOT NULL);
 CREATE INDEX operation_runs_type_idx ON public.operation_runs USING btree (tenant_id, type, created_at DESC, id DESC);
 CREATE TRIGGER operation_runs_guard BEFORE UPDATE ON public.operation_runs FOR EACH ROW EXECUTE FUNCTION operation_runs_guard();
+CREATE TRIGGER operation_runs_notify_delete AFTER DELETE ON public.operation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 CREATE TRIGGER operation_runs_notify_insert AFTER INSERT ON public.operation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
-CREATE TRIGGER operation_runs_notify_update AFTER UPDATE ON public.operation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
+CREATE TRIGGER operation_runs_notify_update AFTER UPDATE ON public.operation_runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 ALTER TABLE operation_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE operation_runs FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON operation_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
@@ -416,6 +417,7 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
    FROM memberships m
   WHERE ((m.user_id = users.id) AND (m.tenant_id = opsledger_tenant()))))));
 
+-- function operation_runs_announce(r operation_runs)
 -- function operation_runs_guard()
 -- function operation_runs_notify()
 -- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid)

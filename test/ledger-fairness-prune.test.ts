@@ -50,6 +50,7 @@ describe('fairness', () => {
       tenantConcurrency: 4,
       staleRunSeconds: 120,
       retentionDays: 90,
+      feed: ledger.feed,
     });
     await worker.start();
     try {

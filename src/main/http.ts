@@ -34,12 +34,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
     activeRunCounts: () => ledger.service.activeRunCounts(),
     queueDepth: () => ledger.queueDepth(),
   });
-  const hub = new RunStreamHub({
-    database,
-    service: ledger.service,
-    events: ledger.events,
-    logger: ledger.logger,
-  });
+  const hub = new RunStreamHub({ feed: ledger.feed });
   const readiness = async (): Promise<Readiness> => {
     try {
       await sql`select 1`.execute(database.db);

@@ -2,6 +2,7 @@ import type { PgBoss } from 'pg-boss';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrator.ts';
 import { OperationCatalog, type OperationTypeDefinition } from '../ledger/catalog.ts';
+import { RunChangeFeed } from '../ledger/change-feed.ts';
 import { CursorCodec } from '../ledger/cursor.ts';
 import type { RunRow } from '../ledger/run.ts';
 import { RunEvents } from '../ledger/run-events.ts';
@@ -34,6 +35,8 @@ export type Opsledger = {
   schedules: ScheduleService;
   worker: RunWorker | null;
   events: RunEvents;
+  /** Every run change of every process, once each, in commit order. */
+  feed: RunChangeFeed;
   rootKey: Buffer;
   /** Jobs waiting in the run queue, from the queue's own monitor (0 when it cannot tell). */
   queueDepth(): Promise<number>;
@@ -99,6 +102,8 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
     await prepareQueues(boss, database);
     const realQueue = new BossRunQueue(boss);
     const queue = options.wrapQueue ? options.wrapQueue(realQueue) : realQueue;
+    const feed = new RunChangeFeed({ database, logger });
+    closers.push(() => feed.close());
     const events = new RunEvents();
     events.setMaxListeners(0);
     const onRunChanged = (run: RunRow) => events.emit('change', run);
@@ -128,6 +133,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
           tenantConcurrency: config.tenantConcurrency,
           staleRunSeconds: config.staleRunSeconds,
           retentionDays: config.retentionDays,
+          feed,
           onRunChanged,
           schedules,
         })
@@ -146,6 +152,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       schedules,
       worker,
       events,
+      feed,
       rootKey,
       async queueDepth() {
         const state = await b.getQueue(RUN_QUEUE).catch(() => null);

@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { Database } from '../db/database.ts';
 import type { OperationCatalog } from '../ledger/catalog.ts';
+import type { RunChangeFeed } from '../ledger/change-feed.ts';
 import type { RunRow } from '../ledger/run.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -30,6 +31,8 @@ export type WorkerDeps = {
   tenantConcurrency: number;
   staleRunSeconds: number;
   retentionDays: number;
+  /** Run changes, for cancellations of the runs in flight here. */
+  feed: RunChangeFeed;
   /** Runs in flight at once in this worker, all tenants together. */
   concurrency?: number;
   onRunChanged?: (run: RunRow) => void;
@@ -50,7 +53,7 @@ export class RunWorker {
   #deps: WorkerDeps;
   #active = new Map<string, ActiveRun>();
   #timers: NodeJS.Timeout[] = [];
-  #unlisten: (() => Promise<void>) | null = null;
+  #unlisten: (() => void) | null = null;
   #stopped = false;
 
   constructor(deps: WorkerDeps) {
@@ -65,17 +68,13 @@ export class RunWorker {
     const d = this.#deps;
     const concurrency = Math.max(d.concurrency ?? 8, d.tenantConcurrency);
     const heartbeatMs = Math.max(200, Math.min(5000, (d.staleRunSeconds * 1000) / 4));
-    // Cancellation of a running run reaches its worker through the change notification at once;
-    // the heartbeat is the fallback when a notification is missed.
-    this.#unlisten = await d.database.listen('opsledger_runs', (payload) => {
-      try {
-        const change = JSON.parse(payload) as { runId: string; cancelRequested?: boolean };
-        const active = this.#active.get(change.runId);
-        if (active && change.cancelRequested && !active.controller.signal.aborted) {
-          active.controller.abort(new RunCancelledError('the run was cancelled'));
-        }
-      } catch {
-        // Not ours to parse.
+    // Cancellation of a running run reaches its worker through the change feed at once; the
+    // heartbeat is the fallback when a notice is missed.
+    this.#unlisten = await d.feed.subscribe((change) => {
+      if (change.kind !== 'run' || !change.run.cancel_requested_at) return;
+      const active = this.#active.get(change.run.id);
+      if (active && !active.controller.signal.aborted) {
+        active.controller.abort(new RunCancelledError('the run was cancelled'));
       }
     });
     await d.boss.work<RunJobData>(
@@ -161,6 +160,6 @@ export class RunWorker {
       d.schedules ? d.boss.offWork(SCHEDULE_QUEUE, { wait: true }) : Promise.resolve(),
     ]);
     if (timer) clearTimeout(timer);
-    await this.#unlisten?.().catch(() => {});
+    this.#unlisten?.();
   }
 }

@@ -56,12 +56,15 @@ export function registerStreamRoute(
       schema: {
         summary:
           'Server-Sent Events: a `run` event (the Run as JSON) for each change of a run of this tenant',
+        description:
+          'Each change of a run of this tenant is sent once, as `event: run` with the Run as it is after the change, in the order the changes were committed, whichever process made them. Heartbeats of a running run are not changes. When many runs change in one statement (a history import, seeding, pruning) the stream sends `event: reload` with `data: {"tenantId": …}` instead of one event per run: the client reads the list afresh. A client that reconnects also reads the list afresh, since changes made while it was away are not replayed.',
         tags: ['operations'],
         params: TenantParams,
         produces: ['text/event-stream'],
         response: {
           200: Type.String({
-            description: 'text/event-stream; `event: run` with `data: <Run JSON>`; comments as heartbeats',
+            description:
+              'text/event-stream; `event: run` with `data: <Run JSON>`; `event: reload` with `data: {"tenantId": "<id>"}`; comments as heartbeats',
           }),
           ...problems(401, 404, 429, 503),
         },
@@ -95,6 +98,7 @@ export function registerStreamRoute(
       };
       const unsubscribe = hub.subscribe(tenantId, {
         send: (row) => write(`event: run\ndata: ${JSON.stringify(service.present(row))}\n\n`),
+        reload: () => write(`event: reload\ndata: ${JSON.stringify({ tenantId })}\n\n`),
         end: () => end(),
       });
       const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs);
