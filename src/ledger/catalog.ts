@@ -54,8 +54,12 @@ export type OperationTypeDefinition<I = any> = {
   identityKeys: readonly string[];
   /** The only counters a run of this type may report. */
   countKeys: readonly string[];
-  /** How long one attempt may run before the queue gives up on it. */
+  /**
+   * How long one attempt may run. Past it the handler's signal fires with an AttemptTimeoutError
+   * and the attempt is recorded `attempt_timeout`, then retried or failed like any failed attempt.
+   */
   timeoutSeconds: number;
+  /** Attempts a run may make, the first included; counted by the ledger alone. */
   maxAttempts: number;
   /** Seconds before a failed attempt is retried. */
   retryDelaySeconds?: number;

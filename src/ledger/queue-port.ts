@@ -7,11 +7,16 @@ import type { Trx } from '../db/database.ts';
  */
 export type RunJobData = { runId: string; tenantId: string; type: string };
 
+/**
+ * One job is one attempt: the queue never retries a job by itself. The ledger counts attempts and
+ * enqueues a new job for each retry, and the worker's tracker ends an attempt at the type's
+ * timeoutSeconds; the queue only has to deliver the job once.
+ */
 export type EnqueueOptions = {
   jobId: string;
-  /** Attempts the queue may still make for this job (the first included). */
-  attempts: number;
-  retryDelaySeconds: number;
+  /** Seconds before the job may start (the retry delay of a retried attempt). */
+  delaySeconds?: number;
+  /** The attempt's time limit, enforced by the tracker; the queue may use it to size its own bound. */
   timeoutSeconds: number;
   /** Higher runs first. The ledger lowers it for a tenant's deeper backlog (fair queuing). */
   priority?: number;

@@ -17,6 +17,12 @@ export class WorkerShutdownError extends Error {
   code = 'worker_shutdown';
 }
 
+/** The attempt ran past its type's timeoutSeconds. */
+export class AttemptTimeoutError extends Error {
+  override name = 'AttemptTimeoutError';
+  code = 'attempt_timeout';
+}
+
 /** An error the queue stores and retries on; its message is already redacted. */
 export class AttemptFailedError extends Error {
   override name = 'AttemptFailedError';

@@ -175,13 +175,7 @@ export class OperationRunService {
     await this.#queue.enqueue(
       trx,
       { runId: row.id, tenantId, type: def.name },
-      {
-        jobId,
-        attempts: def.maxAttempts,
-        retryDelaySeconds: def.retryDelaySeconds ?? 0,
-        timeoutSeconds: def.timeoutSeconds,
-        priority: -backlog,
-      },
+      { jobId, timeoutSeconds: def.timeoutSeconds, priority: -backlog },
     );
     // The hook may have written the run too (a domain record's trigger makes it its mirror):
     // answer with the row as it commits.
@@ -304,7 +298,10 @@ export class OperationRunService {
     if (row) this.#onRunChanged(row);
   }
 
-  /** Sends a failed attempt back to the queue; the queue retries the same job. */
+  /**
+   * Sends a failed attempt round again under a new job, after the type's retry delay. The ledger,
+   * not the queue, decides that an attempt is retried: the caller has checked that attempts remain.
+   */
   async requeue(
     tenantId: string,
     runId: string,
@@ -313,9 +310,19 @@ export class OperationRunService {
   ): Promise<RunRow | null> {
     const row = await this.#tx(tenantId, async (trx) => {
       const failures = boundFailures([failure]);
+      const nextJobId = uuidv7();
+      const queued = await repo.requeue(trx, tenantId, runId, { jobId }, { jobId: nextJobId, failures });
+      if (queued) {
+        const def = this.#catalog.get(queued.type);
+        await this.#queue.enqueue(
+          trx,
+          { runId, tenantId, type: queued.type },
+          { jobId: nextJobId, delaySeconds: def.retryDelaySeconds ?? 0, timeoutSeconds: def.timeoutSeconds },
+        );
+      }
       // Cancelled while the attempt was failing: finish as cancelled instead of going round again.
       const r =
-        (await repo.requeue(trx, tenantId, runId, { jobId }, { jobId, failures })) ??
+        queued ??
         (await repo.complete(
           trx,
           tenantId,

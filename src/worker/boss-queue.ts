@@ -15,6 +15,15 @@ export const BOSS_SCHEMA = 'pgboss';
 
 export type { EnqueueOptions, RunJobData, RunQueue } from '../ledger/queue-port.ts';
 
+/**
+ * How long past an attempt's timeoutSeconds pg-boss waits before giving up on the job itself. The
+ * tracker ends the attempt at timeoutSeconds and records it; pg-boss's own expiry only has to
+ * catch a worker that is gone or wedged, and must never win the race against the tracker.
+ */
+export const QUEUE_EXPIRY_GRACE_SECONDS = 60;
+// pg-boss refuses an expiry longer than 24 hours.
+const MAX_QUEUE_EXPIRY_SECONDS = 24 * 3600;
+
 export function createBoss(
   database: Database,
   options: { url?: string | null; schedule?: boolean; supervise?: boolean } = {},
@@ -101,9 +110,13 @@ export class BossRunQueue implements RunQueue {
       id: options.jobId,
       // Fairness: a worker runs at most TENANT_CONCURRENCY jobs of one group (tenant) at once.
       group: { id: job.tenantId },
-      retryLimit: Math.max(0, options.attempts - 1),
-      retryDelay: options.retryDelaySeconds,
-      expireInSeconds: options.timeoutSeconds,
+      // Attempts are the ledger's to count: each retry is a new job (OperationRunService.requeue).
+      retryLimit: 0,
+      ...(options.delaySeconds ? { startAfter: options.delaySeconds } : {}),
+      expireInSeconds: Math.min(
+        MAX_QUEUE_EXPIRY_SECONDS,
+        options.timeoutSeconds + QUEUE_EXPIRY_GRACE_SECONDS,
+      ),
       priority: options.priority ?? 0,
       db: fromKysely(trx),
     });

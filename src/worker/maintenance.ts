@@ -22,24 +22,19 @@ export type ReapReport = { retried: number; failed: number; requeuedOrphans: num
 
 const BATCH = 100;
 
-/** A new job for a run that goes round again, allowed only the attempts the run has left. */
-function enqueueRemaining(
+/** A new job for a run that goes round again (the ledger has checked it has attempts left). */
+function enqueueAttempt(
   queue: RunQueue,
   trx: Trx,
   run: RunRow,
   def: OperationTypeDefinition,
   jobId: string,
-  retryDelaySeconds: number,
+  delaySeconds: number,
 ): Promise<void> {
   return queue.enqueue(
     trx,
     { runId: run.id, tenantId: run.tenant_id, type: run.type },
-    {
-      jobId,
-      attempts: run.max_attempts - run.attempts,
-      retryDelaySeconds,
-      timeoutSeconds: def.timeoutSeconds,
-    },
+    { jobId, delaySeconds, timeoutSeconds: def.timeoutSeconds },
   );
 }
 
@@ -86,7 +81,7 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
           },
         );
         if (row) {
-          await enqueueRemaining(deps.queue, trx, run, def, jobId, def.retryDelaySeconds ?? 0);
+          await enqueueAttempt(deps.queue, trx, run, def, jobId, def.retryDelaySeconds ?? 0);
           report.retried++;
         }
       } else {
@@ -108,7 +103,7 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
         const jobId = uuidv7();
         row = await repo.reassignQueuedJob(trx, run.tenant_id, run.id, run.job_id, jobId);
         if (row) {
-          await enqueueRemaining(deps.queue, trx, run, def, jobId, 0);
+          await enqueueAttempt(deps.queue, trx, run, def, jobId, 0);
           report.requeuedOrphans++;
         }
       } else {

@@ -2,15 +2,16 @@ import type { OperationCatalog } from '../ledger/catalog.ts';
 import type { RunJobData } from '../ledger/queue-port.ts';
 import {
   AttemptFailedError,
+  AttemptTimeoutError,
   LeaseLostError,
   RunCancelledError,
   WorkerShutdownError,
 } from '../ledger/run-errors.ts';
 import type { OperationRunService } from '../ledger/service.ts';
-import { toFailureEntry } from '../shared/failures.ts';
+import { type FailureEntry, toFailureEntry } from '../shared/failures.ts';
 import type { Logger } from '../shared/logger.ts';
 
-export { AttemptFailedError, LeaseLostError, RunCancelledError, WorkerShutdownError };
+export { AttemptFailedError, AttemptTimeoutError, LeaseLostError, RunCancelledError, WorkerShutdownError };
 
 export type ActiveRun = { runId: string; tenantId: string; controller: AbortController };
 
@@ -24,11 +25,12 @@ export type TrackDeps = {
 };
 
 export type QueueJob = { id: string; data: RunJobData; signal?: AbortSignal };
-
 /**
- * Wraps every operation handler the same way: claim the run, heartbeat, report progress,
- * complete with the handler's outcome, retry on the same run, and log one line per attempt.
- * Returns normally when the run is done (or must not run); throws to make the queue retry.
+ * Wraps every operation handler the same way: claim the run, heartbeat, report progress, end the
+ * attempt at the type's timeoutSeconds, complete with the handler's outcome, retry on the same
+ * run, and log one line per attempt. Attempts and time limits are decided here and in the ledger
+ * alone: a job is one attempt, a retry is a new job. Returns normally when the run is done (or
+ * must not run); throws so the queue records the job as failed.
  */
 export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise<void> {
   const { service, catalog, logger } = deps;
@@ -51,9 +53,22 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
   }
   const attempt = run.attempts;
   const controller = new AbortController();
-  const onQueueAbort = () => controller.abort(new WorkerShutdownError('the worker is stopping'));
+  const reason = () => controller.signal.reason as unknown;
+  const timeoutMs = def.timeoutSeconds * 1000;
+  const timedOut = () =>
+    new AttemptTimeoutError(`attempt ${attempt} ran past the ${def.timeoutSeconds}s limit of ${type}`);
+  // pg-boss aborts the job's signal when its worker stops, or when the job outlives its expiry
+  // (set well past timeoutSeconds, so the timer below decides first unless this process stalls).
+  const onQueueAbort = () =>
+    controller.abort(
+      performance.now() - startedAt >= timeoutMs
+        ? timedOut()
+        : new WorkerShutdownError('the worker is stopping'),
+    );
   job.signal?.addEventListener('abort', onQueueAbort, { once: true });
   deps.active.set(runId, { runId, tenantId, controller });
+  const timer = setTimeout(() => controller.abort(timedOut()), timeoutMs);
+  timer.unref();
 
   let beating = false;
   const beat = setInterval(async () => {
@@ -71,32 +86,63 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
   }, deps.heartbeatMs);
   beat.unref();
 
-  let outcome = 'unknown';
-  const reason = () => controller.signal.reason as unknown;
-  try {
-    const result = await def.handler({
-      run: { id: runId, tenantId, type, attempt, maxAttempts: run.max_attempts },
-      inputs: (run.context as { inputs?: unknown }).inputs ?? {},
-      signal: controller.signal,
-      progress: (counts) => service.reportProgress(tenantId, runId, job.id, type, counts),
-      logger: logger.child({ runId, tenantId, type, attempt }),
-    });
-    if (reason() instanceof RunCancelledError) {
-      outcome = 'cancelled';
-      await service.complete(tenantId, runId, job.id, type, { outcome: 'cancelled', counts: result?.counts });
-    } else if (reason() instanceof LeaseLostError) {
-      outcome = 'lease_lost';
-    } else {
-      outcome = result?.outcome ?? 'succeeded';
-      await service.complete(tenantId, runId, job.id, type, {
-        outcome: result?.outcome ?? 'succeeded',
-        counts: result?.counts,
-        failures: result?.failures,
-        links: result?.links,
-      });
+  /** A failed attempt goes round again (a new job) while attempts remain, else the run fails. */
+  const settleFailure = async (failure: FailureEntry): Promise<string> => {
+    if (attempt < run.max_attempts) {
+      await service.requeue(tenantId, runId, job.id, failure);
+      return 'retrying';
     }
-  } catch (err) {
+    await service.complete(tenantId, runId, job.id, type, { outcome: 'failed', failures: [failure] });
+    return 'failed';
+  };
+
+  let outcome = 'unknown';
+  try {
+    const handling = settle(() =>
+      def.handler({
+        run: { id: runId, tenantId, type, attempt, maxAttempts: run.max_attempts },
+        inputs: (run.context as { inputs?: unknown }).inputs ?? {},
+        signal: controller.signal,
+        progress: (counts) => service.reportProgress(tenantId, runId, job.id, type, counts),
+        logger: logger.child({ runId, tenantId, type, attempt }),
+      }),
+    );
+    const ended = await Promise.race([handling, abortedBy(controller.signal, AttemptTimeoutError)]);
+    clearTimeout(timer);
+    if (ended === 'aborted') {
+      // The ledger decides at the limit whether or not the handler honours its signal: the run is
+      // retried or failed now, and any later write of this attempt is refused (it no longer holds
+      // the run's job). The handler keeps its slot in this worker until it returns, so the
+      // worker's concurrency still bounds what actually runs.
+      clearInterval(beat);
+      if (deps.active.get(runId)?.controller === controller) deps.active.delete(runId);
+      const failure = { code: 'attempt_timeout', message: (reason() as Error).message };
+      outcome = `timeout_${await settleFailure(failure)}`;
+      await handling;
+      throw new AttemptFailedError(failure.code, failure.message);
+    }
     const why = reason();
+    if (ended.ok) {
+      const result = ended.value;
+      if (why instanceof RunCancelledError) {
+        outcome = 'cancelled';
+        await service.complete(tenantId, runId, job.id, type, {
+          outcome: 'cancelled',
+          counts: result?.counts,
+        });
+      } else if (why instanceof LeaseLostError) {
+        outcome = 'lease_lost';
+      } else {
+        outcome = result?.outcome ?? 'succeeded';
+        await service.complete(tenantId, runId, job.id, type, {
+          outcome: result?.outcome ?? 'succeeded',
+          counts: result?.counts,
+          failures: result?.failures,
+          links: result?.links,
+        });
+      }
+      return;
+    }
     if (why instanceof RunCancelledError) {
       outcome = 'cancelled';
       await service.complete(tenantId, runId, job.id, type, { outcome: 'cancelled' });
@@ -109,23 +155,44 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
     const failure =
       why instanceof WorkerShutdownError
         ? { code: 'worker_shutdown', message: 'the worker stopped during this attempt' }
-        : toFailureEntry(err, 'handler_error');
-    if (attempt < run.max_attempts) {
-      outcome = 'retrying';
-      await service.requeue(tenantId, runId, job.id, failure);
-    } else {
-      outcome = 'failed';
-      await service.complete(tenantId, runId, job.id, type, { outcome: 'failed', failures: [failure] });
-    }
+        : toFailureEntry(ended.error, 'handler_error');
+    outcome = await settleFailure(failure);
     // The queue keeps what is thrown; only the redacted entry may reach it.
     throw new AttemptFailedError(failure.code, failure.message);
   } finally {
+    clearTimeout(timer);
     clearInterval(beat);
     job.signal?.removeEventListener('abort', onQueueAbort);
-    deps.active.delete(runId);
+    if (deps.active.get(runId)?.controller === controller) deps.active.delete(runId);
     logger.info(
       { runId, tenantId, type, attempt, durationMs: Math.round(performance.now() - startedAt), outcome },
       'operation attempt finished',
     );
   }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** The handler's end as a value, so it can race the time limit without an unhandled rejection. */
+function settle<T>(fn: () => T | Promise<T>): Promise<Settled<T>> {
+  return Promise.resolve()
+    .then(fn)
+    .then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+}
+
+/** Resolves when the signal is aborted for the given reason; never otherwise. */
+function abortedBy(
+  signal: AbortSignal,
+  reason: abstract new (...args: never[]) => Error,
+): Promise<'aborted'> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (signal.reason instanceof reason) resolve('aborted');
+    };
+    if (signal.aborted) check();
+    else signal.addEventListener('abort', check, { once: true });
+  });
 }
