@@ -4,14 +4,20 @@
 -- CHANGE_CHANNEL in src/ledger/change-feed.ts.
 --
 -- A notice is limited to 8000 bytes. A run too large to fit (long inputs, a full failure list) is
--- announced by id and version instead, and the listener reads that version back.
+-- announced by id and a digest of what a reader sees instead; the listener reads the run back and
+-- sends it only if it still has that digest (else a later notice carries the later state).
+
+-- What a reader sees of a run: everything but the heartbeat columns.
+CREATE FUNCTION operation_runs_digest(r operation_runs) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT md5((to_jsonb(r) - '{last_heartbeat_at,updated_at}'::text[])::text)
+$$;
 
 CREATE FUNCTION operation_runs_announce(r operation_runs) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   payload text := json_build_object('tenantId', r.tenant_id, 'runId', r.id, 'run', to_jsonb(r))::text;
 BEGIN
   IF octet_length(payload) > 7800 THEN
-    payload := json_build_object('tenantId', r.tenant_id, 'runId', r.id, 'version', r.updated_at)::text;
+    payload := json_build_object('tenantId', r.tenant_id, 'runId', r.id, 'digest', operation_runs_digest(r))::text;
   END IF;
   PERFORM pg_notify('opsledger_runs', payload);
 END

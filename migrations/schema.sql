@@ -418,6 +418,7 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
   WHERE ((m.user_id = users.id) AND (m.tenant_id = opsledger_tenant()))))));
 
 -- function operation_runs_announce(r operation_runs)
+-- function operation_runs_digest(r operation_runs)
 -- function operation_runs_guard()
 -- function operation_runs_notify()
 -- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid)

@@ -247,11 +247,27 @@ describe('one change feed for the streams', () => {
         h.ledger.database.db,
       );
       await until(() => mine().length === 2, 30_000, 'the updated run');
+      // Two changes committed together: by the time the first is read back the run is already in
+      // its second state, which is sent once (the first is superseded, never sent as the second).
+      await h.ledger.database.db.transaction().execute(async (trx) => {
+        await sql`update operation_runs set summary_counts = '{"processed": 2}' where id = ${id}`.execute(
+          trx,
+        );
+        await sql`update operation_runs set summary_counts = '{"processed": 3}' where id = ${id}`.execute(
+          trx,
+        );
+      });
+      await until(
+        () => mine().some((e) => e.data.summaryCounts.processed === 3),
+        30_000,
+        'the second change',
+      );
       await sql`delete from operation_runs where id = ${id}`.execute(h.ledger.database.db);
       await flush(tenantA, [a]);
       expect(mine().map((e) => [e.data.context.note.length, e.data.summaryCounts.processed ?? 0])).toEqual([
         [12_000, 0],
         [12_000, 1],
+        [12_000, 3],
       ]);
       expect(a.events('reload')).toHaveLength(1);
     } finally {

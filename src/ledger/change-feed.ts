@@ -15,7 +15,7 @@ export type RunChange = { kind: 'run'; tenantId: string; run: RunRow } | { kind:
 
 export type RunChangeListener = (change: RunChange) => void;
 
-type Notice = { tenantId?: unknown; runId?: unknown; run?: unknown; version?: unknown; reload?: unknown };
+type Notice = { tenantId?: unknown; runId?: unknown; run?: unknown; digest?: unknown; reload?: unknown };
 
 const TIMESTAMPS = [
   'created_at',
@@ -100,8 +100,8 @@ export class RunChangeFeed {
       // Not a notice of ours.
     } else if (notice.run && typeof notice.run === 'object') {
       this.#hand({ kind: 'run', tenantId, run: toRow(notice.run as Record<string, unknown>) });
-    } else if (typeof notice.version === 'string') {
-      this.#readBack(tenantId, notice.runId, notice.version);
+    } else if (typeof notice.digest === 'string') {
+      this.#readBack(tenantId, notice.runId, notice.digest);
     }
   }
 
@@ -118,19 +118,19 @@ export class RunChangeFeed {
   }
 
   /**
-   * A run too large for a notice: read the version announced. If the run has changed again since,
-   * the read finds nothing and the later notice carries the later state, so nothing is sent twice
-   * or out of order.
+   * A run too large for a notice: read it back if it is still as announced (its digest). If it has
+   * changed again since, the read finds nothing and the later notice carries the later state, so
+   * nothing is sent twice or out of order.
    */
-  #readBack(tenantId: string, runId: string, version: string): void {
+  #readBack(tenantId: string, runId: string, digest: string): void {
     const read = withDbErrors(() =>
       this.#database.tenantTx(tenantId, (trx) =>
         trx
-          .selectFrom('operation_runs')
+          .selectFrom('operation_runs as r')
           .selectAll()
           .where('tenant_id', '=', tenantId)
           .where('id', '=', runId)
-          .where('updated_at', '=', sql<Date>`${version}::timestamptz`)
+          .where(sql<string>`operation_runs_digest(r)`, '=', digest)
           .executeTakeFirst(),
       ),
     ).then(
