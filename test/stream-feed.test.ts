@@ -10,8 +10,8 @@ import { openStream, type Stream, until } from './helpers/sse.ts';
 import { onPostgres } from './helpers/target.ts';
 import { testTaskType } from './helpers/test-types.ts';
 
-// Heartbeats every 1.25 s, so a run that waits shows several of them.
-const STALE = '5';
+// Heartbeats every 2 s, so a run that waits shows some of them.
+const STALE = '8';
 let h: ApiHarness;
 let base: string;
 let tenantA: string;
