@@ -84,7 +84,7 @@ export class RunWorker {
         localConcurrency: concurrency,
         localGroupConcurrency: d.tenantConcurrency,
         pollingIntervalSeconds: 2,
-        // A retried job is not announced by NOTIFY; this poll is what picks retries up.
+        // A retry's job waits out its delay unannounced; this poll is what picks it up when due.
         notifyPollingIntervalSeconds: 2,
         // With a backlog, fetch again as soon as a job is done rather than after the poll interval:
         // one job per poller per interval drained a burst at ~4 runs a second per worker.
