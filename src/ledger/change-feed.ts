@@ -4,7 +4,7 @@ import { withDbErrors } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { RunRow } from './run.ts';
 
-/** The channel the database announces run changes on (migrations/0006_change_feed.sql). */
+/** The channel the database announces run changes on (migrations/0007_change_feed.sql). */
 export const CHANGE_CHANNEL = 'opsledger_runs';
 
 /**
