@@ -3755,7 +3755,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Server-Sent Events: a `run` event (the Run as JSON) for each change of a run of this tenant */
+        /**
+         * Server-Sent Events: a `run` event (the Run as JSON) for each change of a run of this tenant
+         * @description Each change of a run of this tenant is sent once, as `event: run` with the Run as it is after the change, in the order the changes were committed, whichever process made them. Heartbeats of a running run are not changes. When many runs change in one statement (a history import, seeding, pruning) the stream sends `event: reload` with `data: {"tenantId": …}` instead of one event per run: the client reads the list afresh (reloads that arrive together, as a large prune sends them batch by batch, can be read once). A client that reconnects also reads the list afresh, since changes made while it was away are not replayed.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -3767,7 +3770,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description text/event-stream; `event: run` with `data: <Run JSON>`; comments as heartbeats */
+                /** @description text/event-stream; `event: run` with `data: <Run JSON>`; `event: reload` with `data: {"tenantId": "<id>"}`; comments as heartbeats */
                 200: {
                     headers: {
                         /** @description Requests allowed per window for this caller */
