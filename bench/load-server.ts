@@ -6,7 +6,7 @@ import { createHttpServer } from '../src/main/http.ts';
 import { createOpsledger } from '../src/main/opsledger.ts';
 import { shutdown } from '../src/main/shutdown.ts';
 import { createLogger } from '../src/shared/logger.ts';
-import { testTaskType } from '../test/helpers/test-types.ts';
+import { noopType } from './noop-type.ts';
 
 const TENANTS = 50;
 let stop: () => void = () => {};
@@ -18,7 +18,7 @@ process.once('SIGTERM', () => stop());
 const config = loadConfig();
 const ledger = await createOpsledger({
   config,
-  definitions: [testTaskType({ started: [], aborted: [] })],
+  definitions: [noopType],
   logger: createLogger({ level: 'warn', destination: process.stderr as never }),
   worker: true,
 });
