@@ -3,7 +3,7 @@ import type { Database } from '../db/database.ts';
 import { withDbErrors } from '../shared/errors.ts';
 import { assertUuid } from '../shared/ids.ts';
 import { boundMonitoringRead } from './repository.ts';
-import { STATS_WINDOWS, type StatsWindow } from './stats.ts';
+import { OUTCOME_COUNTS, outcomeCounts, STATS_WINDOWS, type StatsWindow } from './stats.ts';
 import type { RunOutcome } from './tables.ts';
 
 export type DailyCounts = { day: string; type: string; counts: Record<RunOutcome, number> };
@@ -25,11 +25,7 @@ export async function runDailyCounts(
       await boundMonitoringRead(trx);
       const result = await sql<Row>`
         select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as day, type,
-          count(*) filter (where outcome = 'pending')::int as pending,
-          count(*) filter (where outcome = 'succeeded')::int as succeeded,
-          count(*) filter (where outcome = 'partially_succeeded')::int as partially_succeeded,
-          count(*) filter (where outcome = 'failed')::int as failed,
-          count(*) filter (where outcome = 'cancelled')::int as cancelled
+          ${OUTCOME_COUNTS}
         from operation_runs
         where tenant_id = ${t} and created_at >= ${since}
         group by 1, 2
@@ -40,12 +36,6 @@ export async function runDailyCounts(
   return rows.map((r) => ({
     day: r.day,
     type: r.type,
-    counts: {
-      pending: r.pending,
-      succeeded: r.succeeded,
-      partially_succeeded: r.partially_succeeded,
-      failed: r.failed,
-      cancelled: r.cancelled,
-    },
+    counts: outcomeCounts(r),
   }));
 }

@@ -6,6 +6,25 @@ import type { OperationCatalog } from './catalog.ts';
 import { boundMonitoringRead } from './repository.ts';
 import type { RunOutcome } from './tables.ts';
 
+/** Runs counted by outcome, one column per outcome; both stats queries select these. */
+export const OUTCOME_COUNTS = sql`
+  count(*) filter (where outcome = 'pending')::int as pending,
+  count(*) filter (where outcome = 'succeeded')::int as succeeded,
+  count(*) filter (where outcome = 'partially_succeeded')::int as partially_succeeded,
+  count(*) filter (where outcome = 'failed')::int as failed,
+  count(*) filter (where outcome = 'cancelled')::int as cancelled`;
+
+/** The columns of OUTCOME_COUNTS as the API's `counts`. */
+export function outcomeCounts(r: Record<RunOutcome, number>): Record<RunOutcome, number> {
+  return {
+    pending: r.pending,
+    succeeded: r.succeeded,
+    partially_succeeded: r.partially_succeeded,
+    failed: r.failed,
+    cancelled: r.cancelled,
+  };
+}
+
 export const STATS_WINDOWS = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24 } as const;
 export type StatsWindow = keyof typeof STATS_WINDOWS;
 
@@ -48,11 +67,7 @@ export async function runStats(
       const result = await sql<Row>`
         select type,
           count(*)::int as total,
-          count(*) filter (where outcome = 'pending')::int as pending,
-          count(*) filter (where outcome = 'succeeded')::int as succeeded,
-          count(*) filter (where outcome = 'partially_succeeded')::int as partially_succeeded,
-          count(*) filter (where outcome = 'failed')::int as failed,
-          count(*) filter (where outcome = 'cancelled')::int as cancelled,
+          ${OUTCOME_COUNTS},
           percentile_cont(0.5) within group (order by ${duration})
             filter (where status = 'completed' and started_at is not null) as p50,
           percentile_cont(0.95) within group (order by ${duration})
@@ -72,13 +87,7 @@ export async function runStats(
       type: r.type,
       typeLabel: deps.catalog.label(r.type),
       total: r.total,
-      counts: {
-        pending: r.pending,
-        succeeded: r.succeeded,
-        partially_succeeded: r.partially_succeeded,
-        failed: r.failed,
-        cancelled: r.cancelled,
-      },
+      counts: outcomeCounts(r),
       p50DurationMs: ms(r.p50),
       p95DurationMs: ms(r.p95),
     })),
