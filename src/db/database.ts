@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { Kysely, type LogEvent, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
@@ -30,11 +30,24 @@ export type Database = {
   close(): Promise<void>;
 };
 
-export type DatabaseOptions =
+export type DatabaseOptions = (
   | { kind: 'postgres'; url: string; max?: number; applicationName?: string }
   | { kind: 'pglite'; dataDir: string }
   /** An embedded database loaded from a dump and kept in memory (tests clone one migrated template). */
-  | { kind: 'pglite-memory'; loadDataDir?: Blob };
+  | { kind: 'pglite-memory'; loadDataDir?: Blob }
+) & {
+  /**
+   * Called with the text of every statement sent through `db` (and the transactions), after it
+   * ran or failed: for diagnostics, such as capturing the SQL a code path emits. Parameters are
+   * not passed, so no value reaches it.
+   */
+  onQuery?: (sql: string) => void;
+};
+
+/** Kysely's log hook for DatabaseOptions.onQuery. */
+function queryLog(onQuery: DatabaseOptions['onQuery']) {
+  return onQuery ? { log: (event: LogEvent) => onQuery(event.query.sql) } : {};
+}
 
 // pg returns int8 (count(*), sums) as strings; the ledger only counts things that fit a double.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -90,7 +103,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // So do clients checked out between two queries (a transaction in progress when the server
     // goes): the query in flight fails on its own, and a broken client is not reused.
     pool.on('connect', (client) => client.on('error', () => {}));
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), ...queryLog(options.onQuery) });
     return {
       kind: 'postgres',
       db,
@@ -173,7 +186,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   } else {
     pglite = await PGlite.create(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
   }
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite), ...queryLog(options.onQuery) });
   return {
     kind: 'pglite',
     db,

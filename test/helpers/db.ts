@@ -14,7 +14,7 @@ export type TestDatabase = {
 };
 
 /** A fresh database for one test file, cloned from the migrated template. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: { onQuery?: (sql: string) => void } = {}): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL;
   if (adminUrl) {
     const name = `opsledger_t_${process.ppid}_${randomBytes(4).toString('hex')}`;
@@ -23,7 +23,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await admin.query(`create database ${name} template ${inject('pgTemplate')}`);
     await admin.end();
     const url = withDatabaseName(adminUrl, name);
-    const database = await openDatabase({ kind: 'postgres', url, max: 20 });
+    const database = await openDatabase({ kind: 'postgres', url, max: 20, onQuery: options.onQuery });
     return {
       database,
       url,
@@ -37,7 +37,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     };
   }
   const dump = fs.readFileSync(inject('pgliteDump'));
-  const database = await openDatabase({ kind: 'pglite-memory', loadDataDir: new Blob([dump]) });
+  const database = await openDatabase({
+    kind: 'pglite-memory',
+    loadDataDir: new Blob([dump]),
+    onQuery: options.onQuery,
+  });
   return {
     database,
     url: null,

@@ -21,9 +21,15 @@ export type SuiteLedger = TestLedger & {
 
 /** A real ledger with the suite's operation types, talking to a simulator over HTTP. */
 export async function startSuiteLedger(
-  options: { simulator?: GraphSimulator; env?: Record<string, string>; worker?: boolean } = {},
+  options: {
+    simulator?: GraphSimulator;
+    env?: Record<string, string>;
+    worker?: boolean;
+    /** Sees the text of every statement the ledger sends (see DatabaseOptions.onQuery). */
+    onQuery?: (sql: string) => void;
+  } = {},
 ): Promise<SuiteLedger> {
-  const testDb = await createTestDatabase();
+  const testDb = await createTestDatabase({ onQuery: options.onQuery });
   const env = {
     ...(options.simulator ? { GRAPH_URL: options.simulator.url } : {}),
     ...options.env,
