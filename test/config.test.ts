@@ -32,6 +32,11 @@ describe('configuration', () => {
     [{ TRUST_PROXY: 'sometimes' }, /TRUST_PROXY must be false, true, a hop count/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ DATABASE_URL: 'mysql://u:p@h/db' }, /DATABASE_URL must use postgres/],
+    [
+      { DATABASE_URL: 'postgres://h/db', DATABASE_DIRECT_URL: 'mysql://u:p@h/db' },
+      /DATABASE_DIRECT_URL must use postgres/,
+    ],
+    [{ DATABASE_DIRECT_URL: 'postgres://h/db' }, /DATABASE_DIRECT_URL needs DATABASE_URL/],
     [{ GRAPH_URL: 'ftp://x' }, /GRAPH_URL/],
     [{ SECRET_KEY: 'short' }, /SECRET_KEY must be/],
     [{ NODE_ENV: 'production' }, /SECRET_KEY is required/],
@@ -39,16 +44,16 @@ describe('configuration', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
-  it('never echoes a DATABASE_URL password in its error', () => {
+  it.each(['DATABASE_URL', 'DATABASE_DIRECT_URL'])('never echoes a %s password in its error', (name) => {
     for (const url of ['postgres://u:hunter2@', 'not a url hunter2', 'mysql://u:hunter2@db/x']) {
       let message = '';
       try {
-        loadConfig({ DATABASE_URL: url });
+        loadConfig({ DATABASE_URL: 'postgres://127.0.0.1/db', [name]: url });
       } catch (err) {
         expect(err).toBeInstanceOf(ConfigError);
         message = String(err);
       }
-      expect(message).toMatch(/DATABASE_URL/);
+      expect(message).toMatch(new RegExp(name));
       expect(message).not.toContain('hunter2');
     }
   });

@@ -31,7 +31,17 @@ export type Database = {
 };
 
 export type DatabaseOptions = (
-  | { kind: 'postgres'; url: string; max?: number; applicationName?: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      /**
+       * A connection straight to PostgreSQL for what a transaction-mode pooler breaks (LISTEN);
+       * `url` may then point at the pooler. Defaults to `url`.
+       */
+      directUrl?: string | null;
+      max?: number;
+      applicationName?: string;
+    }
   | { kind: 'pglite'; dataDir: string }
   /** An embedded database loaded from a dump and kept in memory (tests clone one migrated template). */
   | { kind: 'pglite-memory'; loadDataDir?: Blob }
@@ -113,34 +123,46 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       systemTx: (fn) => db.transaction().execute(fn),
       async listen(channel, onPayload) {
         const sqlChannel = pg.escapeIdentifier(channel);
-        const handler = (msg: pg.Notification) => {
-          if (msg.channel === channel && msg.payload !== undefined) onPayload(msg.payload);
-        };
-        let client: pg.PoolClient | null = null;
+        let client: pg.Client | null = null;
         let stopped = false;
         let retry: NodeJS.Timeout | null = null;
-        // Unhooks our handlers from the current connection before it goes back to the pool.
-        let detach = () => {};
-        // A LISTEN lives on one connection; when the server drops it, listen again on a new one
-        // (notices sent in the gap are lost, as they would be for any listener).
+        // A LISTEN lives on one session, so it gets a connection of its own, outside the pool and
+        // on the direct URL: behind a transaction-mode pooler (PgBouncer) a LISTEN sent through
+        // the pool would be registered on whichever server connection served it and its notices
+        // lost. When the server drops it, listen again on a new one (notices sent in the gap are
+        // lost, as they would be for any listener).
         const subscribe = async (): Promise<void> => {
-          const c = await pool.connect();
+          const c = new pg.Client({
+            connectionString: options.directUrl ?? options.url,
+            application_name: `${options.applicationName ?? 'opsledger'}-listen`,
+            connectionTimeoutMillis: 10_000,
+          });
           let failed = false;
-          const onError = () => {
+          const onLost = () => {
             if (failed) return;
             failed = true;
-            c.off('notification', handler);
             if (client === c) client = null;
-            c.release(true);
+            c.end().catch(() => {});
             if (!stopped) schedule();
           };
-          c.on('notification', handler);
-          c.on('error', onError);
-          detach = () => {
-            c.off('notification', handler);
-            c.off('error', onError);
-          };
-          await c.query(`LISTEN ${sqlChannel}`);
+          c.on('notification', (msg) => {
+            if (msg.channel === channel && msg.payload !== undefined) onPayload(msg.payload);
+          });
+          c.on('error', onLost);
+          c.on('end', onLost);
+          try {
+            await c.connect();
+            await c.query(`LISTEN ${sqlChannel}`);
+          } catch (err) {
+            failed = true;
+            await c.end().catch(() => {});
+            throw err;
+          }
+          if (stopped) {
+            failed = true;
+            await c.end().catch(() => {});
+            return;
+          }
           client = c;
         };
         const schedule = () => {
@@ -158,13 +180,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
           const c = client;
           client = null;
           if (!c) return;
-          detach();
-          try {
-            await c.query(`UNLISTEN ${sqlChannel}`);
-            c.release();
-          } catch (err) {
-            c.release(err as Error);
-          }
+          c.removeAllListeners('end');
+          c.on('error', () => {});
+          await c.end().catch(() => {});
         };
       },
       async close() {

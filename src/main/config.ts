@@ -5,6 +5,11 @@ import { parseSecretKey } from '../shared/secret-key.ts';
 /** Validated configuration. Built once at start-up; every consumer gets this object passed in. */
 export type Config = {
   databaseUrl: string | null;
+  /**
+   * PostgreSQL itself, when DATABASE_URL points at a transaction-mode pooler (PgBouncer): the
+   * queue (pg-boss) and the change feed's LISTEN connect here. Null: they use DATABASE_URL.
+   */
+  databaseDirectUrl: string | null;
   dataDir: string;
   port: number;
   host: string;
@@ -61,18 +66,18 @@ function boolVar(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
-function databaseUrlVar(env: Env): string | null {
-  const raw = env.DATABASE_URL?.trim();
+function databaseUrlVar(env: Env, name = 'DATABASE_URL'): string | null {
+  const raw = env[name]?.trim();
   if (!raw) return null;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     // Never echo the value: it may carry a password.
-    throw new ConfigError('DATABASE_URL is not a valid URL (expected postgres://user@host:port/database)');
+    throw new ConfigError(`${name} is not a valid URL (expected postgres://user@host:port/database)`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(`DATABASE_URL must use postgres:// or postgresql://, got ${url.protocol}//`);
+    throw new ConfigError(`${name} must use postgres:// or postgresql://, got ${url.protocol}//`);
   }
   return raw;
 }
@@ -142,6 +147,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError('SECRET_KEY must be 64 hex characters or base64 of 32 bytes');
   }
   const databaseUrl = databaseUrlVar(env);
+  const databaseDirectUrl = databaseUrlVar(env, 'DATABASE_DIRECT_URL');
+  if (databaseDirectUrl && !databaseUrl) {
+    throw new ConfigError(
+      'DATABASE_DIRECT_URL needs DATABASE_URL: the embedded database has no pooler to bypass',
+    );
+  }
   if (production && !secretKey) {
     throw new ConfigError('SECRET_KEY is required when NODE_ENV=production');
   }
@@ -154,6 +165,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   }
   return {
     databaseUrl,
+    databaseDirectUrl,
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './.data'),
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',

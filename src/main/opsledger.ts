@@ -73,7 +73,7 @@ export type OpsledgerOptions = {
 
 export async function openDatabaseFor(config: Config): Promise<Database> {
   return config.databaseUrl
-    ? openDatabase({ kind: 'postgres', url: config.databaseUrl })
+    ? openDatabase({ kind: 'postgres', url: config.databaseUrl, directUrl: config.databaseDirectUrl })
     : openDatabase({ kind: 'pglite', dataDir: config.dataDir });
 }
 
@@ -96,7 +96,12 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       );
     }
     const maintenance = options.maintenance ?? options.worker ?? false;
-    boss = createBoss(database, { url: config.databaseUrl, schedule: maintenance, supervise: maintenance });
+    // pg-boss holds LISTEN sessions of its own: it connects directly, never through a pooler.
+    boss = createBoss(database, {
+      url: config.databaseDirectUrl ?? config.databaseUrl,
+      schedule: maintenance,
+      supervise: maintenance,
+    });
     boss.on('error', (err) => logger.error({ err }, 'queue error'));
     await boss.start();
     await prepareQueues(boss, database);

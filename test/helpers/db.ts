@@ -14,7 +14,9 @@ export type TestDatabase = {
 };
 
 /** A fresh database for one test file, cloned from the migrated template. */
-export async function createTestDatabase(options: { onQuery?: (sql: string) => void } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { onQuery?: (sql: string) => void } = {},
+): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL;
   if (adminUrl) {
     const name = `opsledger_t_${process.ppid}_${randomBytes(4).toString('hex')}`;
