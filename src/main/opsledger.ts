@@ -105,7 +105,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
     boss.on('error', (err) => logger.error({ err }, 'queue error'));
     await boss.start();
     await prepareQueues(boss, database);
-    const realQueue = new BossRunQueue(boss);
+    const realQueue = new BossRunQueue(boss, { staleRunSeconds: config.staleRunSeconds });
     const queue = options.wrapQueue ? options.wrapQueue(realQueue) : realQueue;
     const feed = new RunChangeFeed({ database, logger });
     closers.push(() => feed.close());

@@ -56,6 +56,9 @@ export function createBoss(
   });
 }
 
+/** Serialises the grants of processes that start at once (any constant unique to this purpose). */
+const QUEUE_GRANTS_LOCK_KEY = 7_203_114_905;
+
 /** Creates the queues (idempotent) and lets the application role use pg-boss's tables. */
 export async function prepareQueues(boss: PgBoss, database: Database): Promise<void> {
   const ensure = async (name: string, options: Parameters<PgBoss['createQueue']>[1]) => {
@@ -77,6 +80,9 @@ export async function prepareQueues(boss: PgBoss, database: Database): Promise<v
   const runTable = (await boss.getQueue(RUN_QUEUE))!.table;
   if (!/^[a-z_][a-z0-9_]*$/.test(runTable)) throw new Error(`unexpected queue table name ${runTable}`);
   await database.systemTx(async (trx) => {
+    // Processes starting together would otherwise grant at the same time, and PostgreSQL fails a
+    // GRANT whose catalog row another one is updating ("tuple concurrently updated").
+    await sql`select pg_advisory_xact_lock(${QUEUE_GRANTS_LOCK_KEY})`.execute(trx);
     await sql
       .raw(`
         revoke all on all tables in schema ${BOSS_SCHEMA} from opsledger_app;
@@ -101,8 +107,18 @@ export async function prepareQueues(boss: PgBoss, database: Database): Promise<v
 
 export class BossRunQueue implements RunQueue {
   #boss: PgBoss;
-  constructor(boss: PgBoss) {
+  #heartbeatSeconds: number | undefined;
+  /**
+   * `staleRunSeconds`: how long a worker may stay silent before it is presumed dead. A run job
+   * carries it as pg-boss's heartbeat, so a job a dead worker fetched but never got to mark
+   * running is failed by the queue that long after, and the reaper then queues the run again,
+   * instead of the job waiting out its expiry (the type's timeout plus a minute).
+   */
+  constructor(boss: PgBoss, options: { staleRunSeconds?: number } = {}) {
     this.#boss = boss;
+    // pg-boss takes no heartbeat shorter than 10 seconds.
+    this.#heartbeatSeconds =
+      options.staleRunSeconds === undefined ? undefined : Math.max(10, options.staleRunSeconds);
   }
 
   async enqueue(trx: Trx, job: RunJobData, options: EnqueueOptions): Promise<void> {
@@ -118,6 +134,7 @@ export class BossRunQueue implements RunQueue {
         options.timeoutSeconds + QUEUE_EXPIRY_GRACE_SECONDS,
       ),
       priority: options.priority ?? 0,
+      ...(this.#heartbeatSeconds ? { heartbeatSeconds: this.#heartbeatSeconds } : {}),
       db: fromKysely(trx),
     });
   }

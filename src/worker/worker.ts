@@ -40,6 +40,9 @@ export type WorkerDeps = {
   schedules?: { fireDue(): Promise<unknown> } | null;
 };
 
+/** pg-boss's least heartbeat: a reaper job whose process died is failed this long after. */
+const REAPER_HEARTBEAT_SECONDS = 10;
+
 /** How often the reaper is offered to the queue; the queue runs one at a time across workers. */
 export function reaperPeriodSeconds(staleRunSeconds: number): number {
   return Math.max(1, Math.min(30, Math.floor(staleRunSeconds / 4)));
@@ -125,9 +128,14 @@ export class RunWorker {
     // Every worker offers the reaper job; the singleton queue keeps at most one waiting.
     const offer = () => {
       if (this.#stopped) return;
-      d.boss.send(REAPER_QUEUE, {}, { singletonKey: 'reaper' }).catch((err) => {
-        if (!this.#stopped) d.logger.warn({ err }, 'could not schedule the reaper');
-      });
+      // The queue lets one reaper job be active at a time; the heartbeat frees that slot within
+      // seconds when the process running it dies, instead of at the job's expiry (15 minutes),
+      // which would stop the reaping of that process's own runs for as long.
+      d.boss
+        .send(REAPER_QUEUE, {}, { singletonKey: 'reaper', heartbeatSeconds: REAPER_HEARTBEAT_SECONDS })
+        .catch((err) => {
+          if (!this.#stopped) d.logger.warn({ err }, 'could not schedule the reaper');
+        });
     };
     offer();
     const timer = setInterval(offer, period * 1000);
