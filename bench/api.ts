@@ -1,5 +1,5 @@
 // API latency through the real HTTP server: a tenant's first page of 50 runs, a filtered page, a
-// deep keyset page (the cursor ~200 pages in, followed once, then requested again and again), the
+// deep keyset page (page 201: the cursor followed once, then requested again and again), the
 // detail of one run, and starts with a new identity each; at 10 and 50 connections. Beside it
 // the bare baseline (bench/bare-server.ts) on the same tenant, ledger and bare rounds interleaved
 // so a noisy moment on this shared machine hurts both alike; figures are medians of the rounds.
@@ -12,8 +12,6 @@ export type ApiSettings = {
   rounds: number;
   /** Connection counts for the large tenant's reads (the regular tenant's are always 10 and 50). */
   largeConnections: number[];
-  /** Measure starts too (PostgreSQL); the embedded phase measures reads only. */
-  starts: boolean;
 };
 
 export type ApiResult = Record<string, Measured>;
@@ -44,22 +42,25 @@ async function getJson(url: string, c: Caller): Promise<any> {
   return res.json();
 }
 
-/** The read requests of one tenant: follows the cursor `depth` pages in once, picks a run. */
-export async function readRequests(url: string, c: Caller, depth: number): Promise<Record<string, Request>> {
+/**
+ * The read requests of one tenant. The deep page is found by following the cursor once, 200 runs a
+ * step, to `depth` runs in (or as far as the tenant's history goes): page 201 of 50 at 10,000.
+ */
+export async function readRequests(url: string, c: Caller, depth = 10_000): Promise<Record<string, Request>> {
   const base = runsPath(c);
   let cursor: string | null = null;
-  let pages = 0;
+  let skipped = 0;
   let detailId = '';
-  while (pages < depth) {
+  while (skipped < depth) {
     const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-    const page = await getJson(`${url}${base}?limit=50${q}`, c);
+    const page = await getJson(`${url}${base}?limit=200${q}`, c);
     if (!page.nextCursor) break;
-    if (pages === 1) detailId = page.data[25].id;
+    if (!detailId) detailId = page.data[120].id;
     cursor = page.nextCursor;
-    pages++;
+    skipped += page.data.length;
   }
-  if (!cursor) throw new Error(`tenant ${c.tenantId} has fewer than two pages of runs`);
-  log(`api: tenant ${c.tenantId.slice(0, 8)}… deep page is page ${pages + 1}`);
+  if (!cursor) throw new Error(`tenant ${c.tenantId} has fewer than 200 runs`);
+  log(`api: tenant ${c.tenantId.slice(0, 8)}…: the deep page starts ${skipped.toLocaleString('en')} runs in`);
   const headers = auth(c);
   return {
     list: listRequest(c),
@@ -72,33 +73,21 @@ export async function readRequests(url: string, c: Caller, depth: number): Promi
 export async function apiPhase(
   server: Child,
   bare: Child | null,
-  callers: { regular: Caller; large: Caller | null; starter: Caller },
+  callers: { regular: Caller; large: Caller | null },
   s: ApiSettings,
 ): Promise<ApiResult> {
-  const result: ApiResult = {};
   const tenants: [string, Caller, number[]][] = [['regular', callers.regular, [10, 50]]];
   if (callers.large) tenants.push(['large', callers.large, s.largeConnections]);
   const requests: Record<string, Record<string, Request>> = {};
-  for (const [name, c] of tenants) requests[name] = await readRequests(server.url, c, 200);
+  for (const [name, c] of tenants) requests[name] = await readRequests(server.url, c);
 
   const listOnBare: Request = { path: `/runs?tenant=${callers.regular.tenantId}` };
   log('api: warm-up');
   await measure({ url: server.url, connections: 10, seconds: 1, request: requests.regular!.list! });
   if (bare) await measure({ url: bare.url, connections: 10, seconds: 1, request: listOnBare });
 
-  const rounds: Record<string, Measured[]> = {};
-  const keep = (key: string, m: Measured) => {
-    rounds[key] = [...(rounds[key] ?? []), m];
-    log(`api: ${key.padEnd(24)} ${fmt(m)}`);
-  };
-  let seq = 0;
-  const stamp = Date.now().toString(36);
-  const start = (): Request => ({
-    method: 'POST',
-    path: runsPath(callers.starter),
-    headers: { ...auth(callers.starter), 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'test.task', inputs: { key: `start-${stamp}-${seq++}` } }),
-  });
+  const rounds = roundKeeper();
+  const keep = rounds.keep;
   for (let round = 1; round <= s.rounds; round++) {
     log(`api: round ${round}/${s.rounds}`);
     for (const [name, , connections] of tenants) {
@@ -124,8 +113,38 @@ export async function apiPhase(
       await measure({ url: bare.url, connections: 50, seconds: s.seconds, request: listOnBare }),
     );
   }
+  return rounds.medians();
+}
+
+function roundKeeper() {
+  const rounds: Record<string, Measured[]> = {};
+  return {
+    keep(key: string, m: Measured) {
+      rounds[key] = [...(rounds[key] ?? []), m];
+      log(`api: ${key.padEnd(24)} ${fmt(m)}`);
+    },
+    medians(): ApiResult {
+      return Object.fromEntries(Object.entries(rounds).map(([key, ms]) => [key, medianOf(ms)]));
+    },
+  };
+}
+
+/**
+ * Starts, each with a new identity, so each creates a run (which the server's worker then runs):
+ * last among the server's measurements, so the work they leave behind disturbs nothing else.
+ */
+export async function startPhase(server: Child, starter: Caller, s: ApiSettings): Promise<ApiResult> {
+  const { keep, medians } = roundKeeper();
+  let seq = 0;
+  const stamp = Date.now().toString(36);
+  const start = (): Request => ({
+    method: 'POST',
+    path: runsPath(starter),
+    headers: { ...auth(starter), 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'test.task', inputs: { key: `start-${stamp}-${seq++}` } }),
+  });
   // Starts last: each creates a run that the in-process worker then executes.
-  for (let round = 1; s.starts && round <= s.rounds; round++) {
+  for (let round = 1; round <= s.rounds; round++) {
     for (const c of [10, 50]) {
       keep(
         `start.c${c}`,
@@ -133,6 +152,5 @@ export async function apiPhase(
       );
     }
   }
-  for (const [key, ms] of Object.entries(rounds)) result[key] = medianOf(ms);
-  return result;
+  return medians();
 }

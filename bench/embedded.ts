@@ -31,7 +31,7 @@ export async function embeddedPhase(rows: number, seconds: number, rounds: numbe
       await migrate(database);
       const tenants = await createTenants(database, plan);
       gen = await generateRuns(database, plan, tenants);
-      callers = await createCallers(database, [tenants.regular[0]!, tenants.regular[1] ?? tenants.large]);
+      callers = await createCallers(database, [tenants.regular[0]!]);
     } finally {
       await database.close();
     }
@@ -45,17 +45,17 @@ export async function embeddedPhase(rows: number, seconds: number, rounds: numbe
     });
     try {
       // Idle: started, settled, a full collection, settled again.
-      await sleep(3000);
+      await sleep(2000);
       await server.gc();
-      await sleep(1000);
+      await sleep(500);
       const idleRssMb = round(rssMb(server.pid), 1);
       log(`embedded: idle RSS ${idleRssMb} MB`);
       const sampler = sampleRss(server.pid);
       const api = await apiPhase(
         server,
         null,
-        { regular: callers[0]!, large: null, starter: callers[1]! },
-        { seconds, rounds, largeConnections: [], starts: false },
+        { regular: callers[0]!, large: null },
+        { seconds, rounds, largeConnections: [] },
       );
       const loadRssMb = round(sampler.stop(), 1);
       log(`embedded: RSS under load (peak) ${loadRssMb} MB`);

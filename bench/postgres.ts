@@ -1,17 +1,17 @@
 // The PostgreSQL part: a database of the benchmark's own on the server DATABASE_URL names (dropped
-// at the end), filled by the generator, then the API against the bare baseline, pruning under
-// load, and lifecycle throughput against raw SQL and bare pg-boss.
+// at the end), filled by the generator; then the reads against the bare baseline, pruning under
+// load, starts, and lifecycle throughput against raw SQL and bare pg-boss.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { openDatabase } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrator.ts';
-import { type ApiResult, type ApiSettings, apiPhase, listRequest } from './api.ts';
+import { type ApiResult, type ApiSettings, apiPhase, listRequest, startPhase } from './api.ts';
 import { BENCH_SECRET_KEY, createCallers } from './fixtures.ts';
 import { createTenants, generateRuns, type Plan } from './generate.ts';
 import { spawnServer } from './http.ts';
-import { log, round, sampleRss, waitFor, withScratchDatabase } from './lib.ts';
+import { log, round, sampleRss, withScratchDatabase } from './lib.ts';
 import { type LifecycleResult, lifecycleRounds } from './lifecycle-core.ts';
 import { type PruneResult, prunePhase } from './prune.ts';
 
@@ -61,21 +61,11 @@ export async function postgresPhase(adminUrl: string, s: PostgresSettings): Prom
       const bare = await spawnServer(path.join(import.meta.dirname, 'bare-server.ts'), { DATABASE_URL: url });
       try {
         const rss = sampleRss(server.pid);
-        const api = await apiPhase(server, bare, { regular: regular!, large: large!, starter: starter! }, s);
-        const serverRssMb = round(rss.stop(), 1);
+        const reads = await apiPhase(server, bare, { regular: regular!, large: large! }, s);
         await bare.stop();
-        log('api: waiting for the started runs to complete');
-        await waitFor(
-          async () => {
-            const r = await sql<{ n: number }>`
-              select count(*)::int as n from operation_runs where type = 'test.task' and status <> 'completed'
-                and tenant_id = ${starter!.tenantId}`.execute(database.db);
-            return r.rows[0]!.n === 0;
-          },
-          180_000,
-          250,
-        );
         const prune = await prunePhase(server, database, listRequest(regular!), s.seconds);
+        const api = { ...reads, ...(await startPhase(server, starter!, s)) };
+        const serverRssMb = round(rss.stop(), 1);
         return {
           postgres: version.rows[0]!.v,
           live: gen.live,

@@ -52,7 +52,6 @@ if (adminUrl && !values['skip-postgres']) {
     seconds,
     rounds,
     largeConnections: quick ? [10] : [10, 50],
-    starts: true,
     lifecycleRuns,
     lifecycleRounds: rounds,
   });
