@@ -143,4 +143,6 @@ export function cannon(load: Load): { done: Promise<Measured>; stop(): void } {
 export const measure = (load: Load) => cannon(load).done;
 
 export const fmt = (m: Measured) =>
-  `${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(1)}  p95 ${m.p95.toFixed(1)}  p99 ${m.p99.toFixed(1)} ms  ${(m.bytes / 1024).toFixed(1)} kB${m.errors ? `  (${m.errors} errors)` : ''}`;
+  m.ok === 0
+    ? `no response completed within the window${m.errors ? ` (${m.errors} errors)` : ''}`
+    : `${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(1)}  p95 ${m.p95.toFixed(1)}  p99 ${m.p99.toFixed(1)} ms  ${(m.bytes / 1024).toFixed(1)} kB${m.errors ? `  (${m.errors} errors)` : ''}`;
