@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import autocannon from 'autocannon';
-import { quantile, round } from './lib.ts';
+import { onInterrupt, quantile, round } from './lib.ts';
 
 export type Child = {
   url: string;
@@ -20,6 +20,7 @@ export async function spawnServer(script: string, env: Record<string, string>): 
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  onInterrupt(() => child.kill('SIGTERM'));
   const lines = createInterface({ input: child.stdout! });
   const first = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);

@@ -47,6 +47,24 @@ export async function pool(n: number, width: number, fn: (i: number) => Promise<
   );
 }
 
+const scratch = new Map<string, string>();
+const interrupted: (() => void)[] = [];
+/** Something to undo if the benchmark is interrupted (a child server to stop). */
+export const onInterrupt = (fn: () => void) => interrupted.push(fn);
+// An interrupted benchmark still stops its servers and drops the databases it created.
+process.once('SIGINT', async () => {
+  for (const fn of interrupted) fn();
+  for (const [name, adminUrl] of scratch) {
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect().then(
+      () => admin.query(`drop database if exists ${name} with (force)`),
+      () => {},
+    );
+    await admin.end().catch(() => {});
+  }
+  process.exit(130);
+});
+
 /** A database of its own on the server named by `adminUrl`, dropped when `fn` settles. */
 export async function withScratchDatabase<T>(
   adminUrl: string,
@@ -56,6 +74,7 @@ export async function withScratchDatabase<T>(
   const name = `${prefix}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
+  scratch.set(name, adminUrl);
   try {
     await admin.query(`create database ${name}`);
     const u = new URL(adminUrl);
@@ -66,6 +85,7 @@ export async function withScratchDatabase<T>(
       await admin.query(`drop database if exists ${name} with (force)`);
     }
   } finally {
+    scratch.delete(name);
     await admin.end();
   }
 }
