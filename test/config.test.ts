@@ -58,6 +58,35 @@ describe('configuration', () => {
     }
   });
 
+  it('takes a read replica only beside DATABASE_URL, and never echoes its password', () => {
+    const primary = 'postgres://app@db-primary:5432/ops';
+    expect(loadConfig({})).toMatchObject({ databaseReadUrl: null, databaseReadMaxLagSeconds: 10 });
+    expect(
+      loadConfig({
+        DATABASE_URL: primary,
+        DATABASE_READ_URL: 'postgres://app@db-replica:5432/ops',
+        DATABASE_READ_MAX_LAG_SECONDS: '30',
+      }),
+    ).toMatchObject({ databaseReadUrl: 'postgres://app@db-replica:5432/ops', databaseReadMaxLagSeconds: 30 });
+    expect(() => loadConfig({ DATABASE_READ_URL: 'postgres://app@db-replica/ops' })).toThrow(
+      /DATABASE_READ_URL needs DATABASE_URL: the embedded database has no replica/,
+    );
+    expect(() => loadConfig({ DATABASE_URL: primary, DATABASE_READ_MAX_LAG_SECONDS: '0' })).toThrow(
+      /DATABASE_READ_MAX_LAG_SECONDS must be between 1 and 3600/,
+    );
+    for (const url of ['postgres://u:hunter2@', 'not a url hunter2', 'mysql://u:hunter2@db/x']) {
+      let message = '';
+      try {
+        loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: url });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        message = String(err);
+      }
+      expect(message).toMatch(/DATABASE_READ_URL/);
+      expect(message).not.toContain('hunter2');
+    }
+  });
+
   it('a bad value stops the command with one line and a non-zero exit', () => {
     const r = spawnSync(process.execPath, ['bin/opsledger.js', 'migrate'], {
       env: { ...process.env, DATABASE_URL: '', PORT: 'abc' },

@@ -4,6 +4,7 @@ import { Kysely, type LogEvent, PostgresDialect, sql, type Transaction } from 'k
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
+import { openReadReplica, type ReadReplica, type ReplicaStateEvent } from './read-replica.ts';
 import type { DB } from './schema.ts';
 
 export type Trx = Transaction<DB>;
@@ -23,6 +24,14 @@ export type Database = {
    * the second wall, not the first.
    */
   tenantTx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T>;
+  /**
+   * tenantTx for monitoring reads, read-only: on the read replica (DATABASE_READ_URL) when it is
+   * close enough and holds the tenant's latest run changes, else on the primary. Never for a read
+   * that must see what the caller just wrote. Without a replica it runs on the primary.
+   */
+  tenantReadTx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T>;
+  /** The read replica, on PostgreSQL with DATABASE_READ_URL only. */
+  readReplica: ReadReplica | null;
   /** A transaction with the connecting role: for cross-tenant work (reaper, pruner, migrations). */
   systemTx<T>(fn: (trx: Trx) => Promise<T>): Promise<T>;
   /** LISTEN on a channel; returns a function that stops listening. */
@@ -41,6 +50,12 @@ export type DatabaseOptions = (
       directUrl?: string | null;
       max?: number;
       applicationName?: string;
+      /** A streaming replica for monitoring reads (tenantReadTx), and how far behind it may be. */
+      read?: {
+        url: string;
+        maxLagSeconds: number;
+        onStateChange?: (event: ReplicaStateEvent) => void;
+      };
     }
   | { kind: 'pglite'; dataDir: string }
   /** An embedded database loaded from a dump and kept in memory (tests clone one migrated template). */
@@ -114,12 +129,29 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // goes): the query in flight fails on its own, and a broken client is not reused.
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), ...queryLog(options.onQuery) });
+    const replica = options.read
+      ? openReadReplica({
+          ...options.read,
+          max: options.max ?? 10,
+          applicationName: options.applicationName ?? 'opsledger',
+          primary: db,
+          kysely: queryLog(options.onQuery),
+        })
+      : null;
+    const readTx = <T>(on: Kysely<DB>, tenantId: string, fn: (trx: Trx) => Promise<T>) =>
+      on
+        .transaction()
+        .setAccessMode('read only')
+        .execute((trx) => scoped(trx, tenantId, fn));
     return {
       kind: 'postgres',
       db,
       pglite: null,
       pool,
       tenantTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
+      tenantReadTx: (tenantId, fn) =>
+        replica ? replica.router.route(tenantId, (on) => readTx(on, tenantId, fn)) : readTx(db, tenantId, fn),
+      readReplica: replica?.router ?? null,
       systemTx: (fn) => db.transaction().execute(fn),
       async listen(channel, onPayload) {
         const sqlChannel = pg.escapeIdentifier(channel);
@@ -186,6 +218,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         };
       },
       async close() {
+        await replica?.close();
         await db.destroy();
       },
     };
@@ -211,6 +244,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pglite,
     pool: null,
     tenantTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
+    // One process, one database: there is no replica to read from.
+    tenantReadTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
+    readReplica: null,
     systemTx: (fn) => db.transaction().execute(fn),
     async listen(channel, onPayload) {
       const unsubscribe = await pglite.listen(channel, onPayload);

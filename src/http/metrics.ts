@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ReadReplica } from '../db/read-replica.ts';
 import type { RunRow } from '../ledger/run.ts';
 import type { RunEvents } from '../ledger/run-events.ts';
 
@@ -10,6 +11,8 @@ export type MetricsSources = {
   activeRunCounts(): Promise<{ status: string; n: number }[]>;
   /** Jobs waiting in the run queue. */
   queueDepth(): Promise<number>;
+  /** The read replica, when DATABASE_READ_URL is set: which side served the monitoring reads. */
+  readReplica?: ReadReplica | null;
 };
 
 /**
@@ -68,6 +71,30 @@ export function createMetrics(sources: MetricsSources) {
       this.set(await sources.queueDepth().catch(() => 0));
     },
   });
+
+  const replica = sources.readReplica;
+  if (replica) {
+    new Counter({
+      name: 'opsledger_monitoring_reads_total',
+      help: 'Monitoring reads by the side that served them (replica or primary) and, for the primary, why',
+      labelNames: ['served_by', 'reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const c of replica.counts()) this.inc({ served_by: c.servedBy, reason: c.reason ?? '' }, c.n);
+      },
+    });
+    new Gauge({
+      name: 'opsledger_read_replica_lag_seconds',
+      help: 'Upper bound on how far the read replica is behind the primary, by its last check (absent when unknown)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        const lag = replica.lagSeconds();
+        if (lag !== null) this.set(lag);
+      },
+    });
+  }
 
   const onChange = (row: RunRow) => {
     if (row.status === 'queued' && row.attempts === 0 && !row.cancel_requested_at) {

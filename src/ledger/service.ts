@@ -187,6 +187,20 @@ export class OperationRunService {
     return this.present(await this.getRow(tenantId, runId));
   }
 
+  /**
+   * One run for a monitoring screen: from the read replica when one serves, falling back to the
+   * primary when the replica does not have the run yet (just started through another server).
+   * Code that must see its own writes uses get.
+   */
+  async detail(tenantId: string, runId: string): Promise<Run> {
+    const t = assertUuid(tenantId, 'tenant');
+    const id = assertUuid(runId);
+    const find = (trx: Trx) => repo.findById(trx, t, id);
+    const row = (await this.#readTx(t, find)) ?? (this.#db.readReplica ? await this.#tx(t, find) : undefined);
+    if (!row) throw new NotFoundError('run not found');
+    return this.present(row);
+  }
+
   async getRow(tenantId: string, runId: string): Promise<RunRow> {
     const t = assertUuid(tenantId, 'tenant');
     const id = assertUuid(runId);
@@ -199,10 +213,15 @@ export class OperationRunService {
   async list(tenantId: string, query: ListQuery): Promise<{ data: Run[]; nextCursor: string | null }> {
     const t = assertUuid(tenantId, 'tenant');
     const { filters, limit, after, fingerprint } = parseListQuery(query, this.#catalog, this.#cursors, t);
-    const rows = await this.#tx(t, async (trx) => {
+    const read = async (trx: Trx) => {
       await boundMonitoringRead(trx);
       return repo.list(trx, t, filters, after, limit + 1);
-    });
+    };
+    let rows = await this.#readTx(t, read);
+    // A lookup of one run by its full id (how the UI opens a run) that the replica cannot answer
+    // yet is answered by the primary, as detail is.
+    if (rows.length === 0 && filters.idPrefix?.length === 36 && this.#db.readReplica)
+      rows = await this.#tx(t, read);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     const nextCursor =
@@ -384,6 +403,11 @@ export class OperationRunService {
 
   #tx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
     return withDbErrors(() => this.#db.tenantTx(tenantId, fn));
+  }
+
+  /** A monitoring read: on the read replica when one serves this tenant (see Database.tenantReadTx). */
+  #readTx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return withDbErrors(() => this.#db.tenantReadTx(tenantId, fn));
   }
 
   get logger(): Logger {

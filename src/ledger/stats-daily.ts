@@ -21,7 +21,7 @@ export async function runDailyCounts(
   const since = new Date(Date.now() - STATS_WINDOWS[window] * 3600_000);
   type Row = { day: string; type: string } & Record<RunOutcome, number>;
   const rows = await withDbErrors(() =>
-    deps.database.tenantTx(t, async (trx) => {
+    deps.database.tenantReadTx(t, async (trx) => {
       await boundMonitoringRead(trx);
       const result = await sql<Row>`
         select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as day, type,

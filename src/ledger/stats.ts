@@ -62,7 +62,7 @@ export async function runStats(
   };
   const duration = sql`extract(epoch from (completed_at - started_at)) * 1000`;
   const rows = await withDbErrors(() =>
-    deps.database.tenantTx(t, async (trx) => {
+    deps.database.tenantReadTx(t, async (trx) => {
       await boundMonitoringRead(trx);
       const result = await sql<Row>`
         select type,

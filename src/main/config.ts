@@ -10,6 +10,10 @@ export type Config = {
    * queue (pg-boss) and the change feed's LISTEN connect here. Null: they use DATABASE_URL.
    */
   databaseDirectUrl: string | null;
+  /** A streaming replica of DATABASE_URL for monitoring reads; PostgreSQL only. */
+  databaseReadUrl: string | null;
+  /** How far behind (seconds) the replica may be before its reads go to the primary. */
+  databaseReadMaxLagSeconds: number;
   dataDir: string;
   port: number;
   host: string;
@@ -153,6 +157,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'DATABASE_DIRECT_URL needs DATABASE_URL: the embedded database has no pooler to bypass',
     );
   }
+  const databaseReadUrl = databaseUrlVar(env, 'DATABASE_READ_URL');
+  if (databaseReadUrl && !databaseUrl) {
+    throw new ConfigError(
+      'DATABASE_READ_URL needs DATABASE_URL: the embedded database has no replica (set DATABASE_URL to the primary)',
+    );
+  }
   if (production && !secretKey) {
     throw new ConfigError('SECRET_KEY is required when NODE_ENV=production');
   }
@@ -166,6 +176,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   return {
     databaseUrl,
     databaseDirectUrl,
+    databaseReadUrl,
+    databaseReadMaxLagSeconds: intVar(env, 'DATABASE_READ_MAX_LAG_SECONDS', 10, 1, 3600),
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './.data'),
     port: intVar(env, 'PORT', 3000, 0, 65535),
     host: env.HOST?.trim() || '127.0.0.1',

@@ -33,6 +33,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
     events: ledger.events,
     activeRunCounts: () => ledger.service.activeRunCounts(),
     queueDepth: () => ledger.queueDepth(),
+    readReplica: database.readReplica,
   });
   const hub = new RunStreamHub({ feed: ledger.feed });
   const readiness = async (): Promise<Readiness> => {

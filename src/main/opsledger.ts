@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrator.ts';
+import type { ReplicaStateEvent } from '../db/read-replica.ts';
 import { OperationCatalog, type OperationTypeDefinition } from '../ledger/catalog.ts';
 import { RunChangeFeed } from '../ledger/change-feed.ts';
 import { CursorCodec } from '../ledger/cursor.ts';
@@ -71,10 +72,42 @@ export type OpsledgerOptions = {
   maintenance?: boolean;
 };
 
-export async function openDatabaseFor(config: Config): Promise<Database> {
-  return config.databaseUrl
-    ? openDatabase({ kind: 'postgres', url: config.databaseUrl, directUrl: config.databaseDirectUrl })
-    : openDatabase({ kind: 'pglite', dataDir: config.dataDir });
+/**
+ * The configured database. With a logger (a long-running process) it also opens the read replica
+ * when DATABASE_READ_URL is set and logs when the replica starts or stops serving reads; one-shot
+ * commands read nothing worth offloading.
+ */
+export async function openDatabaseFor(config: Config, logger?: Logger): Promise<Database> {
+  if (!config.databaseUrl) return openDatabase({ kind: 'pglite', dataDir: config.dataDir });
+  const read =
+    logger && config.databaseReadUrl
+      ? {
+          url: config.databaseReadUrl,
+          maxLagSeconds: config.databaseReadMaxLagSeconds,
+          onStateChange: ({ usable, reason }: ReplicaStateEvent) =>
+            usable
+              ? logger.info('read replica serves monitoring reads')
+              : logger.warn({ reason }, 'read replica not used; monitoring reads go to the primary'),
+        }
+      : undefined;
+  return openDatabase({
+    kind: 'postgres',
+    url: config.databaseUrl,
+    directUrl: config.databaseDirectUrl,
+    read,
+  });
+}
+
+/**
+ * Keeps the replica from answering a tenant's reads with state older than a run change this
+ * process made or heard of: its own writes as they commit, everyone's from the change feed (the
+ * feed hands changes to this listener before the stream's, which subscribes later).
+ */
+async function trackChangesForReplica(database: Database, events: RunEvents, feed: RunChangeFeed) {
+  const replica = database.readReplica;
+  if (!replica) return;
+  events.on('change', (run: RunRow) => replica.noteChange(run.tenant_id));
+  await feed.subscribe((change) => replica.noteChange(change.tenantId));
 }
 
 /** The composition root: builds every part with its dependencies passed in. */
@@ -83,7 +116,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   // A static catalog is checked before anything opens: a bad one stops start-up.
   let catalog = Array.isArray(options.definitions) ? new OperationCatalog(options.definitions) : null;
-  const database = options.database ?? (await openDatabaseFor(config));
+  const database = options.database ?? (await openDatabaseFor(config, logger));
   let boss: PgBoss | null = null;
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -111,6 +144,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
     closers.push(() => feed.close());
     const events = new RunEvents();
     events.setMaxListeners(0);
+    await trackChangesForReplica(database, events, feed);
     const onRunChanged = (run: RunRow) => events.emit('change', run);
     const service = new OperationRunService({
       database,

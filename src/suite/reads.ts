@@ -50,7 +50,9 @@ const ITEM_LIMIT = 500;
 /**
  * The suite's read models for its pages (inventory, backups, drift). Every method is tenant-scoped
  * and runs in the tenant's transaction; an id of another tenant is a NotFoundError exactly as an
- * unknown one.
+ * unknown one. They are pure reads, served by the read replica when one serves the tenant: the
+ * pages refetch them when one of the tenant's runs changes, and a replica that has not replayed
+ * that change does not serve the tenant (see Database.tenantReadTx).
  */
 export class SuiteReads {
   #database: Database;
@@ -60,7 +62,7 @@ export class SuiteReads {
   }
 
   async inventoryFamilies(tenantId: string): Promise<InventoryFamilyView[]> {
-    return this.#database.tenantTx(tenantId, async (trx) => {
+    return this.#database.tenantReadTx(tenantId, async (trx) => {
       const rows = await trx
         .selectFrom('inventory_items')
         .select([
@@ -82,7 +84,7 @@ export class SuiteReads {
   }
 
   async inventoryItems(tenantId: string, family?: string): Promise<InventoryItemView[]> {
-    return this.#database.tenantTx(tenantId, async (trx) => {
+    return this.#database.tenantReadTx(tenantId, async (trx) => {
       let q = trx
         .selectFrom('inventory_items')
         .select(['family', 'external_id', 'display_name', 'odata_type', 'first_seen_at', 'last_seen_at'])
@@ -102,13 +104,13 @@ export class SuiteReads {
   }
 
   async backupSets(tenantId: string): Promise<BackupSetView[]> {
-    return this.#database.tenantTx(tenantId, async (trx) =>
+    return this.#database.tenantReadTx(tenantId, async (trx) =>
       (await backupRepository.listSets(trx, tenantId, 100)).map(setView),
     );
   }
 
   async backupItems(tenantId: string, setId: string): Promise<BackupItemView[]> {
-    return this.#database.tenantTx(tenantId, async (trx) => {
+    return this.#database.tenantReadTx(tenantId, async (trx) => {
       const set = await backupRepository.getSet(trx, tenantId, setId);
       if (!set) throw new NotFoundError('no such backup set');
       const items = await backupRepository.listItems(trx, tenantId, set.id);
@@ -123,7 +125,7 @@ export class SuiteReads {
 
   /** Baselines are backup sets; each with its latest drift generation, if any. */
   async driftBaselines(tenantId: string): Promise<DriftBaselineView[]> {
-    return this.#database.tenantTx(tenantId, async (trx) => {
+    return this.#database.tenantReadTx(tenantId, async (trx) => {
       const sets = await backupRepository.listSets(trx, tenantId, 100);
       const out: DriftBaselineView[] = [];
       for (const set of sets) {
@@ -141,7 +143,7 @@ export class SuiteReads {
 
   /** The findings of the latest completed generation against a baseline. */
   async driftFindings(tenantId: string, baselineId: string): Promise<DriftFindingsView> {
-    return this.#database.tenantTx(tenantId, async (trx) => {
+    return this.#database.tenantReadTx(tenantId, async (trx) => {
       const set = await backupRepository.getSet(trx, tenantId, baselineId);
       if (!set) throw new NotFoundError('no such baseline');
       const last = await latestGeneration(trx, tenantId, set.id, true);

@@ -131,7 +131,7 @@ export function registerOperationRoutes(
         response: { 200: Type.Ref('Run'), ...problems(400, 401, 404) },
       },
     },
-    async (request) => service.get(request.params.tenantId, request.params.runId),
+    async (request) => service.detail(request.params.tenantId, request.params.runId),
   );
 
   app.post(
