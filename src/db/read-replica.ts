@@ -108,8 +108,8 @@ export class ReplicaRouter implements ReadReplica {
 
   /** Runs a read on the replica when it may serve this tenant, else (or if the replica fails) on the primary. */
   async route<T>(tenantId: string, read: (db: Kysely<DB>) => Promise<T>): Promise<T> {
-    this.#maybeCheck();
     const reason = this.#whyPrimary(tenantId);
+    this.#maybeCheck(reason === 'recent_change');
     if (reason) {
       this.#count('primary', reason);
       return read(this.#primary);
@@ -159,9 +159,13 @@ export class ReplicaRouter implements ReadReplica {
     else this.#counts.set(key, { servedBy, reason, n: 1 });
   }
 
-  #maybeCheck() {
+  /**
+   * A tenant's reads wait on the primary for a check that shows the replica has its latest change:
+   * such a check comes sooner, but never more than five times a second.
+   */
+  #maybeCheck(soon: boolean) {
     const now = Date.now();
-    if (this.#checking || now - this.#lastCheck < this.#intervalMs) return;
+    if (this.#checking || now - this.#lastCheck < (soon ? 200 : this.#intervalMs)) return;
     this.#lastCheck = now;
     this.#checking = this.#check().finally(() => {
       this.#checking = null;
