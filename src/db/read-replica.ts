@@ -70,13 +70,16 @@ function replicaFailed(err: unknown): boolean {
  * primary otherwise.
  *
  * How far behind the replica is: each check (at most one per interval, and only while reads come
- * in) samples the primary's `pg_current_wal_lsn()` with the local time, then reads the replica's
- * `pg_last_wal_replay_lsn()`. The newest sample the replica has replayed past says "the replica
- * holds everything the primary had committed at that moment" (`caughtUpTo`), an upper bound on its
- * delay that needs no clock agreement between servers and, unlike
- * `now() - pg_last_xact_replay_timestamp()`, does not grow while the primary is merely idle. The
- * replica serves a read only if `now - caughtUpTo` is within the bound; a check that is late (no
- * reads for a while, or a hung replica) therefore sends reads to the primary by itself.
+ * in) samples the primary's `pg_current_wal_flush_lsn()` with the local time, then reads the
+ * replica's `pg_last_wal_replay_lsn()`. Every transaction visible on the primary has its commit
+ * record flushed (nothing here commits with synchronous_commit off), and an idle primary's flush
+ * position is the end of its last record, which is where a caught-up standby's replay stands. So
+ * the newest sample the replica has replayed past says "the replica holds everything the primary
+ * had committed at that moment" (`caughtUpTo`): an upper bound on its delay that needs no clock
+ * agreement between the servers and, unlike `now() - pg_last_xact_replay_timestamp()`, does not
+ * grow while the primary is merely idle. The replica serves a read only if `now - caughtUpTo` is
+ * within the bound; a check that is late (no reads for a while, or a hung replica) therefore sends
+ * reads to the primary by itself.
  *
  * Reading one's writes: a read of a tenant whose runs changed after `caughtUpTo` (noted by the
  * caller from its own writes and from the change feed) goes to the primary, so a page refreshed
@@ -176,7 +179,7 @@ export class ReplicaRouter implements ReadReplica {
     const at = Date.now();
     let primaryLsn: bigint;
     try {
-      const { rows } = await sql<{ lsn: string }>`select pg_current_wal_lsn()::text as lsn`.execute(
+      const { rows } = await sql<{ lsn: string }>`select pg_current_wal_flush_lsn()::text as lsn`.execute(
         this.#primary,
       );
       primaryLsn = lsn(rows[0]!.lsn);
