@@ -244,10 +244,12 @@ describe.skipIf(!onPostgres())('a read replica for monitoring reads', () => {
 
     // Replay resumed: the replica catches up and serves again, with both changes.
     await onReplica.query('select pg_wal_replay_resume()');
+    const resumedAt = Date.now();
     const caughtUp = await until('the replica to serve again after resuming replay', async () => {
       const list = await get(runs);
       return list.by === 'replica' ? list : undefined;
     });
+    const resumedMs = Date.now() - resumedAt;
     expect(ids(caughtUp.body)).toEqual(expect.arrayContaining([first, second]));
     expect(caughtUp.body.data.find((r: { id: string }) => r.id === first).initiator.name).toBe(
       'renamed on the primary',
@@ -270,6 +272,7 @@ describe.skipIf(!onPostgres())('a read replica for monitoring reads', () => {
 
     // Back again: the replica replays what it missed and serves the list once more.
     replica.start();
+    const restartedAt = Date.now();
     const back = await until(
       'the replica to serve again after it restarted',
       async () => {
@@ -278,8 +281,12 @@ describe.skipIf(!onPostgres())('a read replica for monitoring reads', () => {
       },
       60_000,
     );
+    const restartedMs = Date.now() - restartedAt;
     expect(ids(back.body)).toEqual(expect.arrayContaining([first, second, third]));
     expect((await get(quietRuns)).by).toBe('replica');
+    console.log(
+      `[read-replica] the replica served again ${resumedMs} ms after replay resumed, ${restartedMs} ms after it was up again`,
+    );
     console.log(
       `[read-replica] served ${JSON.stringify(ledger.database.readReplica?.counts().map((c) => [c.servedBy, c.reason, c.n]))}`,
     );
