@@ -128,6 +128,15 @@ describe('list', () => {
         .statement_timeout;
     });
     expect(inside).toBe('5s');
+    // The list asks for the same bound as an option, set with the tenant scope in one statement.
+    const asOption = await ledger.database.tenantTx(
+      tenant,
+      async (trx) =>
+        (await sql<{ statement_timeout: string }>`show statement_timeout`.execute(trx)).rows[0]!
+          .statement_timeout,
+      { statementTimeoutMs: 5000 },
+    );
+    expect(asOption).toBe('5s');
     const after = (
       await sql<{ statement_timeout: string }>`show statement_timeout`.execute(ledger.database.db)
     ).rows[0]!;

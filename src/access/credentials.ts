@@ -14,21 +14,33 @@ import {
   sha256Hex,
 } from './secrets.ts';
 import type { Principal } from './service.ts';
+import type { Role } from './tables.ts';
 
 export const SESSION_PREFIX = 'ols';
 export const TOKEN_PREFIX = 'olt';
 
 export type ApiToken = { id: string; name: string; createdAt: string; lastUsedAt: string | null };
 
+/** A token's last use is written at most this often. */
+const TOUCH_INTERVAL_MS = 60_000;
+/** Uses are gathered this long and written in one statement, after the requests that made them. */
+const TOUCH_BATCH_MS = 1000;
+
 /**
  * Sessions and API tokens. Both are `<prefix>_<id>_<secret>`; only the secret's SHA-256 is stored
- * and it is compared in constant time. A token's last use is recorded at most once a minute so
- * an automation polling the API does not write on every request.
+ * and it is compared in constant time. A token's last use is recorded at most once a minute, and
+ * never on the request's path: the request notes the use in memory and a batch writes it a moment
+ * later, so an automation polling the API neither writes nor waits on a write.
  */
 export class CredentialService {
   #db: Database;
   #csrfKey: Buffer;
   #sessionTtlMs: number;
+  /** Tokens whose use waits to be written. */
+  #touchPending = new Set<string>();
+  /** When this process last wrote (or queued) each token's use. */
+  #touchedAt = new Map<string, number>();
+  #touchTimer: NodeJS.Timeout | null = null;
 
   constructor(deps: { database: Database; csrfKey: Buffer; sessionTtlSeconds?: number }) {
     this.#db = deps.database;
@@ -68,11 +80,15 @@ export class CredentialService {
     return typeof given === 'string' && given.length < 200 && csrfMatches(this.#csrfKey, sessionId, given);
   }
 
-  async fromSession(cookie: string): Promise<Principal | null> {
+  /**
+   * The caller behind a session cookie. Given a tenant (a UUID), the same statement also reads the
+   * caller's role there (`membership`), so the tenant gate needs no round trip of its own.
+   */
+  async fromSession(cookie: string, roleIn: string | null = null): Promise<Principal | null> {
     const cred = parseCredential(SESSION_PREFIX, cookie);
     if (!cred) return null;
     // One SELECT on every request: no transaction needed around it.
-    const row = await this.#read(() => sessions.find(this.#db.db, cred.id));
+    const row = await this.#read(() => sessions.find(this.#db.db, cred.id, roleIn));
     if (!row || !secretMatches(cred.secret, row.secret_hash)) return null;
     return {
       userId: row.user_id,
@@ -80,6 +96,7 @@ export class CredentialService {
       displayName: row.display_name,
       via: 'session',
       sessionId: cred.id,
+      ...membership(roleIn, row.role),
     };
   }
 
@@ -87,14 +104,13 @@ export class CredentialService {
     await this.#system((trx) => sessions.delete(trx, sessionId));
   }
 
-  async fromToken(value: string): Promise<Principal | null> {
+  /** The caller behind an API token; `roleIn` as for fromSession. */
+  async fromToken(value: string, roleIn: string | null = null): Promise<Principal | null> {
     const cred = parseCredential(TOKEN_PREFIX, value);
     if (!cred) return null;
-    const row = await this.#read(() => tokens.findActive(this.#db.db, cred.id));
+    const row = await this.#read(() => tokens.findActive(this.#db.db, cred.id, roleIn));
     if (!row || !secretMatches(cred.secret, row.secret_hash)) return null;
-    if (!row.last_used_at || Date.now() - new Date(row.last_used_at).getTime() > 60_000) {
-      await this.#system((trx) => tokens.touch(trx, cred.id));
-    }
+    this.#noteUse(cred.id, row.last_used_at);
     return {
       userId: row.user_id,
       email: row.email,
@@ -102,7 +118,40 @@ export class CredentialService {
       via: 'token',
       tokenId: cred.id,
       tokenName: row.name,
+      ...membership(roleIn, row.role),
     };
+  }
+
+  #noteUse(tokenId: string, lastUsedAt: Date | null): void {
+    const now = Date.now();
+    const written = Math.max(
+      lastUsedAt ? new Date(lastUsedAt).getTime() : 0,
+      this.#touchedAt.get(tokenId) ?? 0,
+    );
+    if (now - written <= TOUCH_INTERVAL_MS) return;
+    this.#touchedAt.set(tokenId, now);
+    this.#touchPending.add(tokenId);
+    if (!this.#touchTimer) {
+      this.#touchTimer = setTimeout(() => void this.flushTokenUses(), TOUCH_BATCH_MS);
+      this.#touchTimer.unref();
+    }
+  }
+
+  /** Writes the token uses noted so far (on a timer, and when the server closes). Never throws. */
+  async flushTokenUses(): Promise<void> {
+    if (this.#touchTimer) clearTimeout(this.#touchTimer);
+    this.#touchTimer = null;
+    const ids = [...this.#touchPending];
+    this.#touchPending.clear();
+    const now = Date.now();
+    for (const [id, at] of this.#touchedAt) if (now - at > TOUCH_INTERVAL_MS) this.#touchedAt.delete(id);
+    if (ids.length === 0) return;
+    try {
+      await tokens.touch(this.#db.db, ids);
+    } catch {
+      // Not written (the database is away or closing): the next use of these tokens tries again.
+      for (const id of ids) this.#touchedAt.delete(id);
+    }
   }
 
   /** Returns the token's secret once; afterwards only its hash exists. */
@@ -134,6 +183,10 @@ export class CredentialService {
   #system<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
     return withDbErrors(() => this.#db.systemTx(fn));
   }
+}
+
+function membership(roleIn: string | null, role: Role | null | undefined): Pick<Principal, 'membership'> {
+  return roleIn === null ? {} : { membership: { tenantId: roleIn, role: role ?? null } };
 }
 
 function presentToken(row: {

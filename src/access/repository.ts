@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
 import type { Role } from './tables.ts';
@@ -18,14 +18,32 @@ export type MemberRow = {
   created_at: Date;
 };
 
-/** A credential's row joined with its user. */
+/** A credential's row joined with its user (and, when asked for one tenant, the user's role there). */
 export type TokenOwner = {
   user_id: string;
   name: string;
   secret_hash: string;
   email: string;
   display_name: string;
+  role?: Role | null;
 };
+
+/**
+ * The caller's role in one tenant, beside the credential lookup: the route's tenant gate then needs
+ * no statement of its own. The row is named by tenant and user, and it is the caller's own, so
+ * reading it here (outside a tenant transaction, like tenantsOf) shows nothing of anyone else.
+ */
+function withRoleIn<QB extends SelectQueryBuilder<any, any, any>>(q: QB, tenantId: string | null): QB {
+  if (tenantId === null) return q;
+  return q.select((eb) =>
+    eb
+      .selectFrom('memberships as m')
+      .select('m.role')
+      .where('m.tenant_id', '=', tenantId)
+      .whereRef('m.user_id', '=', 'u.id')
+      .as('role'),
+  ) as QB;
+}
 
 export type TokenRow = {
   id: string;
@@ -81,14 +99,14 @@ export const sessionRepository = {
       .execute();
   },
 
-  async find(trx: Kysely<DB>, id: string): Promise<TokenOwner | null> {
-    const row = await trx
+  async find(trx: Kysely<DB>, id: string, roleIn: string | null = null): Promise<TokenOwner | null> {
+    const q = trx
       .selectFrom('sessions as s')
       .innerJoin('users as u', 'u.id', 's.user_id')
       .select(['s.user_id', 's.secret_hash', 'u.email', 'u.display_name'])
       .where('s.id', '=', id)
-      .where('s.expires_at', '>', sql<Date>`now()`)
-      .executeTakeFirst();
+      .where('s.expires_at', '>', sql<Date>`now()`);
+    const row: Omit<TokenOwner, 'name'> | undefined = await withRoleIn(q, roleIn).executeTakeFirst();
     return row ? { ...row, name: '' } : null;
   },
 
@@ -117,19 +135,25 @@ export const tokenRepository = {
   async findActive(
     trx: Kysely<DB>,
     id: string,
+    roleIn: string | null = null,
   ): Promise<(TokenOwner & { last_used_at: Date | null }) | null> {
-    const row = await trx
+    const q = trx
       .selectFrom('api_tokens as t')
       .innerJoin('users as u', 'u.id', 't.user_id')
       .select(['t.user_id', 't.name', 't.secret_hash', 't.last_used_at', 'u.email', 'u.display_name'])
       .where('t.id', '=', id)
-      .where('t.revoked_at', 'is', null)
-      .executeTakeFirst();
+      .where('t.revoked_at', 'is', null);
+    const row: (TokenOwner & { last_used_at: Date | null }) | undefined = await withRoleIn(
+      q,
+      roleIn,
+    ).executeTakeFirst();
     return row ?? null;
   },
 
-  async touch(trx: Trx, id: string): Promise<void> {
-    await trx.updateTable('api_tokens').set({ last_used_at: sql`now()` }).where('id', '=', id).execute();
+  /** Records that these tokens were used now (one statement for a batch). */
+  async touch(db: Kysely<DB>, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await db.updateTable('api_tokens').set({ last_used_at: sql`now()` }).where('id', 'in', ids).execute();
   },
 
   async listActive(trx: Trx, userId: string): Promise<TokenRow[]> {

@@ -25,6 +25,11 @@ export type Principal = {
   sessionId?: string;
   tokenId?: string;
   tokenName?: string;
+  /**
+   * The caller's role in one tenant, read with the credential (null: not a member). Lets the
+   * tenant gate of the request that authenticated decide without a statement of its own.
+   */
+  membership?: { tenantId: string; role: Role | null };
 };
 
 export type User = { id: string; email: string; displayName: string };
@@ -146,7 +151,10 @@ export class AccessService {
    */
   async authorize(principal: Principal, tenantId: string, action: TenantAction): Promise<Role> {
     const id = assertUuid(tenantId, 'tenant');
-    const role = await this.#tenant(id, (trx) => members.role(trx, id, principal.userId));
+    const role =
+      principal.membership?.tenantId === id
+        ? principal.membership.role
+        : await this.#tenant(id, (trx) => members.role(trx, id, principal.userId));
     if (!role) throw new NotFoundError('not found');
     if (!roleAllows(role, action)) throw new ForbiddenError(`the ${role} role may not do this`);
     return role;

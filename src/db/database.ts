@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, type LogEvent, PostgresDialect, sql, type Transaction } from 'kysely';
+import { Kysely, type LogEvent, PostgresDialect, type RawBuilder, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
@@ -10,6 +10,11 @@ import type { DB } from './schema.ts';
 export type Trx = Transaction<DB>;
 
 export type DatabaseKind = 'postgres' | 'pglite';
+
+export type TenantTxOptions = {
+  /** Every statement of the transaction is cancelled by the server after this long (monitoring reads). */
+  statementTimeoutMs?: number;
+};
 
 export type Database = {
   kind: DatabaseKind;
@@ -23,7 +28,7 @@ export type Database = {
    * and the tenant id as a transaction-local setting. Queries must still filter by tenant; RLS is
    * the second wall, not the first.
    */
-  tenantTx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T>;
+  tenantTx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>, options?: TenantTxOptions): Promise<T>;
   /**
    * tenantTx for monitoring reads, read-only: on the read replica (DATABASE_READ_URL) when it is
    * close enough and holds the tenant's latest run changes, else on the primary. Never for a read
@@ -84,8 +89,13 @@ pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
  * so a statement that switched role or tenant makes the whole transaction fail and nothing it read
  * or wrote leaves it.
  */
-async function scoped<T>(trx: Trx, tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
-  await scopeToTenant(trx, tenantId);
+async function scoped<T>(
+  trx: Trx,
+  tenantId: string,
+  fn: (trx: Trx) => Promise<T>,
+  options: TenantTxOptions = {},
+): Promise<T> {
+  await scopeToTenant(trx, tenantId, options);
   const result = await fn(trx);
   const { rows } = await sql<{ ok: boolean }>`
     select current_user = 'opsledger_app' and opsledger_tenant() is not distinct from ${tenantId}::uuid as ok`.execute(
@@ -93,6 +103,53 @@ async function scoped<T>(trx: Trx, tenantId: string, fn: (trx: Trx) => Promise<T
   );
   if (!rows[0]?.ok) throw new TenantScopeError();
   return result;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The SQLSTATE the closing check of a tenant transaction raises (a class of our own). */
+const SCOPE_LEFT = 'OL001';
+
+/**
+ * The tenant transaction on PostgreSQL in three round trips instead of five: `begin` and the
+ * scope go together, and the closing check goes with `commit`. Both are multi-statement simple
+ * queries, which take no parameters, so the tenant id is written into the text; it is used only
+ * when it is a UUID (matched above), anything else takes the general path and fails as before.
+ * The check raises rather than answers, so when it fails the server skips the `commit` behind it
+ * and the transaction is rolled back: the same guarantee as `scoped`, without a round trip.
+ */
+async function pgTenantTx<T>(
+  db: Kysely<DB>,
+  tenantId: string,
+  fn: (trx: Trx) => Promise<T>,
+  options: TenantTxOptions = {},
+): Promise<T> {
+  if (!UUID.test(tenantId)) return db.transaction().execute((trx) => scoped(trx, tenantId, fn, options));
+  const t = tenantId.toLowerCase();
+  return db.connection().execute(async (conn) => {
+    let result: T;
+    try {
+      await sql`begin; ${scopeStatement(sql.lit(t), options)}`.execute(conn);
+      // A connection in a transaction is what a Transaction is; Kysely only types them apart.
+      result = await fn(conn as unknown as Trx);
+      await sql
+        .raw(
+          `do $$ begin
+             if current_user <> 'opsledger_app' or opsledger_tenant() is distinct from '${t}'::uuid then
+               raise exception 'tenant scope left' using errcode = '${SCOPE_LEFT}';
+             end if;
+           end $$; commit`,
+        )
+        .execute(conn);
+    } catch (err) {
+      await sql
+        .raw('rollback')
+        .execute(conn)
+        .catch(() => {});
+      throw (err as { code?: unknown }).code === SCOPE_LEFT ? new TenantScopeError() : err;
+    }
+    return result;
+  });
 }
 
 /** A tenant transaction that left its role or tenant: rolled back, never trusted. */
@@ -104,14 +161,31 @@ export class TenantScopeError extends Error {
 }
 
 /**
+ * The scope's settings as one SELECT over the tenant (a parameter, or a literal where the text must
+ * stand alone). The signature is taken before the role changes: only the connecting role may sign.
+ */
+function scopeStatement(tenant: RawBuilder<unknown>, options: TenantTxOptions) {
+  const timeout = options.statementTimeoutMs;
+  return sql`select set_config('opsledger.tenant_id', ${tenant}, true),
+                    set_config('opsledger.tenant_sig', opsledger_tenant_signature(${tenant}::uuid), true),
+                    set_config('role', 'opsledger_app', true)${
+                      timeout
+                        ? sql`, set_config('statement_timeout', ${sql.lit(String(Math.trunc(timeout)))}, true)`
+                        : sql``
+                    }`;
+}
+
+/**
  * Binds an open transaction to one tenant for the rest of its life, as tenantTx begins: the
  * signed tenant and the application role (a transaction that starts cross-tenant, like the firing
  * of a due schedule, narrows itself this way before it writes the tenant's rows).
  */
-export async function scopeToTenant(trx: Trx, tenantId: string): Promise<void> {
-  await sql`select set_config('opsledger.tenant_id', ${tenantId}, true),
-                   set_config('opsledger.tenant_sig', opsledger_tenant_signature(${tenantId}::uuid), true),
-                   set_config('role', 'opsledger_app', true)`.execute(trx);
+export async function scopeToTenant(
+  trx: Trx,
+  tenantId: string,
+  options: TenantTxOptions = {},
+): Promise<void> {
+  await scopeStatement(sql.val(tenantId), options).execute(trx);
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
@@ -148,7 +222,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       db,
       pglite: null,
       pool,
-      tenantTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
+      tenantTx: (tenantId, fn, options) => pgTenantTx(db, tenantId, fn, options),
       tenantReadTx: (tenantId, fn) =>
         replica ? replica.router.route(tenantId, (on) => readTx(on, tenantId, fn)) : readTx(db, tenantId, fn),
       readReplica: replica?.router ?? null,
@@ -243,7 +317,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     db,
     pglite,
     pool: null,
-    tenantTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
+    tenantTx: (tenantId, fn, options) =>
+      db.transaction().execute((trx) => scoped(trx, tenantId, fn, options)),
     // One process, one database: there is no replica to read from.
     tenantReadTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
     readReplica: null,

@@ -4,6 +4,7 @@ import type { TenantAction } from '../access/roles.ts';
 import type { AccessService, Principal } from '../access/service.ts';
 import type { Role } from '../access/tables.ts';
 import { ForbiddenError, UnauthorizedError } from '../shared/errors.ts';
+import { isUuid } from '../shared/ids.ts';
 
 export const SESSION_COOKIE = 'opsledger_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -23,20 +24,25 @@ declare module 'fastify' {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * Who is calling. Given the tenant the route acts on, the caller's role there is read by the same
+ * statement (Principal.membership) for the tenant gate that follows.
+ */
 export async function authenticate(
   request: FastifyRequest,
   credentials: CredentialService,
+  roleIn: string | null = null,
 ): Promise<Principal> {
   const header = request.headers.authorization;
   if (header !== undefined) {
     // A request that presents a token is judged by the token alone, never by a cookie beside it.
     const match = /^Bearer +(\S+)$/i.exec(header);
-    const principal = match ? await credentials.fromToken(match[1]!) : null;
+    const principal = match ? await credentials.fromToken(match[1]!, roleIn) : null;
     if (!principal) throw new UnauthorizedError('the API token is not valid');
     return principal;
   }
   const cookie = request.cookies[SESSION_COOKIE];
-  const principal = cookie ? await credentials.fromSession(cookie) : null;
+  const principal = cookie ? await credentials.fromSession(cookie, roleIn) : null;
   if (!principal) throw new UnauthorizedError('sign in or send an API token');
   return principal;
 }
@@ -53,14 +59,16 @@ export function installAuth(
 ) {
   app.decorateRequest('principal', null);
   app.decorateRequest('tenantRole', null);
+  app.addHook('onClose', () => deps.credentials.flushTokenUses());
   app.addHook('onRequest', async (request) => {
     if (!request.routeOptions.url) return;
     const config = request.routeOptions.config;
     if (config.auth === 'public') return;
-    const principal = await authenticate(request, deps.credentials);
+    const tenantId = config.tenant ? ((request.params as { tenantId?: string }).tenantId ?? '') : '';
+    const roleIn = isUuid(tenantId) ? tenantId.toLowerCase() : null;
+    const principal = await authenticate(request, deps.credentials, roleIn);
     request.principal = principal;
     if (config.tenant) {
-      const tenantId = (request.params as { tenantId?: string }).tenantId ?? '';
       request.tenantRole = await deps.access.authorize(principal, tenantId, config.tenant);
     }
     if (principal.via === 'session' && !SAFE_METHODS.has(request.method)) {

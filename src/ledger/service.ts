@@ -1,5 +1,5 @@
 import { uuidv7 } from 'uuidv7';
-import { type Database, scopeToTenant, type Trx } from '../db/database.ts';
+import { type Database, scopeToTenant, type TenantTxOptions, type Trx } from '../db/database.ts';
 import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
 import { boundFailures } from '../shared/failures.ts';
 import { assertUuid } from '../shared/ids.ts';
@@ -401,8 +401,8 @@ export class OperationRunService {
     return out;
   }
 
-  #tx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
-    return withDbErrors(() => this.#db.tenantTx(tenantId, fn));
+  #tx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>, options?: TenantTxOptions): Promise<T> {
+    return withDbErrors(() => this.#db.tenantTx(tenantId, fn, options));
   }
 
   /** A monitoring read: on the read replica when one serves this tenant (see Database.tenantReadTx). */

@@ -1,0 +1,126 @@
+// The statements a read request costs, counted through Kysely's query log on both databases: the
+// credential and the caller's role in the tenant come from one statement, the read itself from
+// one tenant transaction (scope, select, scope check with commit), and the token's last use is
+// written after the response, in a batch, at most once a minute.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HttpApp } from '../src/http/app.ts';
+import { createHttpServer } from '../src/main/http.ts';
+import { createTestDatabase } from './helpers/db.ts';
+import { startTestLedger, type TestLedger } from './helpers/ledger.ts';
+import { type HandlerLog, testTaskType } from './helpers/test-types.ts';
+
+const log: HandlerLog = { started: [], aborted: [] };
+const captured: string[] = [];
+let ledger: TestLedger;
+let app: HttpApp;
+let tenant: string;
+let other: string;
+let userId: string;
+let token: string;
+let runId: string;
+
+beforeAll(async () => {
+  const testDb = await createTestDatabase({ onQuery: (text) => captured.push(text) });
+  ledger = await startTestLedger({ definitions: [testTaskType(log)], testDb, worker: false });
+  app = await createHttpServer(ledger, { suite: false, ui: false });
+  await app.ready();
+  tenant = await ledger.createTenant('Hot');
+  other = await ledger.createTenant('Other');
+  const user = await app.opsledger.access.createUser({
+    email: `hot-${process.pid}@example.test`,
+    password: 'hot-path-secret-1234',
+  });
+  userId = user.id;
+  await app.opsledger.access.addMember(tenant, user.email, 'viewer');
+  token = (await app.opsledger.credentials.createToken(user.id, 'hot')).secret;
+  for (let i = 0; i < 3; i++) {
+    const { run } = await ledger.service.start({
+      tenantId: tenant,
+      type: 'test.task',
+      inputs: { key: `k${i}` },
+      initiator: { kind: 'system' },
+    });
+    runId = run.id;
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await app?.close();
+  await ledger?.stop();
+});
+
+/** The statements one request sends, from its start to its response (earlier token uses flushed first). */
+async function statementsOf(url: string): Promise<{ status: number; body: string; statements: string[] }> {
+  await app.opsledger.credentials.flushTokenUses();
+  captured.length = 0;
+  const res = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+  return { status: res.statusCode, body: res.body, statements: [...captured] };
+}
+
+const scopes = (statements: string[]) =>
+  statements.filter((s) => s.includes("set_config('opsledger.tenant_id'")).length;
+
+describe('a read request', () => {
+  it('lists runs with four statements: credential and role in one, then one tenant transaction', async () => {
+    const { status, body, statements } = await statementsOf(`/api/v1/tenants/${tenant}/operations?limit=2`);
+    expect(status).toBe(200);
+    expect(JSON.parse(body).data).toHaveLength(2);
+    expect(statements.length).toBeLessThanOrEqual(4);
+    expect(statements.filter((s) => /"api_tokens"/.test(s))).toHaveLength(1);
+    expect(scopes(statements)).toBe(1);
+    expect(statements.some((s) => /^\s*update/i.test(s))).toBe(false);
+  });
+
+  it('shows one run with four statements as well', async () => {
+    const { status, statements } = await statementsOf(`/api/v1/tenants/${tenant}/operations/${runId}`);
+    expect(status).toBe(200);
+    expect(statements.length).toBeLessThanOrEqual(4);
+    expect(scopes(statements)).toBe(1);
+  });
+
+  it('answers a tenant the caller does not belong to from the credential statement alone, exactly as an unknown one', async () => {
+    const notMember = await statementsOf(`/api/v1/tenants/${other}/operations`);
+    const unknown = await statementsOf('/api/v1/tenants/00000000-0000-4000-8000-000000000000/operations');
+    expect(notMember.status).toBe(404);
+    expect(notMember.body).toBe(unknown.body);
+    expect(notMember.statements).toHaveLength(1);
+    expect(scopes(notMember.statements)).toBe(0);
+  });
+});
+
+describe("a token's last use", () => {
+  it('is written after the response, then not again within the minute', async () => {
+    const created = await app.opsledger.credentials.createToken(userId, 'fresh');
+    const fresh = created.secret;
+    const freshId = created.token.id;
+    await app.opsledger.credentials.flushTokenUses();
+    captured.length = 0;
+    const res = await app.inject({
+      method: 'GET',
+      url: `/api/v1/tenants/${tenant}/operations`,
+      headers: { authorization: `Bearer ${fresh}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(captured.some((s) => /^\s*update "api_tokens"/.test(s))).toBe(false);
+    // Written by the batch a moment later, without anyone asking.
+    const deadline = Date.now() + 30_000;
+    let lastUsedAt: string | null = null;
+    while (!lastUsedAt && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      const tokens = await app.opsledger.credentials.listTokens(userId);
+      lastUsedAt = tokens.find((t) => t.id === freshId)?.lastUsedAt ?? null;
+    }
+    expect(lastUsedAt).not.toBeNull();
+    // Used again within the minute: nothing more to write.
+    captured.length = 0;
+    for (let i = 0; i < 3; i++) {
+      await app.inject({
+        method: 'GET',
+        url: `/api/v1/tenants/${tenant}/operations`,
+        headers: { authorization: `Bearer ${fresh}` },
+      });
+    }
+    await app.opsledger.credentials.flushTokenUses();
+    expect(captured.some((s) => /^\s*update "api_tokens"/.test(s))).toBe(false);
+  });
+});
