@@ -29,7 +29,7 @@ ALTER TABLE backup_items ADD CONSTRAINT backup_items_pkey PRIMARY KEY (tenant_id
 ALTER TABLE backup_items ADD CONSTRAINT backup_items_tenant_id_backup_set_id_fkey FOREIGN KEY (tenant_id, backup_set_id) REFERENCES backup_sets(tenant_id, id) ON DELETE CASCADE;
 ALTER TABLE backup_items ENABLE ROW LEVEL SECURITY;
 ALTER TABLE backup_items FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON backup_items FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON backup_items FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE backup_sets (
   id uuid NOT NULL,
@@ -50,7 +50,7 @@ CREATE INDEX backup_sets_list_idx ON public.backup_sets USING btree (tenant_id, 
 CREATE UNIQUE INDEX backup_sets_run_key ON public.backup_sets USING btree (tenant_id, operation_run_id) WHERE (operation_run_id IS NOT NULL);
 ALTER TABLE backup_sets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE backup_sets FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON backup_sets FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON backup_sets FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE drift_findings (
   id uuid NOT NULL,
@@ -72,7 +72,7 @@ ALTER TABLE drift_findings ADD CONSTRAINT drift_findings_unique_item UNIQUE (ten
 CREATE INDEX drift_findings_baseline_idx ON public.drift_findings USING btree (tenant_id, baseline_id, created_at DESC);
 ALTER TABLE drift_findings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE drift_findings FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON drift_findings FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON drift_findings FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE drift_generation_runs (
   id uuid NOT NULL,
@@ -99,7 +99,7 @@ CREATE INDEX drift_generation_runs_unlinked_idx ON public.drift_generation_runs 
 CREATE TRIGGER drift_generation_runs_note_pruned BEFORE UPDATE OF operation_run_id ON public.drift_generation_runs FOR EACH ROW EXECUTE FUNCTION opsledger_note_run_pruned();
 ALTER TABLE drift_generation_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE drift_generation_runs FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON drift_generation_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON drift_generation_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE inventory_items (
   tenant_id uuid NOT NULL,
@@ -118,7 +118,7 @@ ALTER TABLE inventory_items ADD CONSTRAINT inventory_items_pkey PRIMARY KEY (ten
 ALTER TABLE inventory_items ADD CONSTRAINT inventory_items_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 ALTER TABLE inventory_items ENABLE ROW LEVEL SECURITY;
 ALTER TABLE inventory_items FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON inventory_items FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON inventory_items FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE inventory_sync_runs (
   id uuid NOT NULL,
@@ -148,7 +148,7 @@ CREATE INDEX inventory_sync_runs_unlinked_idx ON public.inventory_sync_runs USIN
 CREATE TRIGGER inventory_sync_runs_note_pruned BEFORE UPDATE OF operation_run_id ON public.inventory_sync_runs FOR EACH ROW EXECUTE FUNCTION opsledger_note_run_pruned();
 ALTER TABLE inventory_sync_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE inventory_sync_runs FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON inventory_sync_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON inventory_sync_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE invitations (
   tenant_id uuid NOT NULL,
@@ -163,7 +163,7 @@ ALTER TABLE invitations ADD CONSTRAINT invitations_tenant_id_fkey FOREIGN KEY (t
 CREATE INDEX invitations_email_idx ON public.invitations USING btree (email);
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON invitations FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON invitations FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE memberships (
   tenant_id uuid NOT NULL,
@@ -179,7 +179,7 @@ ALTER TABLE memberships ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (use
 CREATE INDEX memberships_user_idx ON public.memberships USING btree (user_id);
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON memberships FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON memberships FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE operation_runs (
   id uuid NOT NULL,
@@ -241,7 +241,7 @@ CREATE TRIGGER operation_runs_notify_insert AFTER INSERT ON public.operation_run
 CREATE TRIGGER operation_runs_notify_update AFTER UPDATE ON public.operation_runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 ALTER TABLE operation_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE operation_runs FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON operation_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON operation_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE opsledger_migrations (
   version integer NOT NULL,
@@ -269,7 +269,7 @@ ALTER TABLE restore_run_items ADD CONSTRAINT restore_run_items_result_check CHEC
 ALTER TABLE restore_run_items ADD CONSTRAINT restore_run_items_tenant_id_restore_run_id_fkey FOREIGN KEY (tenant_id, restore_run_id) REFERENCES restore_runs(tenant_id, id) ON DELETE CASCADE;
 ALTER TABLE restore_run_items ENABLE ROW LEVEL SECURITY;
 ALTER TABLE restore_run_items FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON restore_run_items FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON restore_run_items FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE restore_runs (
   id uuid NOT NULL,
@@ -308,7 +308,7 @@ CREATE TRIGGER restore_runs_note_pruned BEFORE UPDATE OF operation_run_id ON pub
 CREATE TRIGGER restore_runs_version BEFORE UPDATE ON public.restore_runs FOR EACH ROW EXECUTE FUNCTION restore_runs_version();
 ALTER TABLE restore_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE restore_runs FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON restore_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON restore_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE schedules (
   id uuid NOT NULL,
@@ -341,7 +341,7 @@ ALTER TABLE schedules ADD CONSTRAINT schedules_type_check CHECK ((type ~ '^[a-z]
 CREATE INDEX schedules_due_idx ON public.schedules USING btree (next_fire_at) WHERE (next_fire_at IS NOT NULL);
 ALTER TABLE schedules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE schedules FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON schedules FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON schedules FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE sessions (
   id uuid NOT NULL,
@@ -380,7 +380,7 @@ ALTER TABLE tenant_graph_connections ADD CONSTRAINT tenant_graph_connections_pke
 ALTER TABLE tenant_graph_connections ADD CONSTRAINT tenant_graph_connections_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 ALTER TABLE tenant_graph_connections ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenant_graph_connections FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON tenant_graph_connections FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant()))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON tenant_graph_connections FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE tenants (
   id uuid NOT NULL,
@@ -391,7 +391,7 @@ ALTER TABLE tenants ADD CONSTRAINT tenants_name_check CHECK (((length(name) >= 1
 ALTER TABLE tenants ADD CONSTRAINT tenants_pkey PRIMARY KEY (id);
 ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenants FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON tenants FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (id = opsledger_tenant())));
+CREATE POLICY tenant_isolation ON tenants FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE user_passwords (
   user_id uuid NOT NULL,
@@ -415,7 +415,7 @@ ALTER TABLE users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE users FORCE ROW LEVEL SECURITY;
 CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (EXISTS ( SELECT 1
    FROM memberships m
-  WHERE ((m.user_id = users.id) AND (m.tenant_id = opsledger_tenant()))))));
+  WHERE ((m.user_id = users.id) AND (m.tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))))));
 
 -- function operation_runs_announce(r operation_runs)
 -- function operation_runs_digest(r operation_runs)

@@ -1,8 +1,22 @@
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, type LogEvent, PostgresDialect, type RawBuilder, sql, type Transaction } from 'kysely';
+import {
+  type Compilable,
+  DummyDriver,
+  Kysely,
+  type LogEvent,
+  PostgresAdapter,
+  PostgresDialect,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  type RawBuilder,
+  type RootOperationNode,
+  sql,
+  type Transaction,
+} from 'kysely';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.ts';
+import { standaloneSql } from './literal-sql.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import { openReadReplica, type ReadReplica, type ReplicaStateEvent } from './read-replica.ts';
 import type { DB } from './schema.ts';
@@ -37,6 +51,12 @@ export type Database = {
   tenantReadTx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T>;
   /** The read replica, on PostgreSQL with DATABASE_READ_URL only. */
   readReplica: ReadReplica | null;
+  /**
+   * tenantReadTx for one read statement (the hot reads: a page of runs, one run), in one message to
+   * the database: the scope, the query and the scope check travel together (see oneMessageRead).
+   * With a read replica it goes the way of tenantReadTx.
+   */
+  tenantRead<R>(tenantId: string, query: TenantReadQuery<R>, options?: TenantTxOptions): Promise<R[]>;
   /** A transaction with the connecting role: for cross-tenant work (reaper, pruner, migrations). */
   systemTx<T>(fn: (trx: Trx) => Promise<T>): Promise<T>;
   /** LISTEN on a channel; returns a function that stops listening. */
@@ -132,15 +152,7 @@ async function pgTenantTx<T>(
       await sql`begin; ${scopeStatement(sql.lit(t), options)}`.execute(conn);
       // A connection in a transaction is what a Transaction is; Kysely only types them apart.
       result = await fn(conn as unknown as Trx);
-      await sql
-        .raw(
-          `do $$ begin
-             if current_user <> 'opsledger_app' or opsledger_tenant() is distinct from '${t}'::uuid then
-               raise exception 'tenant scope left' using errcode = '${SCOPE_LEFT}';
-             end if;
-           end $$; commit`,
-        )
-        .execute(conn);
+      await sql.raw(`${scopeCheck(t)}; commit`).execute(conn);
     } catch (err) {
       await sql
         .raw('rollback')
@@ -151,6 +163,72 @@ async function pgTenantTx<T>(
     return result;
   });
 }
+
+/** Fails the transaction unless it is still the application role bound to tenant `t` (a UUID). */
+function scopeCheck(t: string): string {
+  return `do $$ begin
+    if current_user <> 'opsledger_app' or opsledger_tenant() is distinct from '${t}'::uuid then
+      raise exception 'tenant scope left' using errcode = '${SCOPE_LEFT}';
+    end if;
+  end $$`;
+}
+
+/** A query tenantRead can send: a Kysely query builder (not yet executed). */
+export type TenantReadQuery<R> = Compilable<R> & { toOperationNode(): RootOperationNode };
+
+/**
+ * One read statement in a tenant transaction as a single message: the scope, the query (its values
+ * written inline, see literal-sql.ts), and the scope check, which fails the transaction before its
+ * end when the scope was left. On PostgreSQL the message carries `begin` and `commit` too: one
+ * round trip for what tenantTx does in three. Anything that cannot go this way (a tenant id that
+ * is not a UUID, a value with no literal form) goes through tenantTx, with the same result.
+ * The query log sees the message with the query in its parameterised form, never a value.
+ */
+async function oneMessageRead<R>(
+  database: Pick<Database, 'tenantTx'>,
+  tenantId: string,
+  query: TenantReadQuery<R>,
+  options: TenantTxOptions,
+  send: (body: string, logged: () => string) => Promise<{ rows: unknown[] }[]>,
+): Promise<R[]> {
+  const inline = UUID.test(tenantId) ? standaloneSql(query) : null;
+  if (inline === null) {
+    return database.tenantTx(
+      tenantId,
+      async (trx) => (await trx.executeQuery(query.compile())).rows,
+      options,
+    );
+  }
+  const t = tenantId.toLowerCase();
+  const scope = scopeStatement(sql.lit(t), options).compile(LOG_COMPILER).sql;
+  // Compiled for the query log only when there is one: the hot path does not pay for it.
+  const logged = () =>
+    `${scopeStatement(sql.val(t), options).compile(LOG_COMPILER).sql}; ${query.compile().sql}; ${scopeCheck('$1')}`;
+  try {
+    const results = await send(`${scope}; ${inline}; ${scopeCheck(t)}`, logged);
+    return results[1]!.rows as R[];
+  } catch (err) {
+    throw (err as { code?: unknown }).code === SCOPE_LEFT ? new TenantScopeError() : err;
+  }
+}
+
+/** A TenantReadQuery run in an open tenant transaction (the ways other than oneMessageRead). */
+async function readIn<R>(trx: Trx, query: TenantReadQuery<R>, options: TenantTxOptions): Promise<R[]> {
+  const timeout = options.statementTimeoutMs;
+  if (timeout)
+    await sql`select set_config('statement_timeout', ${String(Math.trunc(timeout))}, true)`.execute(trx);
+  return (await trx.executeQuery(query.compile())).rows;
+}
+
+/** Compiles the scope statements for oneMessageRead (any Kysely instance of the dialect would do). */
+const LOG_COMPILER = new Kysely<DB>({
+  dialect: {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  },
+});
 
 /** A tenant transaction that left its role or tenant: rolled back, never trusted. */
 export class TenantScopeError extends Error {
@@ -226,6 +304,28 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       tenantReadTx: (tenantId, fn) =>
         replica ? replica.router.route(tenantId, (on) => readTx(on, tenantId, fn)) : readTx(db, tenantId, fn),
       readReplica: replica?.router ?? null,
+      tenantRead(this: Database, tenantId, query, readOptions = {}) {
+        if (replica) return this.tenantReadTx(tenantId, (trx) => readIn(trx, query, readOptions));
+        return oneMessageRead(this, tenantId, query, readOptions, async (body, logged) => {
+          const client = await pool.connect();
+          try {
+            const results = (await client.query(
+              `begin transaction read only; ${body}; commit`,
+            )) as unknown as pg.QueryResult[];
+            client.release();
+            return results.slice(1);
+          } catch (err) {
+            // The transaction failed part way: end it before the connection serves anyone else.
+            await client.query('rollback').then(
+              () => client.release(),
+              (rollbackErr: Error) => client.release(rollbackErr),
+            );
+            throw err;
+          } finally {
+            options.onQuery?.(`begin transaction read only; ${logged()}; commit`);
+          }
+        });
+      },
       systemTx: (fn) => db.transaction().execute(fn),
       async listen(channel, onPayload) {
         const sqlChannel = pg.escapeIdentifier(channel);
@@ -322,6 +422,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // One process, one database: there is no replica to read from.
     tenantReadTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
     readReplica: null,
+    tenantRead(this: Database, tenantId, query, readOptions = {}) {
+      // Inside PGlite's transaction lock, as every transaction of the dialect (see pglite-dialect.ts).
+      return oneMessageRead(this, tenantId, query, readOptions, async (body, logged) => {
+        try {
+          return await pglite.transaction((tx) => tx.exec(body));
+        } finally {
+          options.onQuery?.(logged());
+        }
+      });
+    },
     systemTx: (fn) => db.transaction().execute(fn),
     async listen(channel, onPayload) {
       const unsubscribe = await pglite.listen(channel, onPayload);

@@ -78,13 +78,14 @@ export const runRepository = {
   },
 
   async findById(trx: Trx, tenantId: string, id: string, forUpdate = false): Promise<RunRow | null> {
-    let q = trx
-      .selectFrom('operation_runs')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id);
+    let q = runRepository.findByIdQuery(trx, tenantId, id);
     if (forUpdate) q = q.forUpdate();
     return (await q.executeTakeFirst()) ?? null;
+  },
+
+  /** findById's statement, unexecuted (for Database.tenantRead). */
+  findByIdQuery(db: Kysely<DB>, tenantId: string, id: string) {
+    return db.selectFrom('operation_runs').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id);
   },
 
   async findBySource(
@@ -110,7 +111,12 @@ export const runRepository = {
     after: Keyset | null,
     limit: number,
   ): Promise<ListedRow[]> {
-    let q = trx
+    return (await runRepository.listQuery(trx, tenantId, filters, after, limit).execute()) as ListedRow[];
+  },
+
+  /** list's statement, unexecuted (for Database.tenantRead). */
+  listQuery(db: Kysely<DB>, tenantId: string, filters: ListFilters, after: Keyset | null, limit: number) {
+    let q = db
       .selectFrom('operation_runs')
       .selectAll()
       .select(createdAtKey.as('created_at_key'))
@@ -127,7 +133,7 @@ export const runRepository = {
           ? q.where('id', '=', filters.idPrefix)
           : q.where(sql<string>`id::text`, 'like', `${filters.idPrefix}%`);
     }
-    return (await newestFirstPage(q, after, limit).execute()) as ListedRow[];
+    return newestFirstPage(q, after, limit);
   },
 
   /** Claims the run for an attempt. Only the job the row names may do so, and never a finished or cancelled run. */

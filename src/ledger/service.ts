@@ -1,5 +1,11 @@
 import { uuidv7 } from 'uuidv7';
-import { type Database, scopeToTenant, type TenantTxOptions, type Trx } from '../db/database.ts';
+import {
+  type Database,
+  scopeToTenant,
+  type TenantReadQuery,
+  type TenantTxOptions,
+  type Trx,
+} from '../db/database.ts';
 import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
 import { boundFailures } from '../shared/failures.ts';
 import { assertUuid } from '../shared/ids.ts';
@@ -9,7 +15,7 @@ import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
 import { type CursorCodec, type ListQuery, parseListQuery } from './cursor.ts';
 import { runIdentityHash } from './identity.ts';
 import type { RunQueue } from './queue-port.ts';
-import { boundMonitoringRead, runRepository as repo } from './repository.ts';
+import { type ListedRow, MONITORING_STATEMENT_TIMEOUT_MS, runRepository as repo } from './repository.ts';
 import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
 import { runStats, type StatsWindow } from './stats.ts';
 import { runDailyCounts } from './stats-daily.ts';
@@ -44,6 +50,9 @@ type PreparedStart = {
   initiator: ReturnType<typeof normaliseInitiator>;
   links?: Record<string, string>;
 };
+
+/** Monitoring reads stay cheap: the server cancels one that runs longer (answered 503). */
+const MONITORING_READ: TenantTxOptions = { statementTimeoutMs: MONITORING_STATEMENT_TIMEOUT_MS };
 
 /** Backlog depth beyond which a tenant's runs all share the lowest priority. */
 const FAIR_QUEUE_DEPTH = 10_000;
@@ -195,8 +204,8 @@ export class OperationRunService {
   async detail(tenantId: string, runId: string): Promise<Run> {
     const t = assertUuid(tenantId, 'tenant');
     const id = assertUuid(runId);
-    const find = (trx: Trx) => repo.findById(trx, t, id);
-    const row = (await this.#readTx(t, find)) ?? (this.#db.readReplica ? await this.#tx(t, find) : undefined);
+    const [row] = await this.#read(t, repo.findByIdQuery(this.#db.db, t, id));
+    if (!row && this.#db.readReplica) return this.get(t, id);
     if (!row) throw new NotFoundError('run not found');
     return this.present(row);
   }
@@ -213,15 +222,15 @@ export class OperationRunService {
   async list(tenantId: string, query: ListQuery): Promise<{ data: Run[]; nextCursor: string | null }> {
     const t = assertUuid(tenantId, 'tenant');
     const { filters, limit, after, fingerprint } = parseListQuery(query, this.#catalog, this.#cursors, t);
-    const read = async (trx: Trx) => {
-      await boundMonitoringRead(trx);
-      return repo.list(trx, t, filters, after, limit + 1);
-    };
-    let rows = await this.#readTx(t, read);
+    let rows = (await this.#read(
+      t,
+      repo.listQuery(this.#db.db, t, filters, after, limit + 1),
+      MONITORING_READ,
+    )) as ListedRow[];
     // A lookup of one run by its full id (how the UI opens a run) that the replica cannot answer
     // yet is answered by the primary, as detail is.
     if (rows.length === 0 && filters.idPrefix?.length === 36 && this.#db.readReplica)
-      rows = await this.#tx(t, read);
+      rows = await this.#tx(t, (trx) => repo.list(trx, t, filters, after, limit + 1), MONITORING_READ);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     const nextCursor =
@@ -405,9 +414,9 @@ export class OperationRunService {
     return withDbErrors(() => this.#db.tenantTx(tenantId, fn, options));
   }
 
-  /** A monitoring read: on the read replica when one serves this tenant (see Database.tenantReadTx). */
-  #readTx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
-    return withDbErrors(() => this.#db.tenantReadTx(tenantId, fn));
+  /** A monitoring read: on the read replica when one serves this tenant (see Database.tenantRead). */
+  #read<R>(tenantId: string, query: TenantReadQuery<R>, options?: TenantTxOptions): Promise<R[]> {
+    return withDbErrors(() => this.#db.tenantRead(tenantId, query, options));
   }
 
   get logger(): Logger {

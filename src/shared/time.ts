@@ -1,4 +1,5 @@
 /** A database timestamp (Date from pg, string from PGlite) as ISO 8601 UTC, or null. */
 export function iso(value: Date | string | null): string | null {
-  return value === null ? null : new Date(value).toISOString();
+  if (value === null) return null;
+  return (value instanceof Date ? value : new Date(value)).toISOString();
 }
