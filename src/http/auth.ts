@@ -59,7 +59,6 @@ export function installAuth(
 ) {
   app.decorateRequest('principal', null);
   app.decorateRequest('tenantRole', null);
-  app.addHook('onClose', () => deps.credentials.flushTokenUses());
   app.addHook('onRequest', async (request) => {
     if (!request.routeOptions.url) return;
     const config = request.routeOptions.config;

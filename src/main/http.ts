@@ -47,7 +47,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
     }
   };
   const suite = options.suite ?? true;
-  return buildHttpApp(
+  const app = await buildHttpApp(
     {
       config: ledger.config,
       logger: ledger.logger,
@@ -65,4 +65,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
     },
     options,
   );
+  // Token uses noted but not yet written are written as the server stops.
+  app.addHook('onClose', () => credentials.flushTokenUses());
+  return app;
 }
