@@ -39,7 +39,7 @@ async function claimed(key: string, type = 'test.task') {
     initiator: { kind: 'system' },
   });
   const row = await ledger.service.getRow(tenant, run.id);
-  expect(await ledger.service.markRunning(tenant, run.id, row.job_id!)).not.toBeNull();
+  expect(await ledger.service.markRunning(tenant, run.id, row.job_id!, type)).not.toBeNull();
   return row;
 }
 

@@ -107,7 +107,7 @@ it('no sequence of calls reaches a state the model forbids', async () => {
         switch (a.kind) {
           case 'markRunning': {
             const job = a.staleJob ? uuidv7() : await jobOf(r);
-            const row = await svc.markRunning(tenant, r.id, job);
+            const row = await svc.markRunning(tenant, r.id, job, 'test.task');
             const allowed = !a.staleJob && isActive(r) && !r.cancelRequested;
             expect(row !== null).toBe(allowed);
             if (allowed) {

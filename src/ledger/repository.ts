@@ -29,6 +29,21 @@ export type ListFilters = {
 
 export type ListedRow = RunRow & { created_at_key: string };
 
+/** Which run complete may end: only the job named, in the status named, gone stale before, or asked to stop. */
+export type CompleteGuard = {
+  jobId?: string;
+  status?: RunStatus;
+  staleBefore?: Date;
+  cancelRequested?: boolean;
+};
+
+export type CompleteResult = {
+  outcome: Exclude<RunOutcome, 'pending'>;
+  counts?: Record<string, number>;
+  failures?: FailureEntry[];
+  links?: Record<string, string>;
+};
+
 const json = (value: unknown) => JSON.stringify(value);
 
 /**
@@ -45,16 +60,38 @@ export async function boundMonitoringRead(trx: Trx): Promise<void> {
 
 export const runRepository = {
   /** Inserts a run unless an active run has the same identity; returns null in that case. */
-  async insertUnlessActive(trx: Trx, run: NewRun): Promise<RunRow | null> {
-    const row = await trx
-      .insertInto('operation_runs')
-      .values(run)
-      .onConflict((oc) =>
-        oc.columns(['tenant_id', 'run_identity_hash']).where('status', '<>', 'completed').doNothing(),
+  /**
+   * Inserts the run unless one with its identity is active (then null). With it, in the same
+   * statement, the tenant's queued runs before this one, counted up to `backlogCap` (the fair
+   * queue's priority): one round trip for what took two.
+   */
+  async insertUnlessActive(
+    trx: Trx,
+    run: NewRun,
+    backlogCap: number,
+  ): Promise<{ row: RunRow; queuedBefore: number } | null> {
+    const inserted = await trx
+      .with('ins', (db) =>
+        db
+          .insertInto('operation_runs')
+          .values(run)
+          .onConflict((oc) =>
+            oc.columns(['tenant_id', 'run_identity_hash']).where('status', '<>', 'completed').doNothing(),
+          )
+          .returningAll(),
       )
-      .returningAll()
+      .selectFrom('ins')
+      .selectAll('ins')
+      // The statement's snapshot does not see its own insert: these are the runs queued before it.
+      .select(
+        sql<number>`(select count(*)::int from (select 1 from operation_runs where tenant_id = ${run.tenant_id} and status = 'queued' limit ${backlogCap}) q)`.as(
+          'queued_before',
+        ),
+      )
       .executeTakeFirst();
-    return row ?? null;
+    if (!inserted) return null;
+    const { queued_before: queuedBefore, ...row } = inserted;
+    return { row: row as RunRow, queuedBefore };
   },
 
   async findActiveByIdentity(trx: Trx, tenantId: string, hash: string): Promise<RunRow | null> {
@@ -69,14 +106,6 @@ export const runRepository = {
   },
 
   /** How many runs of the tenant wait in the queue, counted up to a cap so a flood stays cheap. */
-  async countQueued(trx: Trx, tenantId: string, cap: number): Promise<number> {
-    const result = await sql<{ n: number }>`
-      select count(*)::int as n from (
-        select 1 from operation_runs where tenant_id = ${tenantId} and status = 'queued' limit ${cap}
-      ) q`.execute(trx);
-    return result.rows[0]?.n ?? 0;
-  },
-
   async findById(trx: Trx, tenantId: string, id: string, forUpdate = false): Promise<RunRow | null> {
     let q = runRepository.findByIdQuery(trx, tenantId, id);
     if (forUpdate) q = q.forUpdate();
@@ -138,7 +167,12 @@ export const runRepository = {
 
   /** Claims the run for an attempt. Only the job the row names may do so, and never a finished or cancelled run. */
   async markRunning(trx: Trx, tenantId: string, id: string, jobId: string): Promise<RunRow | null> {
-    const row = await trx
+    return (await runRepository.markRunningQuery(trx, tenantId, id, jobId).executeTakeFirst()) ?? null;
+  },
+
+  /** markRunning's statement, unexecuted (for Database.tenantWrite). */
+  markRunningQuery(db: Kysely<DB>, tenantId: string, id: string, jobId: string) {
+    return db
       .updateTable('operation_runs')
       .set({
         status: 'running',
@@ -151,9 +185,7 @@ export const runRepository = {
       .where('job_id', '=', jobId)
       .where('status', '<>', 'completed')
       .where('cancel_requested_at', 'is', null)
-      .returningAll()
-      .executeTakeFirst();
-    return row ?? null;
+      .returningAll();
   },
 
   async heartbeat(
@@ -162,16 +194,19 @@ export const runRepository = {
     id: string,
     jobId: string,
   ): Promise<{ cancel_requested_at: Date | string | null } | null> {
-    const row = await trx
+    return (await runRepository.heartbeatQuery(trx, tenantId, id, jobId).executeTakeFirst()) ?? null;
+  },
+
+  /** heartbeat's statement, unexecuted (for Database.tenantWrite). */
+  heartbeatQuery(db: Kysely<DB>, tenantId: string, id: string, jobId: string) {
+    return db
       .updateTable('operation_runs')
       .set({ last_heartbeat_at: sql`now()` })
       .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
       .where('job_id', '=', jobId)
       .where('status', '=', 'running')
-      .returning(['cancel_requested_at'])
-      .executeTakeFirst();
-    return row ?? null;
+      .returning(['cancel_requested_at']);
   },
 
   async setCounts(
@@ -226,15 +261,15 @@ export const runRepository = {
     trx: Trx,
     tenantId: string,
     id: string,
-    guard: { jobId?: string; status?: RunStatus; staleBefore?: Date; cancelRequested?: boolean },
-    result: {
-      outcome: Exclude<RunOutcome, 'pending'>;
-      counts?: Record<string, number>;
-      failures?: FailureEntry[];
-      links?: Record<string, string>;
-    },
+    guard: CompleteGuard,
+    result: CompleteResult,
   ): Promise<RunRow | null> {
-    let q = trx
+    return (await runRepository.completeQuery(trx, tenantId, id, guard, result).executeTakeFirst()) ?? null;
+  },
+
+  /** complete's statement, unexecuted (for Database.tenantWrite). */
+  completeQuery(db: Kysely<DB>, tenantId: string, id: string, guard: CompleteGuard, result: CompleteResult) {
+    let q = db
       .updateTable('operation_runs')
       .set({
         status: 'completed',
@@ -256,7 +291,7 @@ export const runRepository = {
     if (guard.status) q = q.where('status', '=', guard.status);
     if (guard.staleBefore) q = q.where('last_heartbeat_at', '<', guard.staleBefore);
     if (guard.cancelRequested) q = q.where('cancel_requested_at', 'is not', null);
-    return (await q.returningAll().executeTakeFirst()) ?? null;
+    return q.returningAll();
   },
 
   /** Gives a queued run whose job was lost a new job. */

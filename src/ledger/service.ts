@@ -157,34 +157,38 @@ export class OperationRunService {
     // Bad references are refused at the door, whichever door: before any run exists.
     await def.validate?.(trx, { tenantId, inputs });
     const jobId = uuidv7();
-    // Fair queuing: the queue takes higher priorities first, so a tenant's n-th waiting run
-    // goes behind every other tenant's first. One tenant's flood cannot hold back another's run.
-    const backlog = await repo.countQueued(trx, tenantId, FAIR_QUEUE_DEPTH);
-    const row = await repo.insertUnlessActive(trx, {
-      id: uuidv7(),
-      tenant_id: tenantId,
-      type: def.name,
-      run_identity_hash: hash,
-      initiator_kind: initiator.kind,
-      initiator_user_id: initiator.userId,
-      initiator_name: initiator.name,
-      context: JSON.stringify(redactDeep({ inputs, ...(p.links ? { links: p.links } : {}) })),
-      summary_counts: JSON.stringify(Object.fromEntries(def.countKeys.map((k) => [k, 0]))),
-      failure_summary: '[]',
-      retry_of_run_id: retryOf?.id ?? null,
-      max_attempts: def.maxAttempts,
-      job_id: jobId,
-    });
-    if (!row) {
+    const inserted = await repo.insertUnlessActive(
+      trx,
+      {
+        id: uuidv7(),
+        tenant_id: tenantId,
+        type: def.name,
+        run_identity_hash: hash,
+        initiator_kind: initiator.kind,
+        initiator_user_id: initiator.userId,
+        initiator_name: initiator.name,
+        context: JSON.stringify(redactDeep({ inputs, ...(p.links ? { links: p.links } : {}) })),
+        summary_counts: JSON.stringify(Object.fromEntries(def.countKeys.map((k) => [k, 0]))),
+        failure_summary: '[]',
+        retry_of_run_id: retryOf?.id ?? null,
+        max_attempts: def.maxAttempts,
+        job_id: jobId,
+      },
+      FAIR_QUEUE_DEPTH,
+    );
+    if (!inserted) {
       const active = await repo.findActiveByIdentity(trx, tenantId, hash);
       return active ? { row: active, created: false } : null;
     }
+    const { row, queuedBefore } = inserted;
     await def.onRunWrite?.(trx, row);
     // Same transaction as the insert: a run never exists without its job, nor a job without its run.
+    // Fair queuing: the queue takes higher priorities first, so a tenant's n-th waiting run goes
+    // behind every other tenant's first. One tenant's flood cannot hold back another's run.
     await this.#queue.enqueue(
       trx,
       { runId: row.id, tenantId, type: def.name },
-      { jobId, timeoutSeconds: def.timeoutSeconds, priority: -backlog },
+      { jobId, timeoutSeconds: def.timeoutSeconds, priority: -queuedBefore },
     );
     // The hook may have written the run too (a domain record's trigger makes it its mirror):
     // answer with the row as it commits.
@@ -294,12 +298,12 @@ export class OperationRunService {
   // ---- transitions used by the job middleware -------------------------------------------------
 
   /** Claims the run for one attempt; null when it must not run (cancelled, completed, or another job holds it). */
-  async markRunning(tenantId: string, runId: string, jobId: string): Promise<RunRow | null> {
-    const row = await this.#tx(tenantId, async (trx) => {
-      const r = await repo.markRunning(trx, tenantId, runId, jobId);
-      if (r) await this.#def(r.type)?.onRunWrite?.(trx, r);
-      return r;
-    });
+  async markRunning(tenantId: string, runId: string, jobId: string, type: string): Promise<RunRow | null> {
+    const row = await this.#transition(
+      tenantId,
+      type,
+      repo.markRunningQuery(this.#db.db, tenantId, runId, jobId).where('type', '=', type),
+    );
     if (row) this.#onRunChanged(row);
     return row;
   }
@@ -310,8 +314,8 @@ export class OperationRunService {
     runId: string,
     jobId: string,
   ): Promise<{ alive: boolean; cancelRequested: boolean }> {
-    const row = await this.#tx(tenantId, (trx) => repo.heartbeat(trx, tenantId, runId, jobId));
-    return { alive: row !== null, cancelRequested: row?.cancel_requested_at != null };
+    const [row] = await this.#write(tenantId, repo.heartbeatQuery(this.#db.db, tenantId, runId, jobId));
+    return { alive: row !== undefined, cancelRequested: row?.cancel_requested_at != null };
   }
 
   async reportProgress(
@@ -378,18 +382,35 @@ export class OperationRunService {
     },
   ): Promise<RunRow | null> {
     const counts = result.counts ? this.#checkCounts(type, result.counts) : undefined;
-    const row = await this.#tx(tenantId, async (trx) => {
-      const r = await repo.complete(trx, tenantId, runId, jobId ? { jobId } : {}, {
-        outcome: result.outcome,
-        counts,
-        failures: result.failures ? boundFailures(result.failures) : undefined,
-        links: result.links,
-      });
-      if (r) await this.#def(r.type)?.onRunWrite?.(trx, r);
-      return r;
-    });
+    const row = await this.#transition(
+      tenantId,
+      type,
+      repo
+        .completeQuery(this.#db.db, tenantId, runId, jobId ? { jobId } : {}, {
+          outcome: result.outcome,
+          counts,
+          failures: result.failures ? boundFailures(result.failures) : undefined,
+          links: result.links,
+        })
+        .where('type', '=', type),
+    );
     if (row) this.#onRunChanged(row);
     return row;
+  }
+
+  /**
+   * One of the worker's transitions of one run of the given type: the statement alone in its
+   * transaction, sent in one message; or, when the type has an onRunWrite hook, which must write
+   * in the same transaction, the statement and the hook in a tenant transaction.
+   */
+  async #transition(tenantId: string, type: string, query: TenantReadQuery<RunRow>): Promise<RunRow | null> {
+    const hook = this.#def(type)?.onRunWrite;
+    if (!hook) return (await this.#write(tenantId, query))[0] ?? null;
+    return this.#tx(tenantId, async (trx) => {
+      const r = (await trx.executeQuery(query.compile())).rows[0] ?? null;
+      if (r) await hook(trx, r);
+      return r;
+    });
   }
 
   #def(type: string): OperationTypeDefinition | undefined {
@@ -412,6 +433,10 @@ export class OperationRunService {
 
   #tx<T>(tenantId: string, fn: (trx: Trx) => Promise<T>, options?: TenantTxOptions): Promise<T> {
     return withDbErrors(() => this.#db.tenantTx(tenantId, fn, options));
+  }
+
+  #write<R>(tenantId: string, query: TenantReadQuery<R>): Promise<R[]> {
+    return withDbErrors(() => this.#db.tenantWrite(tenantId, query));
   }
 
   /** A monitoring read: on the read replica when one serves this tenant (see Database.tenantRead). */

@@ -36,9 +36,9 @@ export function createBoss(
     supervise: options.supervise ?? true,
     // The run ledger, not pg-boss, is the record operators read; keep job history short.
     persistWarnings: false,
-    // Workers drain a backlog back to back while the queue's cached ready count says there is
-    // one (burstWhenReadyExceeds in the worker); these keep that count at most a few seconds old,
-    // so a burst of starts is drained at the database's pace instead of one job per poll.
+    // The heartbeat of a dead worker's job is noticed within seconds (supervision), and the queue
+    // counts the metrics read are at most a few seconds old. (A backlog is drained back to back by
+    // the worker itself: see RunWorker.)
     monitorIntervalSeconds: 5,
     superviseIntervalSeconds: 5,
     queueCacheIntervalSeconds: 5,

@@ -45,7 +45,7 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
     return;
   }
   const def = catalog.get(type);
-  const run = await service.markRunning(tenantId, runId, job.id);
+  const run = await service.markRunning(tenantId, runId, job.id, type);
   if (!run) {
     // Cancelled while queued, already completed, or handed to another job by the reaper.
     logger.debug({ runId, tenantId, type, jobId: job.id }, 'run not claimed; skipping job');

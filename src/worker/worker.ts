@@ -89,16 +89,17 @@ export class RunWorker {
         pollingIntervalSeconds: 2,
         // A retry's job waits out its delay unannounced; this poll is what picks it up when due.
         notifyPollingIntervalSeconds: 2,
-        // With a backlog, fetch again as soon as a job is done rather than after the poll interval:
-        // one job per poller per interval drained a burst at ~4 runs a second per worker.
-        burstWhenReadyExceeds: 1,
       },
       async ([job]) => {
         if (!job) return;
-        await trackOperationRun(
-          { service: d.service, catalog: d.catalog, logger: d.logger, heartbeatMs, active: this.#active },
-          job,
-        );
+        try {
+          await trackOperationRun(
+            { service: d.service, catalog: d.catalog, logger: d.logger, heartbeatMs, active: this.#active },
+            job,
+          );
+        } finally {
+          this.#fetchAgainAtOnce();
+        }
       },
     );
     const period = reaperPeriodSeconds(d.staleRunSeconds);
@@ -141,6 +142,22 @@ export class RunWorker {
     const timer = setInterval(offer, period * 1000);
     timer.unref();
     this.#timers.push(timer);
+  }
+
+  /**
+   * Drains a backlog back to back: a poller that found a job fetches again as soon as it is done
+   * instead of waiting out its poll interval; one that finds none goes back to polling. (pg-boss
+   * bursts on a full batch only when batches are larger than one, or on its cached count of ready
+   * jobs, which is seconds old: a backlog left when the starts stopped drained at one job per
+   * poller per interval, about four runs a second, until that count caught up.) The pollers of the
+   * run queue holding a job are told; the one finishing this job is among them.
+   */
+  #fetchAgainAtOnce(): void {
+    if (this.#stopped) return;
+    const boss = this.#deps.boss;
+    for (const w of boss.getWipData()) {
+      if (w.name === RUN_QUEUE && w.count > 0) boss.notifyWorker(w.id);
+    }
   }
 
   /**
