@@ -19,7 +19,10 @@ const LONGEST_FIRST = [
 ];
 
 const rank = (spec: TestSpecification): number => {
-  const name = spec.moduleId.split('/').pop()!.replace(/\.test\.ts$/, '');
+  const name = spec.moduleId
+    .split('/')
+    .pop()!
+    .replace(/\.test\.ts$/, '');
   const i = LONGEST_FIRST.indexOf(name);
   return i === -1 ? LONGEST_FIRST.length : i;
 };
