@@ -56,7 +56,13 @@ async function ledgerThroughput(url: string, runs: number): Promise<number> {
   }
 }
 
-async function bossThroughput(url: string, runs: number): Promise<number> {
+/**
+ * Bare pg-boss. `batched`: its own high-throughput setting (batches of 10 fetched back to back while
+ * they come full), the headline baseline. Otherwise the shape of the ledger's worker: one job per
+ * fetch, 8 pollers, at most 4 jobs of one group (tenant) at once, and a poller that found a job
+ * fetches again at once (as RunWorker does), so the two differ only in what is done per job.
+ */
+async function bossThroughput(url: string, runs: number, batched = true): Promise<number> {
   const boss = new PgBoss({ connectionString: url, max: 4, useListenNotify: true, persistWarnings: false });
   boss.on('error', () => {});
   await boss.start();
@@ -65,16 +71,26 @@ async function bossThroughput(url: string, runs: number): Promise<number> {
   try {
     const t0 = performance.now();
     await pool(runs, CLIENTS, async (i) => {
-      await boss.send('bare', { i });
+      await boss.send('bare', { i }, batched ? {} : { group: { id: `t${i % TENANTS}` } });
     });
-    // pg-boss's own high-throughput setting: batches of 10, fetched back to back while they come full.
-    await boss.work(
-      'bare',
-      { localConcurrency: 8, batchSize: 10, burstWhenBatchFull: true, pollingIntervalSeconds: 2 },
-      async (jobs) => {
-        done += jobs.length;
-      },
-    );
+    if (batched) {
+      await boss.work(
+        'bare',
+        { localConcurrency: 8, batchSize: 10, burstWhenBatchFull: true, pollingIntervalSeconds: 2 },
+        async (jobs) => {
+          done += jobs.length;
+        },
+      );
+    } else {
+      await boss.work(
+        'bare',
+        { localConcurrency: 8, localGroupConcurrency: 4, batchSize: 1, pollingIntervalSeconds: 2 },
+        async (jobs) => {
+          done += jobs.length;
+          for (const w of boss.getWipData()) if (w.name === 'bare' && w.count > 0) boss.notifyWorker(w.id);
+        },
+      );
+    }
     await waitFor(async () => done >= runs);
     return runs / ((performance.now() - t0) / 1000);
   } finally {
@@ -132,6 +148,8 @@ export type LifecycleResult = {
   rounds: number;
   lifecyclePerSec: number;
   pgBossJobsPerSec: number;
+  /** Bare pg-boss in the ledger worker's shape (one job per fetch, 8 pollers, 4 per tenant). */
+  pgBossOneByOneJobsPerSec: number;
   rawSqlLifecyclePerSec: number;
 };
 
@@ -140,15 +158,21 @@ export async function lifecycleRounds(
   runs: number,
   roundCount: number,
 ): Promise<LifecycleResult> {
-  const rounds = { ledger: [] as number[], boss: [] as number[], raw: [] as number[] };
+  const rounds = {
+    ledger: [] as number[],
+    boss: [] as number[],
+    bossOne: [] as number[],
+    raw: [] as number[],
+  };
   const scratch = <T>(fn: (url: string) => Promise<T>) =>
     withScratchDatabase(adminUrl, 'opsledger_lifecycle', fn);
   for (let round = 0; round < roundCount; round++) {
     rounds.raw.push(await scratch((url) => rawSqlThroughput(url, runs)));
     rounds.boss.push(await scratch((url) => bossThroughput(url, runs)));
+    rounds.bossOne.push(await scratch((url) => bossThroughput(url, runs, false)));
     rounds.ledger.push(await scratch((url) => ledgerThroughput(url, runs)));
     log(
-      `lifecycle: round ${round + 1}/${roundCount}: ledger ${rounds.ledger.at(-1)!.toFixed(0)}/s, pg-boss ${rounds.boss.at(-1)!.toFixed(0)}/s, raw SQL ${rounds.raw.at(-1)!.toFixed(0)}/s`,
+      `lifecycle: round ${round + 1}/${roundCount}: ledger ${rounds.ledger.at(-1)!.toFixed(0)}/s, pg-boss ${rounds.boss.at(-1)!.toFixed(0)}/s (one by one ${rounds.bossOne.at(-1)!.toFixed(0)}/s), raw SQL ${rounds.raw.at(-1)!.toFixed(0)}/s`,
     );
   }
   return {
@@ -157,6 +181,7 @@ export async function lifecycleRounds(
     rounds: roundCount,
     lifecyclePerSec: Math.round(median(rounds.ledger)),
     pgBossJobsPerSec: Math.round(median(rounds.boss)),
+    pgBossOneByOneJobsPerSec: Math.round(median(rounds.bossOne)),
     rawSqlLifecyclePerSec: Math.round(median(rounds.raw)),
   };
 }

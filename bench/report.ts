@@ -36,10 +36,13 @@ export function summarize(
       bareListRps: a['compare.bare.c50']?.rps,
       listRpsRatio: ratio(a['compare.ledger.c50']!.rps, a['compare.bare.c50']!.rps),
       bareListP95Ms: a['compare.bare.c50']?.p95,
+      bareListP95MsC10: a['compare.bare.c10']?.p95,
+      sameTenantListP95MsC10: a['compare.ledger.c10']?.p95,
       lifecycleRuns: pg.lifecycle?.runs,
       lifecyclePerSec: pg.lifecycle?.lifecyclePerSec,
       rawSqlLifecyclePerSec: pg.lifecycle?.rawSqlLifecyclePerSec,
       pgBossJobsPerSec: pg.lifecycle?.pgBossJobsPerSec,
+      pgBossOneByOneJobsPerSec: pg.lifecycle?.pgBossOneByOneJobsPerSec,
       lifecycleVsRawSql: pg.lifecycle
         ? ratio(pg.lifecycle.lifecyclePerSec, pg.lifecycle.rawSqlLifecyclePerSec)
         : undefined,
