@@ -124,6 +124,64 @@ describe('a one-message tenant read', () => {
   });
 });
 
+describe("a one-message tenant write (the worker's transitions)", () => {
+  it('commits its statement whole or not at all, and a read of that kind cannot write', async () => {
+    const { db } = ledger.database;
+    const note = (v: string) =>
+      db
+        .updateTable('operation_runs')
+        .set({ initiator_name: v })
+        .where('tenant_id', '=', tenant)
+        .where('id', '=', runId)
+        .returning('initiator_name');
+    expect(await ledger.database.tenantWrite(tenant, note('one'))).toEqual([{ initiator_name: 'one' }]);
+    // A statement that fails after its update (the scope check here) leaves nothing behind, and
+    // the connection it used serves the next statements as before (more than the pool holds).
+    const leaving = db
+      .updateTable('operation_runs')
+      .set({
+        initiator_name: 'two',
+        context: sql`context || jsonb_build_object('x', set_config('role', 'none', true))`,
+      })
+      .where('tenant_id', '=', tenant)
+      .where('id', '=', runId)
+      .returning('initiator_name');
+    for (let i = 0; i < 12; i++) {
+      await expect(ledger.database.tenantWrite(tenant, leaving)).rejects.toThrow(
+        /changed its role or tenant/,
+      );
+    }
+    const read = db
+      .selectFrom('operation_runs')
+      .select('initiator_name')
+      .where('tenant_id', '=', tenant)
+      .where('id', '=', runId);
+    expect(await ledger.database.tenantRead(tenant, read)).toEqual([{ initiator_name: 'one' }]);
+    // Another tenant's runs are out of reach of a write scoped to this one, even named outright.
+    await ledger.service.start({
+      tenantId: other,
+      type: 'test.task',
+      inputs: { key: 'theirs' },
+      initiator: { kind: 'system' },
+    });
+    const theirs = db
+      .updateTable('operation_runs')
+      .set({ initiator_name: 'taken' })
+      .where('tenant_id', '=', other)
+      .returning('id');
+    expect(await ledger.database.tenantWrite(tenant, theirs)).toEqual([]);
+    expect(
+      await ledger.database.tenantRead(
+        other,
+        db.selectFrom('operation_runs').select('initiator_name').where('tenant_id', '=', other),
+      ),
+    ).not.toContainEqual({ initiator_name: 'taken' });
+    // A read is read-only: a writing statement sent as a read is refused.
+    await expect(ledger.database.tenantRead(tenant, note('three'))).rejects.toThrow(/read-only transaction/);
+    expect(await ledger.database.tenantRead(tenant, read)).toEqual([{ initiator_name: 'one' }]);
+  });
+});
+
 describe("a token's last use", () => {
   it('is written after the response, then not again within the minute', async () => {
     const created = await app.opsledger.credentials.createToken(userId, 'fresh');

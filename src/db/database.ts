@@ -185,8 +185,8 @@ export type TenantReadQuery<R> = Compilable<R> & { toOperationNode(): RootOperat
 /**
  * One statement in a tenant transaction as a single message: the scope, the query (its values
  * written inline, see literal-sql.ts), and the scope check, which fails the transaction before its
- * end when the scope was left. On PostgreSQL the message carries `begin` and `commit` too: one
- * round trip for what tenantTx does in three. Anything that cannot go this way (a tenant id that
+ * end when the scope was left. The message is one implicit transaction (see oneMessageSender):
+ * one round trip for what tenantTx does in three. Anything that cannot go this way (a tenant id that
  * is not a UUID, a value with no literal form) goes through tenantTx, with the same result.
  * The query log sees the message with the query in its parameterised form, never a value.
  */
@@ -309,24 +309,28 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         .transaction()
         .setAccessMode('read only')
         .execute((trx) => scoped(trx, tenantId, fn));
-    /** Sends a oneMessage body in a transaction of its own on a pooled connection. */
+    /**
+     * Sends a oneMessage body on a pooled connection. Its statements are one simple-query message,
+     * which PostgreSQL runs as one implicit transaction: committed at its end, rolled back whole
+     * at its first error, after which the connection is idle again (no rollback to send).
+     */
     const oneMessageSender =
-      (begin: string) =>
+      (readOnly: boolean) =>
       async (body: string, logged: () => string): Promise<{ rows: unknown[] }[]> => {
+        const text = readOnly ? `set transaction read only; ${body}` : body;
         const client = await pool.connect();
+        let broken: Error | undefined;
         try {
-          const results = (await client.query(`${begin}; ${body}; commit`)) as unknown as pg.QueryResult[];
-          client.release();
-          return results.slice(1);
+          const results = (await client.query(text)) as unknown as pg.QueryResult[];
+          return readOnly ? results.slice(1) : results;
         } catch (err) {
-          // The transaction failed part way: end it before the connection serves anyone else.
-          await client.query('rollback').then(
-            () => client.release(),
-            (rollbackErr: Error) => client.release(rollbackErr),
-          );
+          // An error the server answered leaves the connection usable; any other (the connection
+          // lost on the way) does not, and the pool drops it.
+          if (!(err instanceof pg.DatabaseError)) broken = err as Error;
           throw err;
         } finally {
-          options.onQuery?.(`${begin}; ${logged()}; commit`);
+          client.release(broken);
+          options.onQuery?.(readOnly ? `set transaction read only; ${logged()}` : logged());
         }
       };
     return {
@@ -340,16 +344,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       readReplica: replica?.router ?? null,
       tenantRead(this: Database, tenantId, query, readOptions = {}) {
         if (replica) return this.tenantReadTx(tenantId, (trx) => readIn(trx, query, readOptions));
-        return oneMessage(
-          this,
-          tenantId,
-          query,
-          readOptions,
-          oneMessageSender('begin transaction read only'),
-        );
+        return oneMessage(this, tenantId, query, readOptions, oneMessageSender(true));
       },
       tenantWrite(this: Database, tenantId, query) {
-        return oneMessage(this, tenantId, query, {}, oneMessageSender('begin'));
+        return oneMessage(this, tenantId, query, {}, oneMessageSender(false));
       },
       systemTx: (fn) => db.transaction().execute(fn),
       async listen(channel, onPayload) {
@@ -439,10 +437,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pglite = await PGlite.create(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
   }
   const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite), ...queryLog(options.onQuery) });
-  // Inside PGlite's transaction lock, as every transaction of the dialect (see pglite-dialect.ts).
-  const pgliteSend = async (body: string, logged: () => string) => {
+  // One exec: PGlite runs it under its transaction lock, as every transaction of the dialect (see
+  // pglite-dialect.ts), and PostgreSQL runs the message as one implicit transaction, committed at
+  // its end or rolled back whole at its first error. (No BEGIN and COMMIT of their own: two calls
+  // into PGlite fewer for every read.)
+  const pgliteSend = (readOnly: boolean) => async (body: string, logged: () => string) => {
     try {
-      return await pglite.transaction((tx) => tx.exec(body));
+      const results = await pglite.exec(readOnly ? `set transaction read only; ${body}` : body);
+      return readOnly ? results.slice(1) : results;
     } finally {
       options.onQuery?.(logged());
     }
@@ -458,10 +460,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     tenantReadTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
     readReplica: null,
     tenantRead(this: Database, tenantId, query, readOptions = {}) {
-      return oneMessage(this, tenantId, query, readOptions, pgliteSend);
+      return oneMessage(this, tenantId, query, readOptions, pgliteSend(true));
     },
     tenantWrite(this: Database, tenantId, query) {
-      return oneMessage(this, tenantId, query, {}, pgliteSend);
+      return oneMessage(this, tenantId, query, {}, pgliteSend(false));
     },
     systemTx: (fn) => db.transaction().execute(fn),
     async listen(channel, onPayload) {
