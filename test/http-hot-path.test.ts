@@ -83,6 +83,37 @@ describe('a read request', () => {
     expect(scopes(statements)).toBe(1);
   });
 
+  it('presents the times of a run as the service does from Dates, in the page and in the detail', async () => {
+    // A finished run: created, started and completed times and a duration.
+    await ledger.service.markRunning(
+      tenant,
+      runId,
+      (await ledger.service.getRow(tenant, runId)).job_id!,
+      'test.task',
+    );
+    const done = await ledger.service.complete(
+      tenant,
+      runId,
+      (await ledger.service.getRow(tenant, runId)).job_id,
+      'test.task',
+      { outcome: 'succeeded' },
+    );
+    expect(done).not.toBeNull();
+    const expected = ledger.service.present(done!);
+    const times = (r: Record<string, unknown>) => ({
+      createdAt: r.createdAt,
+      startedAt: r.startedAt,
+      completedAt: r.completedAt,
+      durationMs: r.durationMs,
+    });
+    const detail = await statementsOf(`/api/v1/tenants/${tenant}/operations/${runId}`);
+    expect(times(JSON.parse(detail.body))).toEqual(times(expected));
+    const page = await statementsOf(`/api/v1/tenants/${tenant}/operations?limit=50`);
+    const listed = JSON.parse(page.body).data.find((r: { id: string }) => r.id === runId);
+    expect(times(listed)).toEqual(times(expected));
+    expect(expected.completedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
   it('answers a tenant the caller does not belong to from the credential statement alone, exactly as an unknown one', async () => {
     const notMember = await statementsOf(`/api/v1/tenants/${other}/operations`);
     const unknown = await statementsOf('/api/v1/tenants/00000000-0000-4000-8000-000000000000/operations');
@@ -127,12 +158,19 @@ describe('a one-message tenant read', () => {
 describe("a one-message tenant write (the worker's transitions)", () => {
   it('commits its statement whole or not at all, and a read of that kind cannot write', async () => {
     const { db } = ledger.database;
+    // A queued run of its own (a completed run is immutable).
+    const { run: mine } = await ledger.service.start({
+      tenantId: tenant,
+      type: 'test.task',
+      inputs: { key: 'written' },
+      initiator: { kind: 'system' },
+    });
     const note = (v: string) =>
       db
         .updateTable('operation_runs')
         .set({ initiator_name: v })
         .where('tenant_id', '=', tenant)
-        .where('id', '=', runId)
+        .where('id', '=', mine.id)
         .returning('initiator_name');
     expect(await ledger.database.tenantWrite(tenant, note('one'))).toEqual([{ initiator_name: 'one' }]);
     // A statement that fails after its update (the scope check here) leaves nothing behind, and
@@ -144,7 +182,7 @@ describe("a one-message tenant write (the worker's transitions)", () => {
         context: sql`context || jsonb_build_object('x', set_config('role', 'none', true))`,
       })
       .where('tenant_id', '=', tenant)
-      .where('id', '=', runId)
+      .where('id', '=', mine.id)
       .returning('initiator_name');
     for (let i = 0; i < 12; i++) {
       await expect(ledger.database.tenantWrite(tenant, leaving)).rejects.toThrow(
@@ -155,7 +193,7 @@ describe("a one-message tenant write (the worker's transitions)", () => {
       .selectFrom('operation_runs')
       .select('initiator_name')
       .where('tenant_id', '=', tenant)
-      .where('id', '=', runId);
+      .where('id', '=', mine.id);
     expect(await ledger.database.tenantRead(tenant, read)).toEqual([{ initiator_name: 'one' }]);
     // Another tenant's runs are out of reach of a write scoped to this one, even named outright.
     await ledger.service.start({

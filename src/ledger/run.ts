@@ -31,8 +31,9 @@ export type Run = {
 };
 
 export function presentRun(row: RunRow, typeLabel: string): Run {
-  const started = row.started_at ? new Date(row.started_at).getTime() : null;
-  const completed = row.completed_at ? new Date(row.completed_at).getTime() : null;
+  const createdAt = iso(row.created_at)!;
+  const startedAt = iso(row.started_at);
+  const completedAt = iso(row.completed_at);
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -49,9 +50,12 @@ export function presentRun(row: RunRow, typeLabel: string): Run {
     source: row.source_type && row.source_id ? { type: row.source_type, id: row.source_id } : null,
     retryOf: row.retry_of_run_id,
     attempts: row.attempts,
-    createdAt: iso(row.created_at)!,
-    startedAt: iso(row.started_at),
-    completedAt: iso(row.completed_at),
-    durationMs: started !== null && completed !== null ? Math.max(0, completed - started) : null,
+    createdAt,
+    startedAt,
+    completedAt,
+    durationMs:
+      startedAt !== null && completedAt !== null
+        ? Math.max(0, Date.parse(completedAt) - Date.parse(startedAt))
+        : null,
   };
 }

@@ -2,6 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import {
   type Database,
   scopeToTenant,
+  type TenantReadOptions,
   type TenantReadQuery,
   type TenantTxOptions,
   type Trx,
@@ -53,6 +54,9 @@ type PreparedStart = {
 
 /** Monitoring reads stay cheap: the server cancels one that runs longer (answered 503). */
 const MONITORING_READ: TenantTxOptions = { statementTimeoutMs: MONITORING_STATEMENT_TIMEOUT_MS };
+
+/** Rows read only to be presented: timestamps as text, which presentRun writes out as they are. */
+const PRESENTED: TenantReadOptions = { timestampsAsText: true };
 
 /** Backlog depth beyond which a tenant's runs all share the lowest priority. */
 const FAIR_QUEUE_DEPTH = 10_000;
@@ -208,7 +212,7 @@ export class OperationRunService {
   async detail(tenantId: string, runId: string): Promise<Run> {
     const t = assertUuid(tenantId, 'tenant');
     const id = assertUuid(runId);
-    const [row] = await this.#read(t, repo.findByIdQuery(this.#db.db, t, id));
+    const [row] = await this.#read(t, repo.findByIdQuery(this.#db.db, t, id), PRESENTED);
     if (!row && this.#db.readReplica) return this.get(t, id);
     if (!row) throw new NotFoundError('run not found');
     return this.present(row);
@@ -226,11 +230,10 @@ export class OperationRunService {
   async list(tenantId: string, query: ListQuery): Promise<{ data: Run[]; nextCursor: string | null }> {
     const t = assertUuid(tenantId, 'tenant');
     const { filters, limit, after, fingerprint } = parseListQuery(query, this.#catalog, this.#cursors, t);
-    let rows = (await this.#read(
-      t,
-      repo.listQuery(this.#db.db, t, filters, after, limit + 1),
-      MONITORING_READ,
-    )) as ListedRow[];
+    let rows = (await this.#read(t, repo.listQuery(this.#db.db, t, filters, after, limit + 1), {
+      ...MONITORING_READ,
+      ...PRESENTED,
+    })) as ListedRow[];
     // A lookup of one run by its full id (how the UI opens a run) that the replica cannot answer
     // yet is answered by the primary, as detail is.
     if (rows.length === 0 && filters.idPrefix?.length === 36 && this.#db.readReplica)
@@ -440,7 +443,7 @@ export class OperationRunService {
   }
 
   /** A monitoring read: on the read replica when one serves this tenant (see Database.tenantRead). */
-  #read<R>(tenantId: string, query: TenantReadQuery<R>, options?: TenantTxOptions): Promise<R[]> {
+  #read<R>(tenantId: string, query: TenantReadQuery<R>, options?: TenantReadOptions): Promise<R[]> {
     return withDbErrors(() => this.#db.tenantRead(tenantId, query, options));
   }
 
