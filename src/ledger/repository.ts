@@ -165,12 +165,10 @@ export const runRepository = {
     return newestFirstPage(q, after, limit);
   },
 
-  /** Claims the run for an attempt. Only the job the row names may do so, and never a finished or cancelled run. */
-  async markRunning(trx: Trx, tenantId: string, id: string, jobId: string): Promise<RunRow | null> {
-    return (await runRepository.markRunningQuery(trx, tenantId, id, jobId).executeTakeFirst()) ?? null;
-  },
-
-  /** markRunning's statement, unexecuted (for Database.tenantWrite). */
+  /**
+   * Claims the run for an attempt (for Database.tenantWrite). Only the job the row names may do so,
+   * and never a finished or cancelled run.
+   */
   markRunningQuery(db: Kysely<DB>, tenantId: string, id: string, jobId: string) {
     return db
       .updateTable('operation_runs')
@@ -188,16 +186,7 @@ export const runRepository = {
       .returningAll();
   },
 
-  async heartbeat(
-    trx: Trx,
-    tenantId: string,
-    id: string,
-    jobId: string,
-  ): Promise<{ cancel_requested_at: Date | string | null } | null> {
-    return (await runRepository.heartbeatQuery(trx, tenantId, id, jobId).executeTakeFirst()) ?? null;
-  },
-
-  /** heartbeat's statement, unexecuted (for Database.tenantWrite). */
+  /** Notes that the worker holding the run is alive (for Database.tenantWrite); tells whether it was asked to stop. */
   heartbeatQuery(db: Kysely<DB>, tenantId: string, id: string, jobId: string) {
     return db
       .updateTable('operation_runs')
