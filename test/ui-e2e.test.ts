@@ -398,7 +398,15 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: 150_000 }, () => {
     await page.waitForURL(/record=/);
     const recordId = new URL(page.url()).searchParams.get('record')!;
     const record = page.locator(`[data-testid=restore-record][data-record-id="${recordId}"]`);
-    await record.locator('[data-restore-status=completed]').waitFor({ timeout: 60_000 });
+    // Generous: on a loaded machine the restore's items through the Graph simulator take their time.
+    await record
+      .locator('[data-restore-status=completed]')
+      .waitFor({ timeout: 120_000 })
+      .catch(async (err) => {
+        // What the server says of the record and its run, to tell a slow restore from a lost event.
+        const res = await page.request.get(`${base}/api/v1/tenants/${CONTOSO.id}/restore-runs/${recordId}`);
+        throw new Error(`${(err as Error).message}\nthe record now: ${await res.text()}`);
+      });
     await record.getByRole('link', { name: 'View run' }).click();
     await page.waitForURL(/\/operations\/[0-9a-f-]{36}$/);
     const runId = page.url().split('/').at(-1)!;

@@ -3,18 +3,21 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 /**
  * The longest files first, whatever vitest remembers: with two workers, a long file started last
  * runs alone at the end (the browser tests, skipped in the PostgreSQL pass, were remembered as
- * instant there and so started last in the embedded pass). The rest keep vitest's own order.
+ * instant there and so started last in the embedded pass). The browser tests start beside files
+ * that mostly wait, not beside the heaviest. The rest keep vitest's own order.
  */
 const LONGEST_FIRST = [
+  // The browser tests beside files that mostly wait on the clock, so Chromium has a core.
   'ui-e2e',
+  'schedules',
+  'schedules-fleet',
+  'shutdown-graceful',
+  // Then the heavy ones: npm pack and install, the CLI's many processes, the fleets.
   'package',
   'cli-runs',
-  'schedules',
   'scale-pgbouncer-fleet',
   'cli-access',
-  'schedules-fleet',
   'scale-read-replica',
-  'shutdown-graceful',
   'ledger-redaction',
 ];
 
