@@ -202,7 +202,7 @@ export type TenantReadQuery<R> = Compilable<R> & { toOperationNode(): RootOperat
 /**
  * One statement in a tenant transaction as a single message: the scope, the query (its values
  * written inline, see literal-sql.ts), and the scope check, which fails the transaction before its
- * end when the scope was left. The message is one implicit transaction (see oneMessageSender):
+ * end when the scope was left. The message is one implicit transaction (see sendOneMessage):
  * one round trip for what tenantTx does in three. Anything that cannot go this way (a tenant id that
  * is not a UUID, a value with no literal form) goes through tenantTx, with the same result.
  * The query log sees the message with the query in its parameterised form, never a value.
@@ -211,8 +211,8 @@ async function oneMessage<R>(
   database: Pick<Database, 'tenantTx'>,
   tenantId: string,
   query: TenantReadQuery<R>,
-  options: TenantReadOptions,
-  send: (body: string, logged: () => string, textTimestamps: boolean) => Promise<{ rows: unknown[] }[]>,
+  options: TenantReadOptions & { readOnly: boolean },
+  send: (text: string, logged: () => string, textTimestamps: boolean) => Promise<{ rows: unknown[] }[]>,
 ): Promise<R[]> {
   const inline = UUID.test(tenantId) ? standaloneSql(query) : null;
   if (inline === null) {
@@ -223,17 +223,19 @@ async function oneMessage<R>(
     );
   }
   const t = tenantId.toLowerCase();
+  // A read opens its implicit transaction read-only: the statement after it cannot write.
+  const open = options.readOnly ? 'set transaction read only; ' : '';
   const scope = scopeStatement(sql.lit(t), options).compile(LOG_COMPILER).sql;
   // Compiled for the query log only when there is one: the hot path does not pay for it.
   const logged = () =>
-    `${scopeStatement(sql.val(t), options).compile(LOG_COMPILER).sql}; ${query.compile().sql}; ${scopeCheck('$1')}`;
+    `${open}${scopeStatement(sql.val(t), options).compile(LOG_COMPILER).sql}; ${query.compile().sql}; ${scopeCheck('$1')}`;
   try {
     const results = await send(
-      `${scope}; ${inline}; ${scopeCheck(t)}`,
+      `${open}${scope}; ${inline}; ${scopeCheck(t)}`,
       logged,
       options.timestampsAsText === true,
     );
-    return results[1]!.rows as R[];
+    return results[options.readOnly ? 2 : 1]!.rows as R[];
   } catch (err) {
     throw (err as { code?: unknown }).code === SCOPE_LEFT ? new TenantScopeError() : err;
   }
@@ -331,31 +333,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         .setAccessMode('read only')
         .execute((trx) => scoped(trx, tenantId, fn));
     /**
-     * Sends a oneMessage body on a pooled connection. Its statements are one simple-query message,
+     * Sends a oneMessage text on a pooled connection. Its statements are one simple-query message,
      * which PostgreSQL runs as one implicit transaction: committed at its end, rolled back whole
      * at its first error, after which the connection is idle again (no rollback to send).
      */
-    const oneMessageSender =
-      (readOnly: boolean) =>
-      async (body: string, logged: () => string, textTimestamps: boolean): Promise<{ rows: unknown[] }[]> => {
-        const text = readOnly ? `set transaction read only; ${body}` : body;
-        const client = await pool.connect();
-        let broken: Error | undefined;
-        try {
-          const results = (await client.query(
-            textTimestamps ? { text, types: TEXT_TIMESTAMPS } : text,
-          )) as unknown as pg.QueryResult[];
-          return readOnly ? results.slice(1) : results;
-        } catch (err) {
-          // An error the server answered leaves the connection usable; any other (the connection
-          // lost on the way) does not, and the pool drops it.
-          if (!(err instanceof pg.DatabaseError)) broken = err as Error;
-          throw err;
-        } finally {
-          client.release(broken);
-          options.onQuery?.(readOnly ? `set transaction read only; ${logged()}` : logged());
-        }
-      };
+    const sendOneMessage = async (
+      text: string,
+      logged: () => string,
+      textTimestamps: boolean,
+    ): Promise<{ rows: unknown[] }[]> => {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        return (await client.query(
+          textTimestamps ? { text, types: TEXT_TIMESTAMPS } : text,
+        )) as unknown as pg.QueryResult[];
+      } catch (err) {
+        // An error the server answered leaves the connection usable; any other (the connection
+        // lost on the way) does not, and the pool drops it.
+        if (!(err instanceof pg.DatabaseError)) broken = err as Error;
+        throw err;
+      } finally {
+        client.release(broken);
+        options.onQuery?.(logged());
+      }
+    };
     return {
       kind: 'postgres',
       db,
@@ -367,10 +369,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       readReplica: replica?.router ?? null,
       tenantRead(this: Database, tenantId, query, readOptions = {}) {
         if (replica) return this.tenantReadTx(tenantId, (trx) => readIn(trx, query, readOptions));
-        return oneMessage(this, tenantId, query, readOptions, oneMessageSender(true));
+        return oneMessage(this, tenantId, query, { ...readOptions, readOnly: true }, sendOneMessage);
       },
       tenantWrite(this: Database, tenantId, query) {
-        return oneMessage(this, tenantId, query, {}, oneMessageSender(false));
+        return oneMessage(this, tenantId, query, { readOnly: false }, sendOneMessage);
       },
       systemTx: (fn) => db.transaction().execute(fn),
       async listen(channel, onPayload) {
@@ -465,18 +467,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   // its end or rolled back whole at its first error. (No BEGIN and COMMIT of their own: two calls
   // into PGlite fewer for every read.)
   const textParsers = Object.fromEntries(TIMESTAMP_OIDS.map((oid) => [oid, asText]));
-  const pgliteSend =
-    (readOnly: boolean) => async (body: string, logged: () => string, textTimestamps: boolean) => {
-      try {
-        const results = await pglite.exec(
-          readOnly ? `set transaction read only; ${body}` : body,
-          textTimestamps ? { parsers: textParsers } : undefined,
-        );
-        return readOnly ? results.slice(1) : results;
-      } finally {
-        options.onQuery?.(logged());
-      }
-    };
+  const pgliteSend = async (text: string, logged: () => string, textTimestamps: boolean) => {
+    try {
+      return await pglite.exec(text, textTimestamps ? { parsers: textParsers } : undefined);
+    } finally {
+      options.onQuery?.(logged());
+    }
+  };
   return {
     kind: 'pglite',
     db,
@@ -488,10 +485,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     tenantReadTx: (tenantId, fn) => db.transaction().execute((trx) => scoped(trx, tenantId, fn)),
     readReplica: null,
     tenantRead(this: Database, tenantId, query, readOptions = {}) {
-      return oneMessage(this, tenantId, query, readOptions, pgliteSend(true));
+      return oneMessage(this, tenantId, query, { ...readOptions, readOnly: true }, pgliteSend);
     },
     tenantWrite(this: Database, tenantId, query) {
-      return oneMessage(this, tenantId, query, {}, pgliteSend(false));
+      return oneMessage(this, tenantId, query, { readOnly: false }, pgliteSend);
     },
     systemTx: (fn) => db.transaction().execute(fn),
     async listen(channel, onPayload) {

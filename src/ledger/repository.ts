@@ -59,7 +59,6 @@ export async function boundMonitoringRead(trx: Trx): Promise<void> {
 }
 
 export const runRepository = {
-  /** Inserts a run unless an active run has the same identity; returns null in that case. */
   /**
    * Inserts the run unless one with its identity is active (then null). With it, in the same
    * statement, the tenant's queued runs before this one, counted up to `backlogCap` (the fair
@@ -105,7 +104,6 @@ export const runRepository = {
     return row ?? null;
   },
 
-  /** How many runs of the tenant wait in the queue, counted up to a cap so a flood stays cheap. */
   async findById(trx: Trx, tenantId: string, id: string, forUpdate = false): Promise<RunRow | null> {
     let q = runRepository.findByIdQuery(trx, tenantId, id);
     if (forUpdate) q = q.forUpdate();
