@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,56 +11,29 @@ import { createOpsledger, type Opsledger } from '../src/main/opsledger.ts';
 import { createLogger } from '../src/shared/logger.ts';
 import { isProblem } from './helpers/api-fuzz.ts';
 import { TEST_SECRET_KEY } from './helpers/ledger.ts';
+import { clusterAt, freePort, initdb, ownForPostgres } from './helpers/pg-cluster.ts';
 import { onPostgres } from './helpers/target.ts';
 import { type HandlerLog, testTaskType } from './helpers/test-types.ts';
-
-const BIN = '/usr/lib/postgresql/15/bin';
-const asPostgres = (cmd: string, args: string[]) =>
-  execFileSync(
-    process.getuid?.() === 0 ? 'runuser' : cmd,
-    process.getuid?.() === 0 ? ['-u', 'postgres', '--', cmd, ...args] : args,
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 60_000,
-    },
-  );
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A PostgreSQL cluster of this test's own, in a temporary folder, on its own port. */
 async function privateCluster() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-pgloss-'));
   const data = path.join(dir, 'data');
-  if (process.getuid?.() === 0) execFileSync('chown', ['postgres', dir]);
-  const port = await freePort();
-  asPostgres(`${BIN}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
-  const ctl = (...args: string[]) => asPostgres(`${BIN}/pg_ctl`, ['-D', data, ...args]);
-  const cluster = {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    start: () => ctl('-o', opts, '-l', path.join(dir, 'log'), '-w', 'start'),
-    /** Like a crash: no checkpoint, connections dropped. */
-    stop: () => ctl('-m', 'immediate', '-w', 'stop'),
+  ownForPostgres(dir);
+  initdb(data);
+  const cluster = clusterAt(dir, 'postgres', data, await freePort());
+  cluster.start();
+  return {
+    ...cluster,
     destroy() {
       try {
-        ctl('-m', 'immediate', '-w', 'stop');
+        cluster.stop();
       } catch {
         // already stopped
       }
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-  cluster.start();
-  return cluster;
 }
 
 let cleanup: (() => Promise<void>) | null = null;

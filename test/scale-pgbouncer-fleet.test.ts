@@ -5,7 +5,6 @@
 // once, a stream on one server sees runs started through the other, a schedule fires once.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,6 +19,7 @@ import { createOpsledger, type Opsledger } from '../src/main/opsledger.ts';
 import { createLogger } from '../src/shared/logger.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { TEST_SECRET_KEY } from './helpers/ledger.ts';
+import { freePort } from './helpers/pg-cluster.ts';
 import { openStream } from './helpers/sse.ts';
 import { testTaskType } from './helpers/test-types.ts';
 
@@ -45,16 +45,6 @@ const fleet: Member[] = [];
 const spawned: ChildProcess[] = [];
 const tenants: string[] = [];
 let token = '';
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 async function until<T>(
   what: string,

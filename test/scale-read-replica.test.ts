@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -12,30 +10,17 @@ import { createHttpServer } from '../src/main/http.ts';
 import { createOpsledger, type Opsledger } from '../src/main/opsledger.ts';
 import { createLogger } from '../src/shared/logger.ts';
 import { TEST_SECRET_KEY } from './helpers/ledger.ts';
+import {
+  asPostgres,
+  type Cluster,
+  clusterAt,
+  freePort,
+  initdb,
+  ownForPostgres,
+  POSTGRES_BIN,
+} from './helpers/pg-cluster.ts';
 import { onPostgres } from './helpers/target.ts';
 import { type HandlerLog, testTaskType } from './helpers/test-types.ts';
-
-const BIN = '/usr/lib/postgresql/15/bin';
-// initdb and postgres refuse to run as root: as root, run them as the postgres user.
-const asPostgres = (cmd: string, args: string[]) =>
-  execFileSync(
-    process.getuid?.() === 0 ? 'runuser' : cmd,
-    process.getuid?.() === 0 ? ['-u', 'postgres', '--', cmd, ...args] : args,
-    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 },
-  );
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-type Cluster = { url: string; start(): void; stop(): void };
 
 /**
  * A primary and a streaming replica of its own, in one temporary folder, each on its own port: the
@@ -43,38 +28,19 @@ type Cluster = { url: string; start(): void; stop(): void };
  * 127.0.0.1), the replica from pg_basebackup -R, which writes primary_conninfo and standby.signal.
  */
 async function primaryAndReplica(dir: string): Promise<{ primary: Cluster; replica: Cluster }> {
-  if (process.getuid?.() === 0) execFileSync('chown', ['postgres', dir]);
-  const cluster = (name: string, port: number, data: string): Cluster => {
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c wal_level=replica -c max_wal_senders=4`;
-    const ctl = (...args: string[]) => asPostgres(`${BIN}/pg_ctl`, ['-D', data, ...args]);
-    return {
-      url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-      start: () => ctl('-o', opts, '-l', path.join(dir, `${name}.log`), '-w', 'start'),
-      /** Like a crash: no checkpoint, connections dropped. */
-      stop: () => ctl('-m', 'immediate', '-w', 'stop'),
-    };
-  };
+  ownForPostgres(dir);
+  const settings = ['wal_level=replica', 'max_wal_senders=4'];
   const primaryPort = await freePort();
   const primaryData = path.join(dir, 'primary');
-  asPostgres(`${BIN}/initdb`, [
-    '-D',
-    primaryData,
-    '-A',
-    'trust',
-    '-U',
-    'postgres',
-    '--no-sync',
-    '-E',
-    'UTF8',
-  ]);
-  const primary = cluster('primary', primaryPort, primaryData);
+  initdb(primaryData);
+  const primary = clusterAt(dir, 'primary', primaryData, primaryPort, settings);
   primary.start();
   const replicaData = path.join(dir, 'replica');
-  asPostgres(`${BIN}/pg_basebackup`, [
+  asPostgres(`${POSTGRES_BIN}/pg_basebackup`, [
     ...['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres'],
     ...['-D', replicaData, '-R', '-X', 'stream', '-c', 'fast'],
   ]);
-  const replica = cluster('replica', await freePort(), replicaData);
+  const replica = clusterAt(dir, 'replica', replicaData, await freePort(), settings);
   replica.start();
   return { primary, replica };
 }
