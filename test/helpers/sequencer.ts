@@ -16,6 +16,7 @@ const LONGEST_FIRST = [
   'package',
   'cli-runs',
   'scale-pgbouncer-fleet',
+  'bench-smoke',
   'cli-access',
   'scale-read-replica',
   'ledger-redaction',
