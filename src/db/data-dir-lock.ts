@@ -1,8 +1,66 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export class DataDirLockedError extends Error {
   override name = 'DataDirLockedError';
+}
+
+/**
+ * Who holds the lock. A pid alone is not enough: in a container the server is always PID 1, so a
+ * container restarted after a crash would find "its own" pid in the lock its previous life left.
+ * The kernel's boot id and the process's start time (clock ticks since boot) tell that process
+ * apart from any later one with the same pid; the host name tells another container or machine
+ * sharing the directory, whose processes this one cannot see.
+ */
+export type LockHolder = { pid: number; bootId: string | null; startTime: string | null; host: string };
+
+/** How often the holder touches its lock, and how old a touch may be before the lock is stale. */
+export const LOCK_HEARTBEAT_MS = 5_000;
+export const LOCK_STALE_MS = 30_000;
+
+function readProc(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The start time of a process (field 22 of /proc/PID/stat), or null where there is no /proc. */
+export function processStartTime(pid: number): string | null {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (!stat) return null;
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields[19] ?? null;
+}
+
+export function currentHolder(): LockHolder {
+  return {
+    pid: process.pid,
+    bootId: readProc('/proc/sys/kernel/random/boot_id')?.trim() || null,
+    startTime: processStartTime(process.pid),
+    host: os.hostname(),
+  };
+}
+
+/** A lock file's holder; a bare pid is the format of earlier versions. */
+function parseHolder(text: string): LockHolder | null {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return { pid: Number(trimmed), bootId: null, startTime: null, host: '' };
+  try {
+    const v = JSON.parse(trimmed) as Partial<LockHolder>;
+    if (!Number.isInteger(v.pid)) return null;
+    return {
+      pid: v.pid as number,
+      bootId: typeof v.bootId === 'string' ? v.bootId : null,
+      startTime: typeof v.startTime === 'string' ? v.startTime : null,
+      host: typeof v.host === 'string' ? v.host : '',
+    };
+  } catch {
+    return null;
+  }
 }
 
 function processAlive(pid: number): boolean {
@@ -15,6 +73,34 @@ function processAlive(pid: number): boolean {
   }
 }
 
+const sameHolder = (a: LockHolder, b: LockHolder) =>
+  a.pid === b.pid && a.bootId === b.bootId && a.startTime === b.startTime && a.host === b.host;
+
+/**
+ * Whether the holder recorded in a lock still runs: 'self' when it is this very process.
+ * A holder on another host (another container or machine) cannot be seen from here: it is alive
+ * while it keeps touching the lock.
+ */
+function holderState(holder: LockHolder, me: LockHolder, lockAgeMs: number): 'self' | 'alive' | 'stale' {
+  if (sameHolder(holder, me)) return 'self';
+  const legacy = holder.bootId === null && holder.startTime === null && holder.host === '';
+  if (legacy) {
+    // Earlier versions wrote the pid alone; this process writes more, so its own pid there is a
+    // previous life of this container.
+    return holder.pid !== me.pid && processAlive(holder.pid) ? 'alive' : 'stale';
+  }
+  if (holder.host !== me.host) return lockAgeMs < LOCK_STALE_MS ? 'alive' : 'stale';
+  // Same host but another boot: every process of that boot is gone.
+  if (holder.bootId !== me.bootId) return 'stale';
+  if (holder.pid === me.pid) return 'stale';
+  if (!processAlive(holder.pid)) return 'stale';
+  // The pid runs, but is it the same process? Another one may have been given the pid since.
+  const startTime = processStartTime(holder.pid);
+  return startTime === null || holder.startTime === null || startTime === holder.startTime
+    ? 'alive'
+    : 'stale';
+}
+
 /**
  * PGlite takes no lock on its data directory, and two processes opening the same one silently
  * lose each other's writes. This lock file makes a second process fail fast instead.
@@ -23,17 +109,30 @@ function processAlive(pid: number): boolean {
 export function lockDataDir(dataDir: string): () => void {
   fs.mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, 'opsledger.lock');
+  const me = currentHolder();
+  const content = JSON.stringify(me);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx');
-      fs.writeSync(fd, String(process.pid));
+      fs.writeSync(fd, content);
       fs.closeSync(fd);
+      // Seen from another host, a lock is held while it is touched.
+      const heartbeat = setInterval(() => {
+        try {
+          const now = new Date();
+          fs.utimesSync(file, now, now);
+        } catch {
+          // The directory went away; the database will say so.
+        }
+      }, LOCK_HEARTBEAT_MS);
+      heartbeat.unref();
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
+        clearInterval(heartbeat);
         try {
-          if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file);
+          if (fs.readFileSync(file, 'utf8') === content) fs.unlinkSync(file);
         } catch {
           // Already gone.
         }
@@ -42,16 +141,26 @@ export function lockDataDir(dataDir: string): () => void {
       return release;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
-        throw new DataDirLockedError(
-          `the embedded database in ${dataDir} is in use by process ${owner}; stop it, use another DATA_DIR, or set DATABASE_URL to share a PostgreSQL database`,
-        );
+      let text: string;
+      let ageMs: number;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+        ageMs = Date.now() - fs.statSync(file).mtimeMs;
+      } catch {
+        continue; // Removed in between: try again.
       }
-      if (owner === process.pid) {
+      const holder = parseHolder(text);
+      const state = holder ? holderState(holder, me, ageMs) : 'stale';
+      if (state === 'self') {
         throw new DataDirLockedError(`the embedded database in ${dataDir} is already open in this process`);
       }
-      // Stale lock from a dead process: remove it and try again.
+      if (state === 'alive' && holder) {
+        const where = holder.host && holder.host !== me.host ? ` on host ${holder.host}` : '';
+        throw new DataDirLockedError(
+          `the embedded database in ${dataDir} is in use by process ${holder.pid}${where}; stop it, use another DATA_DIR, or set DATABASE_URL to share a PostgreSQL database`,
+        );
+      }
+      // Stale lock from a process that is gone: remove it and try again.
       fs.rmSync(file, { force: true });
     }
   }
