@@ -11,6 +11,7 @@ describe('configuration', () => {
       databaseUrl: null,
       dataDir: '/srv/app/.data',
       port: 3000,
+      workerPort: null,
       host: '127.0.0.1',
       retentionDays: 90,
       staleRunSeconds: 120,
@@ -26,6 +27,8 @@ describe('configuration', () => {
   it.each([
     [{ PORT: 'eighty' }, /PORT must be a whole number/],
     [{ PORT: '70000' }, /PORT must be between/],
+    [{ WORKER_PORT: '70000' }, /WORKER_PORT must be off or a port from 0 to 65535/],
+    [{ WORKER_PORT: 'metrics' }, /WORKER_PORT must be off or a port from 0 to 65535, got "metrics"/],
     [{ RETENTION_DAYS: '0' }, /RETENTION_DAYS/],
     [{ TENANT_CONCURRENCY: '-1' }, /TENANT_CONCURRENCY/],
     [{ LEGACY_WRITES: 'maybe' }, /LEGACY_WRITES must be true or false/],
@@ -42,6 +45,13 @@ describe('configuration', () => {
     [{ NODE_ENV: 'production' }, /SECRET_KEY is required/],
   ])('rejects %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes the worker’s own port, off when unset or "off"', () => {
+    expect(loadConfig({ WORKER_PORT: '3001' }).workerPort).toBe(3001);
+    expect(loadConfig({ WORKER_PORT: '0' }).workerPort).toBe(0);
+    expect(loadConfig({ WORKER_PORT: 'off' }).workerPort).toBeNull();
+    expect(loadConfig({ WORKER_PORT: '' }).workerPort).toBeNull();
   });
 
   it.each(['DATABASE_URL', 'DATABASE_DIRECT_URL'])('never echoes a %s password in its error', (name) => {

@@ -16,6 +16,11 @@ export type Config = {
   databaseReadMaxLagSeconds: number;
   dataDir: string;
   port: number;
+  /**
+   * `opsledger worker`'s own port for /healthz, /readyz and /metrics (WORKER_PORT); null: none.
+   * 0 picks a free port.
+   */
+  workerPort: number | null;
   host: string;
   retentionDays: number;
   staleRunSeconds: number;
@@ -84,6 +89,15 @@ function databaseUrlVar(env: Env, name = 'DATABASE_URL'): string | null {
     throw new ConfigError(`${name} must use postgres:// or postgresql://, got ${url.protocol}//`);
   }
   return raw;
+}
+
+function workerPortVar(env: Env): number | null {
+  const raw = env.WORKER_PORT?.trim().toLowerCase();
+  if (!raw || raw === 'off') return null;
+  if (!/^\d+$/.test(raw) || Number(raw) > 65535) {
+    throw new ConfigError(`WORKER_PORT must be off or a port from 0 to 65535, got "${env.WORKER_PORT}"`);
+  }
+  return Number(raw);
 }
 
 function graphUrlVar(env: Env): string {
@@ -180,6 +194,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     databaseReadMaxLagSeconds: intVar(env, 'DATABASE_READ_MAX_LAG_SECONDS', 10, 1, 3600),
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './.data'),
     port: intVar(env, 'PORT', 3000, 0, 65535),
+    workerPort: workerPortVar(env),
     host: env.HOST?.trim() || '127.0.0.1',
     retentionDays: intVar(env, 'RETENTION_DAYS', 90, 1, 36500),
     staleRunSeconds: intVar(env, 'STALE_RUN_SECONDS', 120, 5, 86400),

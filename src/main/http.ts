@@ -1,11 +1,14 @@
+import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { CredentialService } from '../access/credentials.ts';
 import { AccessService } from '../access/service.ts';
+import type { Database } from '../db/database.ts';
 import { pendingMigrations } from '../db/migrator.ts';
 import { buildHttpApp, type HttpApp, type HttpOptions } from '../http/app.ts';
 import { createMetrics } from '../http/metrics.ts';
 import type { Readiness } from '../http/routes/system.ts';
 import { RunStreamHub } from '../http/stream-hub.ts';
+import { buildWorkerHttpApp } from '../http/worker-app.ts';
 import { deriveKey } from '../shared/secret-key.ts';
 import { SuiteReads } from '../suite/reads.ts';
 import type { Opsledger } from './opsledger.ts';
@@ -16,6 +19,44 @@ export type ServerOptions = HttpOptions & {
   suite?: boolean;
   sessionTtlSeconds?: number;
 };
+
+/** Ready: the database answers and every migration is applied. */
+async function databaseReadiness(database: Database): Promise<Readiness> {
+  try {
+    await sql`select 1`.execute(database.db);
+    if ((await pendingMigrations(database)).length > 0) return { ready: false, reason: 'migrations pending' };
+    return { ready: true, database: database.kind };
+  } catch {
+    return { ready: false, reason: 'database unreachable' };
+  }
+}
+
+/** The process's Prometheus metrics over its ledger: a server's and a worker's are the same. */
+function ledgerMetrics(ledger: Opsledger) {
+  return createMetrics({
+    events: ledger.events,
+    activeRunCounts: () => ledger.service.activeRunCounts(),
+    queueDepth: () => ledger.queueDepth(),
+    readReplica: ledger.database.readReplica,
+  });
+}
+
+/**
+ * `opsledger worker`'s own HTTP listener: /healthz, /readyz (503 once it is stopping) and the
+ * metrics of the runs this worker executes.
+ */
+export function createWorkerHttpServer(
+  ledger: Opsledger,
+  isStopping: () => boolean,
+): Promise<FastifyInstance> {
+  return buildWorkerHttpApp({
+    config: ledger.config,
+    logger: ledger.logger,
+    metrics: ledgerMetrics(ledger),
+    readiness: async () =>
+      isStopping() ? { ready: false, reason: 'stopping' } : databaseReadiness(ledger.database),
+  });
+}
 
 /**
  * Builds every service the HTTP layer uses over an opened ledger and hands them to it: the HTTP
@@ -29,23 +70,9 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
     csrfKey: deriveKey(ledger.rootKey, 'session'),
     sessionTtlSeconds: options.sessionTtlSeconds,
   });
-  const metrics = createMetrics({
-    events: ledger.events,
-    activeRunCounts: () => ledger.service.activeRunCounts(),
-    queueDepth: () => ledger.queueDepth(),
-    readReplica: database.readReplica,
-  });
+  const metrics = ledgerMetrics(ledger);
   const hub = new RunStreamHub({ feed: ledger.feed });
-  const readiness = async (): Promise<Readiness> => {
-    try {
-      await sql`select 1`.execute(database.db);
-      if ((await pendingMigrations(database)).length > 0)
-        return { ready: false, reason: 'migrations pending' };
-      return { ready: true, database: database.kind };
-    } catch {
-      return { ready: false, reason: 'database unreachable' };
-    }
-  };
+  const readiness = () => databaseReadiness(database);
   const suite = options.suite ?? true;
   const app = await buildHttpApp(
     {

@@ -1,5 +1,6 @@
 import type { PgBoss } from 'pg-boss';
 import { type Database, openDatabase } from '../db/database.ts';
+import { listenDelivers } from '../db/listen-check.ts';
 import { migrate } from '../db/migrator.ts';
 import type { ReplicaStateEvent } from '../db/read-replica.ts';
 import { OperationCatalog, type OperationTypeDefinition } from '../ledger/catalog.ts';
@@ -20,7 +21,7 @@ import {
   type RunQueue,
 } from '../worker/boss-queue.ts';
 import { RunWorker } from '../worker/worker.ts';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 
 export { RunEvents };
 
@@ -110,6 +111,23 @@ async function trackChangesForReplica(database: Database, events: RunEvents, fee
   await feed.subscribe((change) => replica.noteChange(change.tenantId));
 }
 
+/** How long a start waits to hear its own NOTIFY before it calls the connection a pooler's. */
+export const LISTEN_CHECK_MS = 5_000;
+
+/**
+ * Stops a serving process at start when its LISTEN goes through a transaction-mode pooler: it
+ * would report ready while its live stream and wake-ups hear nothing.
+ */
+async function requireDirectListen(config: Config, database: Database): Promise<void> {
+  if (await listenDelivers(database, LISTEN_CHECK_MS)) return;
+  const seconds = LISTEN_CHECK_MS / 1000;
+  throw new ConfigError(
+    config.databaseDirectUrl
+      ? `DATABASE_DIRECT_URL does not reach PostgreSQL directly (a LISTEN on it heard nothing in ${seconds} s): point it at PostgreSQL itself, not at a transaction pooler`
+      : `DATABASE_URL goes through a transaction pooler (a LISTEN on it heard nothing in ${seconds} s): set DATABASE_DIRECT_URL to PostgreSQL itself for the queue and the change feed`,
+  );
+}
+
 /** The composition root: builds every part with its dependencies passed in. */
 export async function createOpsledger(options: OpsledgerOptions): Promise<Opsledger> {
   const { config } = options;
@@ -120,6 +138,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
   let boss: PgBoss | null = null;
   const closers: (() => Promise<void>)[] = [];
   try {
+    if (options.worker && database.kind === 'postgres') await requireDirectListen(config, database);
     await migrate(database);
     const rootKey = loadRootKey(config);
     if (!catalog) {

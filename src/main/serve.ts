@@ -1,8 +1,9 @@
+import type { FastifyInstance } from 'fastify';
 import { ensureDemoUsers } from '../access/demo-user.ts';
 import { seedDemo } from '../suite/demo.ts';
 import { startDemoActivity } from '../suite/demo-activity.ts';
 import type { Config } from './config.ts';
-import { createHttpServer } from './http.ts';
+import { createHttpServer, createWorkerHttpServer } from './http.ts';
 import { shutdown } from './shutdown.ts';
 import { createRestoreRunService } from './suite.ts';
 import { openLedger } from './tasks.ts';
@@ -56,8 +57,36 @@ export async function startServer(
   }
 }
 
-/** A worker alone, for scaling out on PostgreSQL. */
-export async function startWorker(config: Config): Promise<{ close(): Promise<void> }> {
+/**
+ * A worker alone, for scaling out on PostgreSQL. With WORKER_PORT it answers /healthz, /readyz and
+ * /metrics there; on close it stops taking work, lets runs in flight finish within the grace
+ * period (its readiness says 503 meanwhile), then closes its listener and the ledger.
+ */
+export async function startWorker(
+  config: Config,
+): Promise<{ address: string | null; close(): Promise<void> }> {
   const ledger = await openLedger(config, { worker: true });
-  return { close: () => shutdown({ ledger, graceMs: config.shutdownGraceSeconds * 1000 }) };
+  let stopping = false;
+  let app: FastifyInstance | null = null;
+  let address: string | null = null;
+  try {
+    if (config.workerPort !== null) {
+      app = await createWorkerHttpServer(ledger, () => stopping);
+      address = await app.listen({ port: config.workerPort, host: config.host });
+    }
+  } catch (err) {
+    await app?.close().catch(() => {});
+    await ledger.close().catch(() => {});
+    throw err;
+  }
+  const listening = app;
+  return {
+    address,
+    async close() {
+      stopping = true;
+      await ledger.worker?.stop({ graceMs: config.shutdownGraceSeconds * 1000 });
+      await listening?.close();
+      await ledger.close();
+    },
+  };
 }

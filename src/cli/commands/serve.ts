@@ -41,7 +41,11 @@ export const workerCommand: Command = {
   usage: 'worker',
   async run(ctx) {
     const worker = await startWorker(ctx.config);
-    ctx.out('Opsledger worker started');
+    ctx.out(
+      worker.address
+        ? `Opsledger worker started (health and metrics on ${worker.address})`
+        : 'Opsledger worker started (no health port: set WORKER_PORT)',
+    );
     await ctx.stopSignal;
     await worker.close();
     return 0;

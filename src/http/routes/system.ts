@@ -18,11 +18,28 @@ const Health = Type.Object({
 /** The answer of a readiness probe: ready, or why not. */
 export type Readiness = { ready: true; database: string } | { ready: false; reason: string };
 
+type ProbeDeps = { readiness: () => Promise<Readiness>; metrics: Metrics; metricsAccess: Config['metrics'] };
+
 /** Liveness, readiness, metrics and the OpenAPI document: public, and free of tenant data. */
-export function registerSystemRoutes(
-  app: FastifyInstance,
-  deps: { readiness: () => Promise<Readiness>; metrics: Metrics; metricsAccess: Config['metrics'] },
-) {
+export function registerSystemRoutes(app: FastifyInstance, deps: ProbeDeps) {
+  registerProbeRoutes(app, deps);
+  app.get(
+    '/api/v1/openapi.json',
+    {
+      config: { auth: 'public' as const },
+      schema: {
+        summary: 'This OpenAPI document',
+        tags: ['system'],
+        security: [],
+        response: { 200: Type.Record(Type.String(), Type.Unknown()) },
+      },
+    },
+    async () => app.swagger(),
+  );
+}
+
+/** Liveness, readiness and metrics: what a server and a worker alone both answer. */
+export function registerProbeRoutes(app: FastifyInstance, deps: ProbeDeps) {
   const { readiness, metrics } = deps;
   const publicRoute = { config: { auth: 'public' as const } };
 
@@ -83,18 +100,4 @@ export function registerSystemRoutes(
       },
     );
   }
-
-  app.get(
-    '/api/v1/openapi.json',
-    {
-      ...publicRoute,
-      schema: {
-        summary: 'This OpenAPI document',
-        tags: ['system'],
-        security: [],
-        response: { 200: Type.Record(Type.String(), Type.Unknown()) },
-      },
-    },
-    async () => app.swagger(),
-  );
 }
