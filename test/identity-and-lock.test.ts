@@ -55,34 +55,35 @@ describe('run identity', () => {
 });
 
 describe('embedded data directory lock', () => {
+  const lockIn = (dir: string) => path.join(dir, 'opsledger.lock');
+  const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-lock-'));
+
   it('a second opener in another process fails fast with a clear message; a dead owner’s lock is taken over', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-lock-'));
-    // A live process holds the lock.
+    const dir = tempDir();
+    // A live process holds the lock (a bare pid: the format of earlier versions).
     const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
-    fs.writeFileSync(path.join(dir, 'opsledger.lock'), String(holder.pid));
+    fs.writeFileSync(lockIn(dir), String(holder.pid));
     try {
-      expect(() => lockDataDir(dir)).toThrow(DataDirLockedError);
-      expect(() => lockDataDir(dir)).toThrow(new RegExp(`in use by process ${holder.pid}`));
+      await expect(lockDataDir(dir)).rejects.toThrow(DataDirLockedError);
+      await expect(lockDataDir(dir)).rejects.toThrow(new RegExp(`in use by process ${holder.pid};`));
     } finally {
       holder.kill('SIGKILL');
       await new Promise((r) => holder.once('exit', r));
     }
     // Now the owner is dead: the lock is stale and is taken over.
-    const release = lockDataDir(dir);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'opsledger.lock'), 'utf8'))).toEqual(currentHolder());
-    expect(() => lockDataDir(dir)).toThrow(/already open in this process/);
+    const release = await lockDataDir(dir);
+    expect(JSON.parse(fs.readFileSync(lockIn(dir), 'utf8'))).toEqual(currentHolder());
+    await expect(lockDataDir(dir)).rejects.toThrow(/already open in this process/);
     release();
-    expect(fs.existsSync(path.join(dir, 'opsledger.lock'))).toBe(false);
+    expect(fs.existsSync(lockIn(dir))).toBe(false);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const lockIn = (dir: string) => path.join(dir, 'opsledger.lock');
-  const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-lock-'));
-
-  it('a restart with the same pid (PID 1 in a container) takes over its previous life’s lock', () => {
+  it('a restart with the same pid takes over its previous life’s lock', async () => {
     const me = currentHolder();
     expect(me.startTime).toMatch(/^\d+$/);
     expect(me.bootId).toBeTruthy();
+    expect(me.pidNamespace).toMatch(/^pid:\[\d+\]$/);
     const cases = [
       { what: 'another start time', holder: { ...me, startTime: String(Number(me.startTime) - 1) } },
       { what: 'another boot', holder: { ...me, bootId: '00000000-0000-4000-8000-000000000000' } },
@@ -91,10 +92,10 @@ describe('embedded data directory lock', () => {
     for (const c of cases) {
       const dir = tempDir();
       fs.writeFileSync(lockIn(dir), c.holder ? JSON.stringify(c.holder) : String(me.pid));
-      const release = lockDataDir(dir);
+      const release = await lockDataDir(dir);
       expect(JSON.parse(fs.readFileSync(lockIn(dir), 'utf8')), c.what).toEqual(me);
       // Now it is this process's own, live lock: a second open here is refused.
-      expect(() => lockDataDir(dir), c.what).toThrow(/already open in this process/);
+      await expect(lockDataDir(dir), c.what).rejects.toThrow(/already open in this process/);
       release();
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -108,30 +109,51 @@ describe('embedded data directory lock', () => {
     const live = { ...currentHolder(), pid, startTime: processStartTime(pid) };
     try {
       fs.writeFileSync(lockIn(dir), JSON.stringify(live));
-      expect(() => lockDataDir(dir)).toThrow(new RegExp(`in use by process ${pid};`));
+      await expect(lockDataDir(dir)).rejects.toThrow(new RegExp(`in use by process ${pid};`));
       // The same pid with another start time: the recorded holder is gone, the pid was reused.
       fs.writeFileSync(lockIn(dir), JSON.stringify({ ...live, startTime: '1' }));
-      lockDataDir(dir)();
+      (await lockDataDir(dir))();
       expect(fs.existsSync(lockIn(dir))).toBe(false);
     } finally {
       holder.kill('SIGKILL');
       await new Promise((r) => holder.once('exit', r));
     }
     fs.writeFileSync(lockIn(dir), JSON.stringify(live));
-    lockDataDir(dir)();
+    (await lockDataDir(dir))();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a holder on another host is alive while it touches its lock, stale after', () => {
-    const dir = tempDir();
-    const other = { ...currentHolder(), host: 'another-container' };
-    fs.writeFileSync(lockIn(dir), JSON.stringify(other));
-    expect(() => lockDataDir(dir)).toThrow(/in use by process \d+ on host another-container/);
-    const old = new Date(Date.now() - LOCK_STALE_MS - 1000);
-    fs.utimesSync(lockIn(dir), old, old);
-    const release = lockDataDir(dir);
-    expect(JSON.parse(fs.readFileSync(lockIn(dir), 'utf8')).host).toBe(os.hostname());
-    release();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  it.each([
+    ['another host', { host: 'another-machine' }, /in use by process \d+ on host another-machine;/],
+    [
+      'another container on the host’s network (same host name, same pid)',
+      { pidNamespace: 'pid:[1]' },
+      /in use by process \d+ in another container \(another pid namespace\);/,
+    ],
+  ])(
+    'a holder it cannot see (%s) is refused while it touches its lock, taken over once it stops',
+    async (_what, other, refused) => {
+      const dir = tempDir();
+      fs.writeFileSync(lockIn(dir), JSON.stringify({ ...currentHolder(), ...other }));
+      const staleMs = 1000;
+      const touching = setInterval(() => {
+        const now = new Date();
+        fs.utimesSync(lockIn(dir), now, now);
+      }, 100);
+      try {
+        await expect(lockDataDir(dir, { staleMs })).rejects.toThrow(refused);
+      } finally {
+        clearInterval(touching);
+      }
+      // Its heartbeat stopped (a crash, or the container's previous life): waited for, then taken over.
+      const release = await lockDataDir(dir, { staleMs });
+      expect(JSON.parse(fs.readFileSync(lockIn(dir), 'utf8'))).toEqual(currentHolder());
+      release();
+      const old = new Date(Date.now() - LOCK_STALE_MS - 1000);
+      fs.writeFileSync(lockIn(dir), JSON.stringify({ ...currentHolder(), ...other }));
+      fs.utimesSync(lockIn(dir), old, old);
+      (await lockDataDir(dir))();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  );
 });

@@ -449,7 +449,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   let release: (() => void) | null = null;
   let pglite: PGlite;
   if (options.kind === 'pglite') {
-    release = lockDataDir(options.dataDir);
+    release = await lockDataDir(options.dataDir);
     try {
       pglite = await PGlite.create(path.join(options.dataDir, 'pglite'), {
         startParams: [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS],
