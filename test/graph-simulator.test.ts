@@ -126,7 +126,7 @@ describe('graph simulator', () => {
     expect(await client.listAll('/deviceManagement/deviceCompliancePolicies')).toHaveLength(1);
   });
 
-  it('lists 20,000 policies completely and quickly', async () => {
+  it('lists 20,000 policies completely, in 200 pages', async () => {
     const sim = await make({ seed: 5 });
     const dir = randomUUID();
     sim.registerTenant(dir, {
@@ -134,7 +134,7 @@ describe('graph simulator', () => {
       clientSecret: 'secret-value-1234',
       policyCounts: { settingsCatalog: 20_000 },
     });
-    const started = performance.now();
+    // How fast is measured in `npm run bench` (graph-listing), never asserted here.
     let pages = 0;
     const items = await clientFor(sim, dir).listAll<{ id: string }>(
       '/deviceManagement/configurationPolicies',
@@ -144,11 +144,9 @@ describe('graph simulator', () => {
         },
       },
     );
-    const elapsed = performance.now() - started;
     expect(items).toHaveLength(20_000);
     expect(new Set(items.map((i) => i.id)).size).toBe(20_000);
     expect(pages).toBe(200);
-    expect(elapsed).toBeLessThan(5000);
   });
 
   it('pages with $top and an opaque $skiptoken, and rejects a forged one', async () => {

@@ -14,6 +14,7 @@ import { DEMO_TENANTS, seedDemo } from '../src/suite/demo.ts';
 import { launchChromium, PageWatch, seriousViolations } from './helpers/browser.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { startTestLedger, TEST_SECRET_KEY, type TestLedger } from './helpers/ledger.ts';
+import { timeBudget } from './helpers/time.ts';
 
 // The browser tests run in the embedded-database pass (no DATABASE_URL): the UI talks to the API
 // only, which both passes already cover route by route, and Chromium on two cores is the slow part.
@@ -87,7 +88,7 @@ async function pickOption(page: Page, label: string, option: string) {
   await page.getByRole('option', { name: option, exact: true }).click();
 }
 
-describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: 150_000 }, () => {
+describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(150_000) }, () => {
   beforeAll(async () => {
     if (!fs.existsSync(path.join(UI_DIR, 'index.html'))) {
       throw new Error('web/dist is missing: npm ci builds it (or npm run build:web)');
@@ -111,7 +112,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: 150_000 }, () => {
     ({ owner, roles } = await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey));
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     browser = await launchChromium();
-  }, 180_000);
+  }, timeBudget(180_000));
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {});

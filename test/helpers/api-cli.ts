@@ -5,12 +5,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './db.ts';
+import { timeBudget } from './time.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/opsledger.js');
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
 /** Runs `opsledger …` as a child process, as a user would. */
+/** `timeoutMs` is a budget against hangs, scaled by TEST_TIME_SCALE. */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -24,7 +26,7 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`opsledger ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, timeoutMs);
+    }, timeBudget(timeoutMs));
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -51,7 +53,7 @@ export function startServe(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${args[0]} did not start; stderr: ${err}`));
-    }, 90_000);
+    }, timeBudget(90_000));
     child.stderr.on('data', (d) => (err += d));
     child.stdout.on('data', (d) => {
       out += d;

@@ -2,25 +2,56 @@ import fs from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import { type Browser, chromium, type Page } from 'playwright-core';
 
-/** Debian's Chromium, the only browser the tests drive (nothing is downloaded). */
+/** Debian's Chromium, when installed (or CHROMIUM_PATH): the browser the tests drive first. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/**
+ * The browser to drive: Debian's Chromium when it is installed, else the Chromium shipped inside
+ * the `@sparticuz/chromium` npm package (a dev dependency, so `npm ci` brings it: no download of
+ * a browser build), unpacked on first use. Never a silent skip: when neither can be had, this
+ * throws one line naming what to install.
+ */
+export async function browserExecutable(): Promise<{ path: string; from: string }> {
+  // TEST_BROWSER=packaged drives the packaged one even where Debian's is installed (as on a fresh machine).
+  const packagedOnly = process.env.TEST_BROWSER === 'packaged';
+  if (!packagedOnly && fs.existsSync(CHROMIUM))
+    return { path: CHROMIUM, from: `Debian's Chromium (${CHROMIUM})` };
+  if (process.env.CHROMIUM_PATH && !packagedOnly) {
+    throw new Error(`CHROMIUM_PATH names ${CHROMIUM}, which does not exist`);
+  }
+  try {
+    const { default: packaged } = await import('@sparticuz/chromium');
+    return { path: await packaged.executablePath(), from: 'the Chromium of the @sparticuz/chromium package' };
+  } catch (err) {
+    throw new Error(
+      `no browser for the UI tests: Debian's Chromium is not installed (apt-get install -y chromium) and @sparticuz/chromium could not be unpacked (${(err as Error).message}); run npm ci`,
+    );
+  }
+}
+
+let announced = false;
+
 export async function launchChromium(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`);
+  const browser = await browserExecutable();
+  if (!announced) {
+    announced = true;
+    console.log(`[browser] ${browser.from}`);
   }
   return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    executablePath: browser.path,
+    // The packaged build has no zygote helper of its own to sandbox with.
+    args: browser.path === CHROMIUM ? ARGS : [...ARGS, '--no-zygote'],
   });
 }
 

@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/main/config.ts';
 import { createOpsledger, type Opsledger, type OpsledgerOptions } from '../../src/main/opsledger.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
+import { timeBudget } from './time.ts';
 
 export const TEST_SECRET_KEY = 'a'.repeat(64);
 
@@ -75,7 +76,7 @@ export async function startTestLedger(options: TestLedgerOptions): Promise<TestL
       return t.id;
     },
     async waitForRun(tenantId, runId, until, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
+      const deadline = Date.now() + timeBudget(timeoutMs);
       let last: RunRow | null = null;
       while (Date.now() < deadline) {
         last = await ledger.service.getRow(tenantId, runId);

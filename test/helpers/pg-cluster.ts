@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { timeBudget } from './time.ts';
 
 export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
 
@@ -11,7 +12,7 @@ export function asPostgres(cmd: string, args: string[]): Buffer {
   const root = process.getuid?.() === 0;
   return execFileSync(root ? 'runuser' : cmd, root ? ['-u', 'postgres', '--', cmd, ...args] : args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 60_000,
+    timeout: timeBudget(60_000),
   });
 }
 

@@ -1,3 +1,4 @@
+import { timeBudget } from './time.ts';
 /** One Server-Sent Event or comment as a client received it. */
 export type SseMessage = { event: string; data: any } | { comment: string };
 
@@ -47,7 +48,7 @@ export type Stream = ReturnType<typeof openStream>;
 
 /** Polls a condition until it holds or a generous deadline passes. */
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeBudget(timeoutMs);
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
