@@ -52,6 +52,14 @@ ALTER TABLE backup_sets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE backup_sets FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON backup_sets FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
+CREATE TABLE change_feed_key (
+  id boolean NOT NULL DEFAULT true,
+  key bytea NOT NULL
+);
+ALTER TABLE change_feed_key ADD CONSTRAINT change_feed_key_id_check CHECK (id);
+ALTER TABLE change_feed_key ADD CONSTRAINT change_feed_key_key_check CHECK ((octet_length(key) = 64));
+ALTER TABLE change_feed_key ADD CONSTRAINT change_feed_key_pkey PRIMARY KEY (id);
+
 CREATE TABLE drift_findings (
   id uuid NOT NULL,
   tenant_id uuid NOT NULL,
@@ -239,6 +247,8 @@ CREATE TRIGGER operation_runs_guard BEFORE UPDATE ON public.operation_runs FOR E
 CREATE TRIGGER operation_runs_notify_delete AFTER DELETE ON public.operation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 CREATE TRIGGER operation_runs_notify_insert AFTER INSERT ON public.operation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 CREATE TRIGGER operation_runs_notify_update AFTER UPDATE ON public.operation_runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
+CREATE TRIGGER operation_runs_redact_insert BEFORE INSERT ON public.operation_runs FOR EACH ROW WHEN ((new.failure_summary IS DISTINCT FROM '[]'::jsonb)) EXECUTE FUNCTION operation_runs_redact();
+CREATE TRIGGER operation_runs_redact_update BEFORE UPDATE OF failure_summary ON public.operation_runs FOR EACH ROW WHEN ((new.failure_summary IS DISTINCT FROM old.failure_summary)) EXECUTE FUNCTION operation_runs_redact();
 ALTER TABLE operation_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE operation_runs FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON operation_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
@@ -421,9 +431,19 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
 -- function operation_runs_digest(r operation_runs)
 -- function operation_runs_guard()
 -- function operation_runs_notify()
+-- function operation_runs_redact()
+-- function opsledger_bound_failures(f jsonb)
+-- function opsledger_feed_seal(plain text)
 -- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid)
 -- function opsledger_mirror_identity(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text)
 -- function opsledger_note_run_pruned()
+-- function opsledger_redact(t text)
+-- function opsledger_redact_entropy(t text)
+-- function opsledger_redact_key_kind(key text, assignment boolean)
+-- function opsledger_redact_key_values(t text)
+-- function opsledger_redact_once(t text)
+-- function opsledger_redact_scheme(t text, OUT scheme text, OUT len integer)
+-- function opsledger_redact_xml(t text)
 -- function opsledger_tenant()
 -- function opsledger_tenant_signature(t uuid)
 -- function opsledger_uuidv7()

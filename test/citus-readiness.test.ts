@@ -19,6 +19,7 @@ const SCALING_DOC = path.join(import.meta.dirname, '..', 'docs', 'SCALING.md');
  */
 const REFERENCE_TABLES = [
   'api_tokens',
+  'change_feed_key',
   'opsledger_migrations',
   'sessions',
   'tenant_binding_key',

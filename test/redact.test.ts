@@ -3,38 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { boundFailures, FAILURE_LIMITS, type FailureEntry, toFailureEntry } from '../src/shared/failures.ts';
 import { redact, redactDeep } from '../src/shared/redact.ts';
 
-import { CORPUS } from './helpers/secret-corpus.ts';
-
-const ORDINARY: readonly string[] = [
-  'sign-in failed: the password is incorrect',
-  'password is required',
-  'the password was reset by an administrator',
-  'Restore of mailbox 3f2504e0-4f89-11d3-9a0c-0305e82c3301 for tenant 6ba7b810-9dad-11d1-80b4-00c04fd430c8 failed with 403 Forbidden',
-  'Graph returned 429 Too Many Requests; retrying in 30 seconds',
-  'Authorization_RequestDenied: Insufficient privileges to complete the operation.',
-  'InvalidAuthenticationToken: Access token has expired or is not yet valid.',
-  'Request_ResourceNotFound: Resource 8f14e45f-ceea-467f-a0b6-4c3c2d0e9a1b does not exist or one of its queried reference-property objects are not present.',
-  'AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
-  'GET https://graph.microsoft.com/v1.0/users/8f14e45f-ceea-467f-a0b6-4c3c2d0e9a1b/messages?$top=50&$skip=100 returned 503 Service Unavailable',
-  'Operation 018f3c2e-7b1a-7cc2-9d2b-1c2d3e4f5a6b (run 2 of 5) timed out after 3600 seconds',
-  'Token refresh scheduled in 300 seconds',
-  'Password policy for tenant contoso.onmicrosoft.com requires 14 characters',
-  'Bearer token missing from request',
-  'Idempotency key tenant-42-restore-2024 already used',
-  'Checkpoint saved at offset 1048576 of 5242880 bytes',
-  'Uploaded 12 of 40 chunks to https://contoso.blob.core.windows.net/backups/run-7.tar',
-  'ErrorItemNotFound: The specified object was not found in the store.',
-  'ECONNRESET while reading from 10.0.0.12:5432',
-  'Code: TooManyRequests Message: Rate limit exceeded. Retry-After: 17',
-  'Session expired for user alice@contoso.com',
-  'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token responded 400 invalid_grant',
-  'redis://cache.internal:6379/0 is unreachable',
-  'postgres://db.internal:5432/opsledger connection timed out',
-  'Run 42 finished: 1200 items copied, 3 skipped, 0 failed',
-  '{"code":"itemNotFound","message":"The resource could not be found.","innerError":{"request-id":"5c1f7e0a-1b2c-4d3e-8f90-a1b2c3d4e5f6"}}',
-  'delta sync saved nextLink https://graph.microsoft.com/v1.0/users/delta?$deltatoken=RFNwdAIAAQAAAB8wOjEyMzQ1Njc4OQ as checkpoint',
-  'Key Vault secret name: ops-ledger-db, version 7, token_type=Bearer, expires_in=3599',
-];
+import { CORPUS, ORDINARY } from './helpers/secret-corpus.ts';
 
 function jsonEscaped(s: string): string {
   return JSON.stringify(s).slice(1, -1);

@@ -104,3 +104,61 @@ it('a statement that leaves the app role makes the whole transaction fail, so no
   const after = await h.ledger.service.list(tenantA, {});
   expect(after.data.map((r) => r.summaryCounts)).toEqual(before.data.map((r) => r.summaryCounts));
 });
+
+it('every way into a tenant transaction (one message to read, one to write) fails whole when a statement leaves the role', async () => {
+  const users = (await sql<{ n: number }>`select count(*)::int as n from users`.execute(h.ledger.database.db))
+    .rows[0]!.n;
+  expect(users).toBeGreaterThan(1);
+  // A statement list that resets the role and reads every user, as injected text would.
+  const escape = sql.raw('reset role; select email from users');
+  await expect(h.ledger.database.tenantRead(tenantA, escape)).rejects.toThrow(/changed its role or tenant/);
+  await expect(h.ledger.database.tenantWrite(tenantA, escape)).rejects.toThrow(/changed its role or tenant/);
+  const write = sql.raw(`reset role; update operation_runs set summary_counts = '{"processed": 42}'`);
+  await expect(h.ledger.database.tenantWrite(tenantA, write)).rejects.toThrow(/changed its role or tenant/);
+  const counts = await sql<{ n: number }>`
+    select count(*)::int as n from operation_runs where summary_counts = '{"processed": 42}'`.execute(
+    h.ledger.database.db,
+  );
+  expect(counts.rows[0]!.n).toBe(0);
+});
+
+it('a notice sent from a transaction that left its scope is never delivered, to any listener', async () => {
+  const channel = `opsledger_test_escape_${process.pid}`;
+  const heard: string[] = [];
+  const stop = await h.ledger.database.listen(channel, (p) => heard.push(p));
+  try {
+    await expect(
+      inTenantA(async (trx) => {
+        await sql`reset role`.execute(trx);
+        await sql`select pg_notify(${channel}, (select string_agg(tenant_id::text, ',') from operation_runs))`.execute(
+          trx,
+        );
+      }),
+    ).rejects.toThrow(/changed its role or tenant/);
+    // A marker sent afterwards: once it is heard, anything sent before it would have been too.
+    await sql`select pg_notify(${channel}, 'marker')`.execute(h.ledger.database.db);
+    const deadline = Date.now() + 20_000;
+    while (!heard.includes('marker') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(heard).toEqual(['marker']);
+  } finally {
+    await stop();
+  }
+});
+
+it('the application role cannot read the change feed key, seal a notice, or redact its way around the trigger', async () => {
+  await expect(inTenantA((trx) => sql`select key from change_feed_key`.execute(trx))).rejects.toThrow(
+    /permission denied/,
+  );
+  await expect(inTenantA((trx) => sql`select opsledger_feed_seal('{}')`.execute(trx))).rejects.toThrow(
+    /permission denied/,
+  );
+  // Whatever it writes into a failure summary is redacted on the way in.
+  const run = (await h.ledger.service.list(tenantA, {})).data[0]!;
+  await inTenantA((trx) =>
+    sql`update operation_runs set failure_summary = ${JSON.stringify([
+      { code: 'x', message: 'password=hunter2 token=olt_0190a1b2c3d47e8f9a0b1c2d3e4f5a6b_Zm9vYmFyYmF6cXV4' },
+    ])}::jsonb where tenant_id = ${tenantA} and id = ${run.id}`.execute(trx),
+  );
+  const row = await h.ledger.service.getRow(tenantA, run.id);
+  expect(row.failure_summary).toEqual([{ code: 'x', message: 'password=[REDACTED] token=[REDACTED]' }]);
+});

@@ -2,9 +2,14 @@ import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
 import { withDbErrors } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
+import { openSealed } from './feed-seal.ts';
 import type { RunRow } from './run.ts';
 
-/** The channel the database announces run changes on (migrations/0007_change_feed.sql). */
+/**
+ * The channel the database announces run changes on (migrations/0007_change_feed.sql). Every
+ * notice on it is sealed with a key only the owning role reads (migrations/0009): any login may
+ * LISTEN, and learns nothing of any tenant's runs by it.
+ */
 export const CHANGE_CHANNEL = 'opsledger_runs';
 
 /**
@@ -36,6 +41,7 @@ export class RunChangeFeed {
   #logger: Logger;
   #listeners = new Set<RunChangeListener>();
   #listening: Promise<void> | null = null;
+  #key: Buffer | null = null;
   #unlisten: (() => Promise<void>) | null = null;
   // Notices are handed on in the order they arrived; one that needs a read holds back the ones
   // behind it until its read is done.
@@ -72,8 +78,8 @@ export class RunChangeFeed {
   }
 
   #listen(): Promise<void> {
-    this.#listening ??= this.#database
-      .listen(CHANGE_CHANNEL, (payload) => this.#onNotice(payload))
+    this.#listening ??= this.#readKey()
+      .then(() => this.#database.listen(CHANGE_CHANNEL, (payload) => this.#onNotice(payload)))
       .then((unlisten) => {
         this.#unlisten = unlisten;
       })
@@ -84,11 +90,25 @@ export class RunChangeFeed {
     return this.#listening;
   }
 
+  /** The database's key that opens the notices, read once with the connecting (owning) role. */
+  async #readKey(): Promise<void> {
+    if (this.#key) return;
+    const { rows } = await withDbErrors(() =>
+      sql<{ key: Uint8Array }>`select key from change_feed_key`.execute(this.#database.db),
+    );
+    const key = rows[0]?.key;
+    if (!key) throw new Error('the change feed has no key (is the database migrated?)');
+    this.#key = Buffer.from(key);
+  }
+
   #onNotice(payload: string): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#key) return;
+    // Not sealed by the database with this key: forged or foreign, ignored.
+    const text = openSealed(this.#key, payload);
+    if (text === null) return;
     let notice: Notice;
     try {
-      notice = JSON.parse(payload) as Notice;
+      notice = JSON.parse(text) as Notice;
     } catch {
       return;
     }

@@ -7,7 +7,7 @@
 export type KeyKind = 'value' | 'auth' | 'line';
 
 /** Substrings of the compacted (lowercase, separator-free) key name. */
-const STRONG_KEY_PARTS = [
+export const STRONG_KEY_PARTS = [
   'password',
   'passwd',
   'passphrase',
@@ -35,7 +35,7 @@ const STRONG_KEY_PARTS = [
 ];
 
 /** Whole words of the key name that mark it as secret. */
-const WEAK_KEY_WORDS = new Set([
+export const WEAK_KEY_WORDS = new Set([
   'token',
   'tokens',
   'pwd',
@@ -49,7 +49,7 @@ const WEAK_KEY_WORDS = new Set([
 ]);
 
 /** A key whose last word is one of these describes a secret, it is not one. */
-const BENIGN_LAST_WORDS = new Set([
+export const BENIGN_LAST_WORDS = new Set([
   'type',
   'types',
   'count',
@@ -89,7 +89,7 @@ const BENIGN_LAST_WORDS = new Set([
 ]);
 
 /** Pagination cursors named `…token` that are not credentials (Graph `$skiptoken`, `$deltatoken`, …). */
-const CURSOR_KEYS = new Set([
+export const CURSOR_KEYS = new Set([
   'skiptoken',
   'deltatoken',
   'continuationtoken',
@@ -99,14 +99,14 @@ const CURSOR_KEYS = new Set([
 ]);
 
 /** Words that mark a key as metadata about a secret, whatever the separator. */
-const BENIGN_ANY_WORDS = new Set(['expires', 'expiry', 'expiration', 'lifetime', 'ttl']);
+export const BENIGN_ANY_WORDS = new Set(['expires', 'expiry', 'expiration', 'lifetime', 'ttl']);
 
 /**
  * Words that mark `Key: …` (colon, JSON, error-code style) as an error label
  * rather than a secret, e.g. `InvalidAuthenticationToken: Access token…` or
  * `Authorization_RequestDenied: …`. Not applied to `key=value` assignments.
  */
-const BENIGN_LABEL_WORDS = new Set([
+export const BENIGN_LABEL_WORDS = new Set([
   'invalid',
   'expired',
   'missing',
@@ -148,6 +148,8 @@ function computeKeyKind(key: string, assignment: boolean): KeyKind | null {
   if (CURSOR_KEYS.has(compact)) return null;
   if (compact.includes('authorization')) return 'auth';
   if (compact.includes('cookie')) return 'line';
+  // A passphrase is words, spaces and all: its value runs to the end of the line.
+  if (compact.includes('passphrase')) return 'line';
   if (STRONG_KEY_PARTS.some((part) => compact.includes(part))) return 'value';
   if (words.some((w) => WEAK_KEY_WORDS.has(w))) return 'value';
   if (compact.endsWith('token') || compact.endsWith('pwd')) return 'value';

@@ -61,7 +61,26 @@ const PROVIDER_RES: RegExp[] = [
   /(?<![A-Za-z0-9_-])(sk-(?:proj-)?)[A-Za-z0-9_-]{20,}/gi,
   // Our own API tokens and session ids: `olt_` / `ols_`, the id's 32 hex digits, `_`, the secret
   /(?<![A-Za-z0-9_])(ol[st]_)[0-9a-f]{32}_[A-Za-z0-9_-]{8,}/gi,
+  // The Graph simulator's client secrets: `sim~` and a base64url HMAC
+  /(?<![A-Za-z0-9_~.-])(sim~)[A-Za-z0-9_-]{16,}/gi,
 ];
+
+/** Words after "password is" that describe a password rather than being one. */
+const NOT_A_PASSWORD =
+  'incorrect|invalid|wrong|expired|required|missing|empty|blank|too|not|set|correct|weak|reset|changed|locked|null|undefined|a|an|the';
+
+/**
+ * A password stated in prose and quoted ("the passphrase is 'open sesame'"): the whole quoted
+ * value, spaces and all.
+ */
+const PASSWORD_PROSE_QUOTED_RE =
+  /(?<![A-Za-z0-9])((?:passwords?|passphrases?|passwd|pwd)(?:[ \t]+for[ \t]+\S+)?(?:[ \t]+(?:is|was|=|:)[ \t]+|[ \t]*[=:][ \t]*)["'`])(?!\[REDACTED)[^"'`\r\n]+(?=["'`])/gi;
+
+/** A passphrase is words: stated in prose, it runs to the end of the line. */
+const PASSPHRASE_PROSE_RE = new RegExp(
+  `(?<![A-Za-z0-9])(passphrases?(?:[ \\t]+for[ \\t]+\\S+)?(?:[ \\t]+(?:is|was)[ \\t]+))(?!(?:${NOT_A_PASSWORD})(?![A-Za-z0-9]))(?!\\[REDACTED)[^\\s"'\`<>][^\\r\\n"'\`<>]*`,
+  'gi',
+);
 
 /**
  * A password stated in prose ("the password is hunter2", "password: x"), whatever its entropy.
@@ -287,6 +306,8 @@ function redactOnce(input: string): string {
   for (const re of PROVIDER_RES) text = text.replace(re, keepPrefix);
   text = text.replace(ENTRA_SECRET_RE, REDACTED);
   text = redactKeyValues(text);
+  text = text.replace(PASSWORD_PROSE_QUOTED_RE, (_m, prefix: string) => prefix + REDACTED);
+  text = text.replace(PASSPHRASE_PROSE_RE, (_m, prefix: string) => prefix + REDACTED);
   text = text.replace(PASSWORD_PROSE_RE, (m, prefix: string, value: string) =>
     value === REDACTED || value.startsWith('[REDACTED') ? m : prefix + REDACTED,
   );
