@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { TenantReadQuery } from '../src/db/database.ts';
 import { type ApiHarness, startApiHarness, type TestUser } from './helpers/api-app.ts';
 import { testTaskType } from './helpers/test-types.ts';
 
@@ -109,11 +110,18 @@ it('every way into a tenant transaction (one message to read, one to write) fail
   const users = (await sql<{ n: number }>`select count(*)::int as n from users`.execute(h.ledger.database.db))
     .rows[0]!.n;
   expect(users).toBeGreaterThan(1);
-  // A statement list that resets the role and reads every user, as injected text would.
-  const escape = sql.raw('reset role; select email from users');
-  await expect(h.ledger.database.tenantRead(tenantA, escape)).rejects.toThrow(/changed its role or tenant/);
-  await expect(h.ledger.database.tenantWrite(tenantA, escape)).rejects.toThrow(/changed its role or tenant/);
-  const write = sql.raw(`reset role; update operation_runs set summary_counts = '{"processed": 42}'`);
+  // Statement lists that reset the role and then read or write, as injected text would.
+  const raw = (text: string): TenantReadQuery<unknown> => {
+    const builder = sql.raw(text);
+    return {
+      compile: () => builder.compile(h.ledger.database.db),
+      toOperationNode: () => builder.toOperationNode(),
+    };
+  };
+  const leave = raw('reset role; select email from users');
+  await expect(h.ledger.database.tenantRead(tenantA, leave)).rejects.toThrow(/changed its role or tenant/);
+  await expect(h.ledger.database.tenantWrite(tenantA, leave)).rejects.toThrow(/changed its role or tenant/);
+  const write = raw(`reset role; update operation_runs set summary_counts = '{"processed": 42}'`);
   await expect(h.ledger.database.tenantWrite(tenantA, write)).rejects.toThrow(/changed its role or tenant/);
   const counts = await sql<{ n: number }>`
     select count(*)::int as n from operation_runs where summary_counts = '{"processed": 42}'`.execute(
