@@ -32,6 +32,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
   const metrics = createMetrics({
     events: ledger.events,
     activeRunCounts: () => ledger.service.activeRunCounts(),
+    divergentRunCount: () => ledger.service.divergentRunCount(),
     queueDepth: () => ledger.queueDepth(),
     readReplica: database.readReplica,
   });
