@@ -105,7 +105,8 @@ it('fifty tenants’ schedules due at once all fire their moment past two poison
     { tenant: tenants[1]!, id: uuidv7(), inputs: { key: 'broken:check', errorMessage: POISON_MESSAGE } },
   ];
   // Every schedule is due at the same moment a few seconds ahead (the poisoned ones a second
-  // earlier, so every evaluator meets them first); the workers start before it.
+  // earlier, so every evaluator meets them first, one at a time the clock's JavaScript Date cannot
+  // hold exactly); the workers start before it.
   const due = await control.database.systemTx(async (trx) => {
     const at = (
       await sql<{ at: Date }>`select date_trunc('second', now()) + interval '6 seconds' as at`.execute(trx)
@@ -113,7 +114,9 @@ it('fifty tenants’ schedules due at once all fire their moment past two poison
     for (const p of poisoned) {
       await sql`insert into schedules (id, tenant_id, name, type, inputs, cron, next_fire_at)
                 values (${p.id}, ${p.tenant}, 'poisoned', 'test.task', ${JSON.stringify(p.inputs)}::jsonb,
-                        '0 0 1 1 *', ${at}::timestamptz - interval '1 second')`.execute(trx);
+                        '0 0 1 1 *', ${at}::timestamptz - interval '1 second' + ${poisoned.indexOf(p)} * interval '1 microsecond')`.execute(
+        trx,
+      );
     }
     await sql`update schedules set next_fire_at = ${at} where name = 'yearly'`.execute(trx);
     return new Date(at);

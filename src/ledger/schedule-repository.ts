@@ -130,7 +130,9 @@ export const scheduleRepository = {
       })
       .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
-      .where('next_fire_at', '=', change.dueAt)
+      // Still at the firing it failed (the stored time may carry microseconds the Date lost); a
+      // process that took the firing since has moved it past.
+      .where(sql<boolean>`next_fire_at < ${change.dueAt}::timestamptz + interval '1 millisecond'`)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   },
