@@ -185,6 +185,7 @@ ALTER TABLE memberships ADD CONSTRAINT memberships_role_check CHECK ((role = ANY
 ALTER TABLE memberships ADD CONSTRAINT memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 ALTER TABLE memberships ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
 CREATE INDEX memberships_user_idx ON public.memberships USING btree (user_id);
+CREATE TRIGGER memberships_pause_schedules AFTER DELETE OR UPDATE OF role ON public.memberships FOR EACH ROW EXECUTE FUNCTION memberships_pause_schedules();
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON memberships FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
@@ -213,11 +214,13 @@ CREATE TABLE operation_runs (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   started_at timestamp with time zone,
   completed_at timestamp with time zone,
-  updated_at timestamp with time zone NOT NULL DEFAULT now()
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  divergence jsonb
 );
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_attempts_check CHECK ((attempts >= 0));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_completed_at_matches_status CHECK (((status = 'completed'::text) = (completed_at IS NOT NULL)));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_context_check CHECK ((jsonb_typeof(context) = 'object'::text));
+ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_divergence_check CHECK (((divergence IS NULL) OR ((jsonb_typeof(divergence) = 'object'::text) AND (length((divergence ->> 'detail'::text)) <= 1000))));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_failure_summary_check CHECK (((jsonb_typeof(failure_summary) = 'array'::text) AND (jsonb_array_length(failure_summary) <= 20)));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_initiator_kind_check CHECK ((initiator_kind = ANY (ARRAY['user'::text, 'api'::text, 'schedule'::text, 'system'::text])));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100)));
@@ -234,6 +237,7 @@ ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_type_check CHECK ((type
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_user_initiator CHECK (((initiator_kind <> 'user'::text) OR (initiator_user_id IS NOT NULL)));
 CREATE UNIQUE INDEX operation_runs_active_identity_key ON public.operation_runs USING btree (tenant_id, run_identity_hash) WHERE (status <> 'completed'::text);
 CREATE INDEX operation_runs_active_idx ON public.operation_runs USING btree (tenant_id, status, created_at DESC, id DESC) WHERE (status <> 'completed'::text);
+CREATE INDEX operation_runs_divergent_idx ON public.operation_runs USING btree (tenant_id, id) WHERE (divergence IS NOT NULL);
 CREATE INDEX operation_runs_heartbeat_idx ON public.operation_runs USING btree (last_heartbeat_at) WHERE (status = 'running'::text);
 CREATE INDEX operation_runs_initiator_idx ON public.operation_runs USING btree (tenant_id, initiator_kind, created_at DESC, id DESC);
 CREATE INDEX operation_runs_list_idx ON public.operation_runs USING btree (tenant_id, created_at DESC, id DESC);
@@ -313,6 +317,7 @@ ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_terminal_completed_at CHECK
 ALTER TABLE restore_runs ADD CONSTRAINT restore_runs_version_check CHECK ((version >= 1));
 CREATE INDEX restore_runs_list_idx ON public.restore_runs USING btree (tenant_id, created_at DESC, id DESC);
 CREATE UNIQUE INDEX restore_runs_run_key ON public.restore_runs USING btree (tenant_id, operation_run_id) WHERE (operation_run_id IS NOT NULL);
+CREATE TRIGGER restore_runs_deleted AFTER DELETE ON public.restore_runs FOR EACH ROW EXECUTE FUNCTION restore_runs_deleted();
 CREATE TRIGGER restore_runs_mirror AFTER INSERT OR UPDATE ON public.restore_runs FOR EACH ROW EXECUTE FUNCTION restore_runs_mirror();
 CREATE TRIGGER restore_runs_note_pruned BEFORE UPDATE OF operation_run_id ON public.restore_runs FOR EACH ROW EXECUTE FUNCTION opsledger_note_run_pruned();
 CREATE TRIGGER restore_runs_version BEFORE UPDATE ON public.restore_runs FOR EACH ROW EXECUTE FUNCTION restore_runs_version();
@@ -335,19 +340,25 @@ CREATE TABLE schedules (
   last_run_id uuid,
   created_by uuid,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
-  updated_at timestamp with time zone NOT NULL DEFAULT now()
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  last_error jsonb,
+  paused_reason text
 );
 ALTER TABLE schedules ADD CONSTRAINT schedules_cron_check CHECK (((length(cron) >= 1) AND (length(cron) <= 120)));
 ALTER TABLE schedules ADD CONSTRAINT schedules_inputs_check CHECK ((jsonb_typeof(inputs) = 'object'::text));
+ALTER TABLE schedules ADD CONSTRAINT schedules_last_error_check CHECK (((last_error IS NULL) OR ((jsonb_typeof(last_error) = 'object'::text) AND (length((last_error ->> 'message'::text)) <= 600))));
 ALTER TABLE schedules ADD CONSTRAINT schedules_last_run_fkey FOREIGN KEY (tenant_id, last_run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE SET NULL (last_run_id);
 ALTER TABLE schedules ADD CONSTRAINT schedules_missed_check CHECK ((missed = ANY (ARRAY['once'::text, 'skip'::text])));
 ALTER TABLE schedules ADD CONSTRAINT schedules_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)));
 ALTER TABLE schedules ADD CONSTRAINT schedules_name_key UNIQUE (tenant_id, name);
 ALTER TABLE schedules ADD CONSTRAINT schedules_paused_has_no_firing CHECK (((paused_at IS NULL) = (next_fire_at IS NOT NULL)));
+ALTER TABLE schedules ADD CONSTRAINT schedules_paused_reason_check CHECK ((length(paused_reason) <= 200));
 ALTER TABLE schedules ADD CONSTRAINT schedules_pkey PRIMARY KEY (tenant_id, id);
+ALTER TABLE schedules ADD CONSTRAINT schedules_reason_only_when_paused CHECK (((paused_reason IS NULL) OR (paused_at IS NOT NULL)));
 ALTER TABLE schedules ADD CONSTRAINT schedules_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 ALTER TABLE schedules ADD CONSTRAINT schedules_timezone_check CHECK (((length(timezone) >= 1) AND (length(timezone) <= 64)));
 ALTER TABLE schedules ADD CONSTRAINT schedules_type_check CHECK ((type ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'::text));
+CREATE INDEX schedules_created_by_idx ON public.schedules USING btree (tenant_id, created_by) WHERE (created_by IS NOT NULL);
 CREATE INDEX schedules_due_idx ON public.schedules USING btree (next_fire_at) WHERE (next_fire_at IS NOT NULL);
 ALTER TABLE schedules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE schedules FORCE ROW LEVEL SECURITY;
@@ -427,6 +438,7 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
    FROM memberships m
   WHERE ((m.user_id = users.id) AND (m.tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))))));
 
+-- function memberships_pause_schedules()
 -- function operation_runs_announce(r operation_runs)
 -- function operation_runs_digest(r operation_runs)
 -- function operation_runs_guard()
@@ -436,6 +448,7 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
 -- function opsledger_feed_seal(plain text)
 -- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid)
 -- function opsledger_mirror_identity(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text)
+-- function opsledger_mirror_source_deleted(p_tenant_id uuid, p_source_type text, p_source_id text, p_message text)
 -- function opsledger_note_run_pruned()
 -- function opsledger_redact(t text)
 -- function opsledger_redact_entropy(t text)
@@ -448,5 +461,6 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
 -- function opsledger_tenant_signature(t uuid)
 -- function opsledger_uuidv7()
 -- function restore_run_sync_mirror(p_tenant_id uuid, p_id uuid)
+-- function restore_runs_deleted()
 -- function restore_runs_mirror()
 -- function restore_runs_version()

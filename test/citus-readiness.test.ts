@@ -30,7 +30,7 @@ const REFERENCE_TABLES = [
 
 /**
  * Statements that span tenants on purpose: maintenance that runs as the connecting role in the
- * background (the worker's reaper and pruner, the schedule evaluator, the metrics gauge), once per
+ * background (the worker's reaper, pruner and mirror check, the schedule evaluator, the metrics gauges), once per
  * period for the whole fleet and never on a request's path. On Citus they are multi-shard
  * statements. They can fire while the hot paths are exercised, so they are recognised here by a
  * fragment of their SQL and named in docs/SCALING.md.
@@ -48,6 +48,19 @@ const MAINTENANCE: { fragment: RegExp; what: string }[] = [
     fragment: /from schedules s\s+where s\.next_fire_at <= now\(\)/,
   },
   { what: 'metrics: active runs by status', fragment: /"status" <> \$1 group by "status"/ },
+  { what: 'metrics: runs marked divergent', fragment: /where "divergence" is not null/ },
+  {
+    what: 'mirror check: active mirrors whose record is gone',
+    fragment: /select opsledger_mirror_source_deleted\(m\.tenant_id/,
+  },
+  {
+    what: 'mirror check: marks of mirrors whose record is gone',
+    fragment: /update operation_runs m set divergence = null/,
+  },
+  {
+    what: 'mirror check: restore records with their mirrors',
+    fragment: /select r\.\*, to_jsonb\(m\) as mirror from restore_runs r\s+join operation_runs m/,
+  },
 ];
 
 let sim: GraphSimulator;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_TENANTS } from '../src/suite/demo.ts';
+import { baselineIdOf, DEMO_TENANTS } from '../src/suite/demo.ts';
 import { type CliResult, runCli, startServe, useCliTarget } from './helpers/api-cli.ts';
 
 /**
@@ -58,34 +58,33 @@ describe.runIf(EMBEDDED)('the CLI as an API client', () => {
     it('start prints the run, and whether it was deduplicated', async () => {
       synced = runIdIn(ok(await cli(['runs', 'start', 'inventory.sync', '--tenant', contoso])));
       expect(synced).toMatch(/^[0-9a-f-]{36}$/);
-      // A drift against a baseline that does not exist fails, after a retry 10 seconds later.
-      const baseline = randomUUID();
+      // A drift against a baseline that does not exist is refused at the door: no run is made.
+      const refused = await cli([
+        'runs',
+        'start',
+        'drift.generate',
+        '--input',
+        `baselineId=${randomUUID()}`,
+        '--tenant',
+        contoso,
+      ]);
+      expect(oneLineError(refused, 1)).toMatch(/404 Not Found: baseline not found/);
+      // A restore of an item its backup does not hold fails (every item it names fails).
       const first = ok(
         await cli([
           'runs',
           'start',
-          'drift.generate',
+          'restore.execute',
           '--input',
-          `baselineId=${baseline}`,
+          `backupId=${baselineIdOf(contoso)}`,
+          '--input',
+          'items=["not-in-the-backup"]',
           '--tenant',
           contoso,
         ]),
       );
-      expect(first).toMatch(/^started run [0-9a-f-]{36} \(drift\.generate, (queued|running)\)\n$/);
+      expect(first).toMatch(/^started run [0-9a-f-]{36} \(restore\.execute, (queued|running)\)\n$/);
       failed = runIdIn(first);
-      const again = ok(
-        await cli([
-          'runs',
-          'start',
-          'drift.generate',
-          '--input',
-          `baselineId=${baseline}`,
-          '--tenant',
-          contoso,
-        ]),
-      );
-      expect(again).toMatch(/^deduplicated: run [0-9a-f-]{36} is identical and already (queued|running)\n$/);
-      expect(runIdIn(again)).toBe(failed);
     });
 
     it('watch exits 0 on a succeeded run and 1 on a failed one (finding the tenant by itself)', async () => {
@@ -96,22 +95,22 @@ describe.runIf(EMBEDDED)('the CLI as an API client', () => {
       );
       const bad = await cli(['runs', 'watch', failed]);
       expect(bad.code, bad.stderr).toBe(1);
-      expect(bad.stdout).toMatch(new RegExp(`drift\\.generate ${failed}: failed`));
-      expect(bad.stdout).toContain('baseline_not_found');
+      expect(bad.stdout).toMatch(new RegExp(`restore\\.execute ${failed}: failed`));
+      expect(bad.stdout).toContain('not_in_backup');
     });
 
     it('view shows detail and failures; --json gives the run', async () => {
       const view = ok(await cli(['runs', 'view', failed]));
       expect(view).toMatch(/^status +completed, failed$/m);
-      expect(view).toMatch(/^attempts +2$/m);
-      expect(view).toMatch(/^ {2}baseline_not_found: /m);
+      expect(view).toMatch(/^attempts +1$/m);
+      expect(view).toMatch(/^ {2}not_in_backup: /m);
       const json = JSON.parse(ok(await cli(['runs', 'view', synced, '--json'])));
       expect(json).toMatchObject({ id: synced, type: 'inventory.sync', outcome: 'succeeded' });
     });
 
     it('list prints a table, takes the filters, and --json gives the runs', async () => {
       const listed = ok(
-        await cli(['runs', 'list', '--tenant', contoso, '--outcome', 'failed', '--type', 'drift.generate']),
+        await cli(['runs', 'list', '--tenant', contoso, '--outcome', 'failed', '--type', 'restore.execute']),
       );
       const [head, ...rows] = listed.trimEnd().split('\n');
       expect(head).toMatch(/^ID +TYPE +STATUS +INITIATOR +CREATED +DURATION$/);
@@ -124,14 +123,14 @@ describe.runIf(EMBEDDED)('the CLI as an API client', () => {
       expect(oneLineError(await cli(['runs', 'list']), 2)).toMatch(/--tenant is required/);
     });
 
-    it('retry starts a new run from a failed one; cancel stops it', async () => {
+    it('retry starts a new run from a failed one; cancel of a completed run is a one-line 409', async () => {
       const retried = ok(await cli(['runs', 'retry', failed]));
       expect(retried).toMatch(new RegExp(`^started run [0-9a-f-]{36} \\(retry of ${failed}\\)\\n$`));
       const id = runIdIn(retried);
-      expect(ok(await cli(['runs', 'cancel', id]))).toMatch(/^(cancelled run|cancellation requested)/);
+      // The retry names the same missing item, so it fails the same way.
       const watched = await cli(['runs', 'watch', id]);
       expect(watched.code).toBe(1);
-      expect(watched.stdout).toMatch(/: cancelled/);
+      expect(watched.stdout).toMatch(/: failed/);
       expect(oneLineError(await cli(['runs', 'cancel', id]), 1)).toMatch(
         /409 Conflict: the run has already completed/,
       );

@@ -15,6 +15,7 @@ describe('configuration', () => {
       host: '127.0.0.1',
       retentionDays: 90,
       staleRunSeconds: 120,
+      mirrorCheckSeconds: 60,
       tenantConcurrency: 4,
       secretKey: null,
       legacyWrites: true,

@@ -99,13 +99,33 @@ describe('drift.generate', () => {
     });
   });
 
-  it('a baseline that is not a backup set of this tenant fails the run', async () => {
+  it('a baseline of another tenant is refused at the door exactly as an unknown one, and makes no run', async () => {
     const other = await ledger.createTenant('Other');
-    const run = await ledger.run(other, 'drift.generate', { baselineId });
-    expect(run.outcome).toBe('failed');
-    expect(run.failure_summary).toEqual([
-      { code: 'baseline_not_found', message: expect.stringContaining(baselineId) },
+    const refusals = [];
+    for (const id of [baselineId, '00000000-0000-4000-8000-00000000dead']) {
+      const err = await ledger.service
+        .start({
+          tenantId: other,
+          type: 'drift.generate',
+          inputs: { baselineId: id },
+          initiator: { kind: 'system' },
+        })
+        .then(
+          () => null,
+          (e: Error) => e,
+        );
+      refusals.push({ name: err?.name, message: err?.message });
+    }
+    expect(refusals).toEqual([
+      { name: 'NotFoundError', message: 'baseline not found' },
+      { name: 'NotFoundError', message: 'baseline not found' },
     ]);
+    const runs = await ledger.database.db
+      .selectFrom('operation_runs')
+      .select('id')
+      .where('tenant_id', '=', other)
+      .execute();
+    expect(runs).toEqual([]);
   });
 
   it('leaves the client secret nowhere', async () => {

@@ -82,15 +82,24 @@ describe('parallel write and verify', () => {
           started.push({ tenant: t.id, id: run.id });
           tally.start++;
         } else if (roll < 0.75) {
-          // A baseline that does not exist fails every attempt: failed runs for retry to pick up.
-          const baselineId = rnd() < 0.7 ? t.baseline : '00000000-0000-4000-8000-00000000dead';
-          const { run } = await ledger.service.start({
-            tenantId: t.id,
-            type: 'drift.generate',
-            inputs: { baselineId },
-            initiator: { kind: 'api', name: 'token' },
-          });
-          started.push({ tenant: t.id, id: run.id });
+          // Failed runs for retry to pick up: tenant 1 cannot read app protection policies, so a
+          // sync of them alone fails every attempt. (A baseline that does not exist is refused at
+          // the door and makes no run at all.)
+          const { run } =
+            rnd() < 0.7
+              ? await ledger.service.start({
+                  tenantId: t.id,
+                  type: 'drift.generate',
+                  inputs: { baselineId: t.baseline },
+                  initiator: { kind: 'api', name: 'token' },
+                })
+              : await ledger.service.start({
+                  tenantId: tenants[1]!.id,
+                  type: 'inventory.sync',
+                  inputs: { scope: ['appProtection'] },
+                  initiator: { kind: 'api', name: 'token' },
+                });
+          started.push({ tenant: run.tenantId, id: run.id });
           tally.start++;
         } else if (roll < 0.88 && started.length > 0) {
           // Recent runs are the ones likely still active.

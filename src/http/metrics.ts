@@ -11,6 +11,8 @@ export type MetricsSources = {
   activeRunCounts(): Promise<{ status: string; n: number }[]>;
   /** Jobs waiting in the run queue. */
   queueDepth(): Promise<number>;
+  /** Mirrored runs marked as disagreeing with their domain record, all tenants. */
+  divergentRunCount?(): Promise<number>;
   /** The read replica, when DATABASE_READ_URL is set: which side served the monitoring reads. */
   readReplica?: ReadReplica | null;
 };
@@ -71,6 +73,18 @@ export function createMetrics(sources: MetricsSources) {
       this.set(await sources.queueDepth().catch(() => 0));
     },
   });
+
+  const divergent = sources.divergentRunCount;
+  if (divergent) {
+    new Gauge({
+      name: 'opsledger_mirror_divergent_runs',
+      help: 'Mirrored runs the periodic mirror check found disagreeing with their domain record, all tenants',
+      registers: [registry],
+      async collect() {
+        this.set(await divergent().catch(() => 0));
+      },
+    });
+  }
 
   const replica = sources.readReplica;
   if (replica) {

@@ -43,6 +43,10 @@ export const RunSchema = Type.Object(
     startedAt: Type.Union([DateTime, Type.Null()]),
     completedAt: Type.Union([DateTime, Type.Null()]),
     durationMs: Type.Union([Type.Integer(), Type.Null()]),
+    divergence: Type.Union([Type.Object({ detectedAt: DateTime, detail: Type.String() }), Type.Null()], {
+      description:
+        'set while a mirrored run disagrees with its domain record (found by the periodic mirror check); null otherwise',
+    }),
   },
   { $id: 'Run' },
 );

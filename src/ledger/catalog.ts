@@ -3,6 +3,7 @@ import Value from 'typebox/value';
 import type { Trx } from '../db/database.ts';
 import { type FieldProblem, ValidationError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { MirrorCheckReport } from './mirror.ts';
 import type { FailureEntry, RunRow } from './run.ts';
 
 /** What a handler is given for one attempt of one run. */
@@ -70,6 +71,12 @@ export type OperationTypeDefinition<I = any> = {
    * from the record (null when it cannot be retried). Without it, mirrors are not retried.
    */
   retryInputs?: (trx: Trx, mirror: RunRow) => Promise<Record<string, unknown> | null>;
+  /**
+   * For a type whose runs mirror a domain record: compares records with their mirrors across
+   * tenants, marks the runs that disagree and completes mirrors whose record is gone. A worker runs
+   * it periodically, so a divergence is found without anyone running `verify`.
+   */
+  checkMirrors?: () => Promise<MirrorCheckReport>;
   /** Refuses a start whose inputs name something that does not exist, before any run is created. */
   validate?: StartValidator<I>;
   handler: OperationHandler<I>;

@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
+import type { DB } from '../db/schema.ts';
 import { boundFailures } from '../shared/failures.ts';
-import { redactDeep } from '../shared/redact.ts';
+import { redact, redactDeep } from '../shared/redact.ts';
 import { runRepository } from './repository.ts';
 import type { FailureEntry, Initiator, RunRow } from './run.ts';
 import type { RunOutcome, RunStatus } from './tables.ts';
@@ -31,6 +32,19 @@ export type MirrorState = {
 };
 
 export type MirrorApplyResult = { applied: boolean; row: RunRow | null };
+
+/** What one pass of a type's periodic mirror check found and did, across tenants. */
+export type MirrorCheckReport = {
+  /** Records compared with their mirrors. */
+  checked: number;
+  /** Mirrors that disagree with their record now (marked). */
+  divergent: number;
+  /** Marks set or changed, and marks cleared because record and mirror agree again. */
+  marked: number;
+  cleared: number;
+  /** Active mirrors whose record was gone, completed by this pass (the trigger missed them). */
+  completedOrphans: number;
+};
 
 const json = (value: unknown) => JSON.stringify(value);
 
@@ -70,5 +84,31 @@ export const mirrorRepository = {
 
   async find(trx: Trx, tenantId: string, sourceType: string, sourceId: string): Promise<RunRow | null> {
     return runRepository.findBySource(trx, tenantId, sourceType, sourceId);
+  },
+
+  /** Runs marked as disagreeing with their record, all tenants (a partial index holds just them). */
+  async countDivergent(db: Kysely<DB>): Promise<number> {
+    const row = await db
+      .selectFrom('operation_runs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('divergence', 'is not', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  },
+
+  /**
+   * Marks a mirror as disagreeing with its record (keeping when it was first seen while it goes on
+   * disagreeing), or clears the mark with null. True when the mark changed.
+   */
+  async setDivergence(trx: Trx, tenantId: string, runId: string, detail: string | null): Promise<boolean> {
+    const text = detail === null ? null : redact(detail).slice(0, 1000);
+    const result = await sql`
+      update operation_runs set divergence = case when ${text}::text is null then null else
+          jsonb_build_object('detectedAt', coalesce(divergence ->> 'detectedAt',
+                                                    to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+                             'detail', ${text}::text) end
+      where tenant_id = ${tenantId} and id = ${runId}
+        and (divergence ->> 'detail') is distinct from ${text}::text`.execute(trx);
+    return Number(result.numAffectedRows ?? 0) > 0;
   },
 };

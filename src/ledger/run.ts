@@ -28,6 +28,8 @@ export type Run = {
   startedAt: string | null;
   completedAt: string | null;
   durationMs: number | null;
+  /** A mirror that disagrees with its domain record, as the periodic mirror check found it; else null. */
+  divergence: { detectedAt: string; detail: string } | null;
 };
 
 export function presentRun(row: RunRow, typeLabel: string): Run {
@@ -57,5 +59,8 @@ export function presentRun(row: RunRow, typeLabel: string): Run {
       startedAt !== null && completedAt !== null
         ? Math.max(0, Date.parse(completedAt) - Date.parse(startedAt))
         : null,
+    divergence: row.divergence
+      ? { detectedAt: row.divergence.detectedAt, detail: redact(row.divergence.detail) }
+      : null,
   };
 }

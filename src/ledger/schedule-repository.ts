@@ -1,15 +1,24 @@
 import type { Insertable, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
-import type { SchedulesTable } from './tables.ts';
+import type { ScheduleFiringError, SchedulesTable } from './tables.ts';
 
-export type ScheduleRow = Selectable<SchedulesTable>;
+/** A schedule row with the display name of its creator while the creator is a member (else null). */
+export type ScheduleRow = Selectable<SchedulesTable> & { created_by_name?: string | null };
 export type NewSchedule = Insertable<SchedulesTable>;
 
 /** The SQL of schedules. Tenant data is always filtered by tenant id, whatever RLS also does. */
 export const scheduleRepository = {
   async insert(trx: Trx, schedule: NewSchedule): Promise<ScheduleRow> {
     return trx.insertInto('schedules').values(schedule).returningAll().executeTakeFirstOrThrow();
+  },
+
+  /**
+   * Serialises the schedule writes of one tenant that must see each other (the cap): held to the
+   * end of the transaction, so a count taken after it is the count the insert lands on.
+   */
+  async lockTenant(trx: Trx, tenantId: string): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`schedules|${tenantId}`}, 0))`.execute(trx);
   },
 
   async count(trx: Trx, tenantId: string): Promise<number> {
@@ -22,21 +31,13 @@ export const scheduleRepository = {
   },
 
   list(trx: Trx, tenantId: string): Promise<ScheduleRow[]> {
-    return trx
-      .selectFrom('schedules')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .orderBy('name')
-      .orderBy('id')
-      .execute();
+    return withCreator(trx).where('s.tenant_id', '=', tenantId).orderBy('s.name').orderBy('s.id').execute();
   },
 
   async find(trx: Trx, tenantId: string, id: string): Promise<ScheduleRow | null> {
-    const row = await trx
-      .selectFrom('schedules')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
+    const row = await withCreator(trx)
+      .where('s.tenant_id', '=', tenantId)
+      .where('s.id', '=', id)
       .executeTakeFirst();
     return row ?? null;
   },
@@ -57,7 +58,7 @@ export const scheduleRepository = {
   async resume(trx: Trx, tenantId: string, id: string, nextFireAt: Date): Promise<ScheduleRow | null> {
     const row = await trx
       .updateTable('schedules')
-      .set({ paused_at: null, next_fire_at: nextFireAt, updated_at: sql`now()` })
+      .set({ paused_at: null, paused_reason: null, next_fire_at: nextFireAt, updated_at: sql`now()` })
       .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
       .where('paused_at', 'is not', null)
@@ -101,12 +102,39 @@ export const scheduleRepository = {
       .set({
         next_fire_at: change.nextFireAt,
         ...(change.firedAt ? { last_fired_at: change.firedAt } : {}),
-        ...(change.runId ? { last_run_id: change.runId } : {}),
+        ...(change.runId ? { last_run_id: change.runId, last_error: null } : {}),
         updated_at: sql`now()`,
       })
       .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
       .execute();
+  },
+
+  /**
+   * Records a firing that could not start its run and moves the schedule to its next firing, unless
+   * another process already took that firing (the guard on the firing it was due at).
+   */
+  async recordFailedFiring(
+    trx: Trx,
+    tenantId: string,
+    id: string,
+    change: { dueAt: Date; nextFireAt: Date; firedAt: Date; error: ScheduleFiringError },
+  ): Promise<boolean> {
+    const result = await trx
+      .updateTable('schedules')
+      .set({
+        next_fire_at: change.nextFireAt,
+        last_fired_at: change.firedAt,
+        last_error: JSON.stringify(change.error),
+        updated_at: sql`now()`,
+      })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      // Still at the firing it failed (the stored time may carry microseconds the Date lost); a
+      // process that took the firing since has moved it past.
+      .where(sql<boolean>`next_fire_at < ${change.dueAt}::timestamptz + interval '1 millisecond'`)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   },
 
   /** The earliest firing of any active schedule (cross-tenant; only its time leaves here). */
@@ -119,3 +147,12 @@ export const scheduleRepository = {
     return row?.at ? new Date(row.at as Date) : null;
   },
 };
+
+/** Schedules with their creator's name; users' row security shows only the tenant's members. */
+function withCreator(trx: Trx) {
+  return trx
+    .selectFrom('schedules as s')
+    .leftJoin('users as u', 'u.id', 's.created_by')
+    .selectAll('s')
+    .select('u.display_name as created_by_name');
+}

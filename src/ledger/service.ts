@@ -15,6 +15,7 @@ import { redactDeep } from '../shared/redact.ts';
 import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
 import { type CursorCodec, type ListQuery, parseListQuery } from './cursor.ts';
 import { runIdentityHash } from './identity.ts';
+import { mirrorRepository } from './mirror.ts';
 import type { RunQueue } from './queue-port.ts';
 import { type ListedRow, MONITORING_STATEMENT_TIMEOUT_MS, runRepository as repo } from './repository.ts';
 import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
@@ -102,6 +103,11 @@ export class OperationRunService {
     return repo.countActiveByStatus(this.#db.db);
   }
 
+  /** Mirrored runs marked as disagreeing with their domain record, all tenants (for the metrics). */
+  divergentRunCount(): Promise<number> {
+    return mirrorRepository.countDivergent(this.#db.db);
+  }
+
   present(row: RunRow): Run {
     return presentRun(row, this.#catalog.label(row.type));
   }
@@ -135,6 +141,21 @@ export class OperationRunService {
       if (result) return result;
     }
     throw new ConflictError('an identical run changed state while starting; try again');
+  }
+
+  /**
+   * The door of a start without the start: the inputs against the type's schema and the type's own
+   * validation (its references exist in this tenant), in the caller's transaction scoped to the
+   * tenant (a tenantTx). What a start would refuse, this refuses with the same error. Returns the inputs
+   * as a start stores them (defaults applied, normalised).
+   */
+  async checkStart(
+    trx: Trx,
+    request: { tenantId: string; type: string; inputs?: unknown },
+  ): Promise<Record<string, unknown>> {
+    const p = this.#prepareStart({ ...request, initiator: { kind: 'system' } });
+    await p.def.validate?.(trx, { tenantId: p.tenantId, inputs: p.inputs });
+    return p.inputs;
   }
 
   /** Tells this process's listeners about a run written by `startInTransaction`, after its commit. */
@@ -258,6 +279,13 @@ export class OperationRunService {
       const current = await repo.findById(trx, t, id, true);
       if (!current) throw new NotFoundError('run not found');
       if (current.status === 'completed') throw new ConflictError('the run has already completed');
+      // A mirror with no job is moved by its domain record alone: another application does that
+      // work, and nothing the ledger could write would stop it (nor may it rewrite their record).
+      if (current.source_type !== null && current.job_id === null) {
+        throw new ConflictError(
+          'this run mirrors a record another application owns and runs; Opsledger cannot stop that work: cancel it in that application',
+        );
+      }
       if (current.status === 'queued') {
         const done = await repo.complete(trx, t, id, { status: 'queued' }, { outcome: 'cancelled' });
         if (!done) throw new ConflictError('the run changed state; try again');
@@ -287,6 +315,7 @@ export class OperationRunService {
       const fromRecord = retryInputs
         ? await this.#tx(original.tenant_id, (trx) => retryInputs(trx, original))
         : null;
+      // (The type may refuse with its own reason, e.g. when what the record did is unknown.)
       if (!fromRecord) throw new ConflictError('this mirrored run cannot be retried');
       inputs = fromRecord;
     }

@@ -50,7 +50,12 @@ export interface OperationRunsTable {
   started_at: Timestamp | null;
   completed_at: Timestamp | null;
   updated_at: GeneratedTimestamp;
+  /** Set by the mirror check while a mirror disagrees with its domain record (migration 0012). */
+  divergence: Json<RunDivergence | null> | null;
 }
+
+/** A mirror's disagreement with its record, as the periodic mirror check found it. */
+export type RunDivergence = { detectedAt: string; detail: string };
 
 export type MissedFiringPolicy = 'once' | 'skip';
 
@@ -68,9 +73,15 @@ export interface SchedulesTable {
   last_fired_at: Timestamp | null;
   last_run_id: string | null;
   created_by: string | null;
+  /** The last firing's failure to start its run ({code, message, at}, redacted); null once one starts. */
+  last_error: Json<ScheduleFiringError | null> | null;
+  /** Why the product paused the schedule (its creator left); null when paused by hand. */
+  paused_reason: string | null;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
 }
+
+export type ScheduleFiringError = { code: string; message: string; at: string };
 
 export interface LedgerTables {
   tenants: TenantsTable;

@@ -24,6 +24,8 @@ export type Config = {
   host: string;
   retentionDays: number;
   staleRunSeconds: number;
+  /** Seconds between passes of the mirror check (records of other writers against their runs). */
+  mirrorCheckSeconds: number;
   tenantConcurrency: number;
   /** Raw key text; parsed where it is used so a missing key is only an error where it is needed. */
   secretKey: string | null;
@@ -198,6 +200,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     host: env.HOST?.trim() || '127.0.0.1',
     retentionDays: intVar(env, 'RETENTION_DAYS', 90, 1, 36500),
     staleRunSeconds: intVar(env, 'STALE_RUN_SECONDS', 120, 5, 86400),
+    mirrorCheckSeconds: intVar(env, 'MIRROR_CHECK_SECONDS', 60, 1, 86400),
     tenantConcurrency: intVar(env, 'TENANT_CONCURRENCY', 4, 1, 256),
     secretKey,
     legacyWrites: boolVar(env, 'LEGACY_WRITES', true),

@@ -36,6 +36,7 @@ function ledgerMetrics(ledger: Opsledger) {
   return createMetrics({
     events: ledger.events,
     activeRunCounts: () => ledger.service.activeRunCounts(),
+    divergentRunCount: () => ledger.service.divergentRunCount(),
     queueDepth: () => ledger.queueDepth(),
     readReplica: ledger.database.readReplica,
   });

@@ -190,6 +190,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
           logger,
           tenantConcurrency: config.tenantConcurrency,
           staleRunSeconds: config.staleRunSeconds,
+          mirrorCheckSeconds: config.mirrorCheckSeconds,
           retentionDays: config.retentionDays,
           feed,
           onRunChanged,

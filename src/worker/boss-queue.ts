@@ -8,6 +8,8 @@ import type { EnqueueOptions, RunJobData, RunQueue, ScheduleWakeups } from '../l
 export const RUN_QUEUE = 'opsledger-runs';
 export const REAPER_QUEUE = 'opsledger-reaper';
 export const PRUNER_QUEUE = 'opsledger-pruner';
+/** The periodic check of mirrors against their domain records (one at a time across workers). */
+export const MIRROR_CHECK_QUEUE = 'opsledger-mirror-check';
 /** Wake-ups of the schedule evaluator: delayed jobs at each next firing, and a pg-boss cron each minute. */
 export const SCHEDULE_QUEUE = 'opsledger-schedules';
 /** pg-boss keeps its tables in this schema of the same database. */
@@ -74,6 +76,7 @@ export async function prepareQueues(boss: PgBoss, database: Database): Promise<v
   await ensure(REAPER_QUEUE, { policy: 'stately', notify: true, retryLimit: 0, deleteAfterSeconds: 3600 });
   await ensure(PRUNER_QUEUE, { policy: 'stately', retryLimit: 1, deleteAfterSeconds: 86_400 });
   await ensure(SCHEDULE_QUEUE, { retryLimit: 0, deleteAfterSeconds: 3600 });
+  await ensure(MIRROR_CHECK_QUEUE, { policy: 'stately', retryLimit: 0, deleteAfterSeconds: 3600 });
   // The start transaction runs as the application role and enqueues through it: it may read the
   // queue definitions and insert and cancel jobs of the run queue, of its own tenant only (the
   // job's group is the tenant), and touch nothing else of pg-boss.

@@ -6,6 +6,7 @@ import type { RunRow } from '../ledger/run.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Logger } from '../shared/logger.ts';
 import {
+  MIRROR_CHECK_QUEUE,
   PRUNER_QUEUE,
   REAPER_QUEUE,
   RUN_QUEUE,
@@ -38,6 +39,8 @@ export type WorkerDeps = {
   onRunChanged?: (run: RunRow) => void;
   /** Fires due schedules (the ledger's ScheduleService); without it this worker fires none. */
   schedules?: { fireDue(): Promise<unknown> } | null;
+  /** Seconds between passes of the mirror check of the types that have one (default 60). */
+  mirrorCheckSeconds?: number;
 };
 
 /** pg-boss's least heartbeat: a reaper job whose process died is failed this long after. */
@@ -126,6 +129,7 @@ export class RunWorker {
       // The backstop: whatever became of the wake-up jobs, every minute one process looks.
       await d.boss.schedule(SCHEDULE_QUEUE, '* * * * *', {}, { tz: 'UTC' } as any);
     }
+    await this.#startMirrorCheck();
     // Every worker offers the reaper job; the singleton queue keeps at most one waiting.
     const offer = () => {
       if (this.#stopped) return;
@@ -140,6 +144,34 @@ export class RunWorker {
     };
     offer();
     const timer = setInterval(offer, period * 1000);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  /**
+   * The mirror check of every type that has one (a domain record mirrored into the ledger): every
+   * worker offers the job each period, the stately queue runs one at a time across the fleet, so a
+   * divergence between a record and its run is found and marked without anyone running `verify`.
+   */
+  async #startMirrorCheck(): Promise<void> {
+    const d = this.#deps;
+    const checks = d.catalog.list().filter((def) => def.checkMirrors);
+    if (checks.length === 0) return;
+    await d.boss.work(MIRROR_CHECK_QUEUE, { pollingIntervalSeconds: 1 }, async () => {
+      for (const def of checks) {
+        const report = await def.checkMirrors!();
+        if (report.divergent > 0 || report.completedOrphans > 0 || report.cleared > 0)
+          d.logger.warn({ type: def.name, ...report }, 'mirror check found records and runs that disagree');
+      }
+    });
+    const offer = () => {
+      if (this.#stopped) return;
+      d.boss.send(MIRROR_CHECK_QUEUE, {}, { singletonKey: 'mirror-check' }).catch((err) => {
+        if (!this.#stopped) d.logger.warn({ err }, 'could not schedule the mirror check');
+      });
+    };
+    offer();
+    const timer = setInterval(offer, (d.mirrorCheckSeconds ?? 60) * 1000);
     timer.unref();
     this.#timers.push(timer);
   }
@@ -182,6 +214,7 @@ export class RunWorker {
       d.boss.offWork(RUN_QUEUE, { wait: true }),
       d.boss.offWork(REAPER_QUEUE, { wait: true }),
       d.boss.offWork(PRUNER_QUEUE, { wait: true }),
+      d.boss.offWork(MIRROR_CHECK_QUEUE, { wait: true }),
       d.schedules ? d.boss.offWork(SCHEDULE_QUEUE, { wait: true }) : Promise.resolve(),
     ]);
     if (timer) clearTimeout(timer);

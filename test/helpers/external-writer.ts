@@ -24,7 +24,7 @@ export async function externalWriter(ledger: TestLedger): Promise<ExternalWriter
     .raw(`DO $$ BEGIN CREATE ROLE ${WRITER_ROLE} NOLOGIN;
           EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`)
     .execute(ledger.database.db);
-  const setup = `GRANT SELECT, INSERT, UPDATE ON restore_runs, restore_run_items TO ${WRITER_ROLE}`;
+  const setup = `GRANT SELECT, INSERT, UPDATE, DELETE ON restore_runs, restore_run_items TO ${WRITER_ROLE}`;
   const url = ledger.testDb.url;
   if (url) {
     const client = new pg.Client({ connectionString: url, application_name: 'another-application' });

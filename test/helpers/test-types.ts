@@ -1,5 +1,6 @@
 import Type from 'typebox';
-import type { OperationResult, OperationTypeDefinition } from '../../src/ledger/catalog.ts';
+import type { OperationResult, OperationTypeDefinition, StartValidator } from '../../src/ledger/catalog.ts';
+import { NotFoundError } from '../../src/shared/errors.ts';
 
 /** Observations of what handlers did, per run id, for assertions. */
 export type HandlerLog = {
@@ -82,3 +83,14 @@ export function testTaskType(
     ...overrides,
   };
 }
+
+/**
+ * A door for test.task like a suite type's (restore.execute refusing an unknown backup): a key
+ * `missing:…` names something that does not exist (404, as a start would answer), a key `broken:…`
+ * makes the check itself fail with the task's `errorMessage` (an unexpected error, which may carry
+ * secrets). Any other key passes.
+ */
+export const testTaskDoor: StartValidator<TaskInputs> = async (_trx, { inputs }) => {
+  if (inputs.key.startsWith('missing:')) throw new NotFoundError('target not found');
+  if (inputs.key.startsWith('broken:')) throw new Error(inputs.errorMessage);
+};

@@ -22,7 +22,7 @@ const scheduleId = (positionals: string[] = []) => {
 };
 
 const describe = (s: Schedule) =>
-  `schedule ${s.id} "${s.name}": ${s.type} on "${s.cron}" (${s.timezone}), ${s.status}${s.nextFireAt ? `, next ${when(s.nextFireAt)}` : ''}`;
+  `schedule ${s.id} "${s.name}": ${s.type} on "${s.cron}" (${s.timezone}), ${s.status}${s.pausedReason ? ` (${s.pausedReason})` : ''}${s.nextFireAt ? `, next ${when(s.nextFireAt)}` : ''}${s.lastError ? `; last firing could not start: ${s.lastError.message}` : ''}`;
 
 export const schedulesListCommand: Command = {
   name: 'schedules list',

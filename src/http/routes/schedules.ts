@@ -17,9 +17,20 @@ export const ScheduleSchema = Type.Object(
     timezone: Type.String(),
     missed: enumOf(['once', 'skip'] as const),
     status: enumOf(['active', 'paused'] as const),
+    pausedReason: Type.Union([Type.String(), Type.Null()], {
+      description: 'why the product paused it (its creator left the tenant); null when paused by hand',
+    }),
     nextFireAt: Type.Union([DateTime, Type.Null()]),
     lastFiredAt: Type.Union([DateTime, Type.Null()]),
     lastRunId: Type.Union([Uuid, Type.Null()]),
+    lastError: Type.Union(
+      [Type.Object({ code: Type.String(), message: Type.String(), at: DateTime }), Type.Null()],
+      { description: 'why the last firing could not start its run (redacted); null once one starts' },
+    ),
+    createdBy: Type.Union(
+      [Type.Object({ userId: Uuid, name: Type.Union([Type.String(), Type.Null()]) }), Type.Null()],
+      { description: 'who created it; the name is null once they are no longer a member' },
+    ),
     createdAt: DateTime,
     updatedAt: DateTime,
   },
@@ -78,6 +89,8 @@ export function registerScheduleRoutes(root: FastifyInstance, { schedules }: { s
         tags: ['schedules'],
         params: TenantParams,
         body: CreateBody,
+        description:
+          'The schedule is checked as a start of its type would be, the type’s own validation included: what a start refuses (an unknown backup or baseline: 404), this refuses.',
         response: { 201: Type.Ref('Schedule'), ...problems(400, 401, 403, 404, 409, 413) },
       },
     },
@@ -114,6 +127,12 @@ export function registerScheduleRoutes(root: FastifyInstance, { schedules }: { s
           tags: ['schedules'],
           params: ScheduleParams,
           response: { 200: Type.Ref('Schedule'), ...problems(400, 401, 403, 404) },
+          ...(action === 'resume'
+            ? {
+                description:
+                  'Re-enabling checks the schedule as a start would (what it names may be gone since).',
+              }
+            : {}),
         },
       },
       async (request) => schedules[action](request.params.tenantId, request.params.scheduleId),

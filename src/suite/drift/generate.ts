@@ -2,6 +2,7 @@ import Type from 'typebox';
 import { uuidv7 } from 'uuidv7';
 import type { Trx } from '../../db/database.ts';
 import type { OperationTypeDefinition } from '../../ledger/catalog.ts';
+import { NotFoundError } from '../../shared/errors.ts';
 import { backupRepository } from '../backup/repository.ts';
 import { inventoryRepository } from '../inventory/repository.ts';
 import type { SuiteTypeDeps } from '../inventory/sync.ts';
@@ -133,6 +134,13 @@ export function driftGenerateType(deps: SuiteTypeDeps): OperationTypeDefinition<
     maxAttempts: 2,
     retryDelaySeconds: deps.retryDelaySeconds ?? 10,
     normalize: (inputs) => ({ baselineId: inputs.baselineId.toLowerCase() }),
+    // The door of every start (API, schedule, retry): an unknown baseline and another tenant's are
+    // refused alike, before any run exists, as restore.execute refuses a backup.
+    async validate(trx, { tenantId, inputs }) {
+      if (!(await backupRepository.getSet(trx, tenantId, inputs.baselineId))) {
+        throw new NotFoundError('baseline not found');
+      }
+    },
     onRunWrite: legacyWriter(driftLegacy, deps.legacyWrites),
     async handler(ctx) {
       const { tenantId } = ctx.run;

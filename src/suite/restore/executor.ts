@@ -8,12 +8,14 @@ import { isPolicyFamily, policyFamilyPath } from '../../graph/families.ts';
 import type { OperationContext, OperationTypeDefinition, RunWriteHook } from '../../ledger/catalog.ts';
 import type { RunRow } from '../../ledger/run.ts';
 import { RunCancelledError } from '../../ledger/run-errors.ts';
-import { NotFoundError } from '../../shared/errors.ts';
+import { ConflictError, NotFoundError } from '../../shared/errors.ts';
 import { toFailureEntry } from '../../shared/failures.ts';
 import { backupRepository } from '../backup/repository.ts';
 import { changedPaths, configurationOf, UUID_PATTERN } from '../policies.ts';
 import { RESTORE_COUNT_KEYS, RESTORE_RUN_TYPE } from './mirror.ts';
+import { checkRestoreMirrors } from './mirror-check.ts';
 import { type ItemOutcome, isTerminal, type RestoreRunRow, restoreRepository } from './repository.ts';
+import { restoreRetryInputs } from './retry.ts';
 import type { RestoreStatus } from './tables.ts';
 
 export type RestoreExecuteInputs = { backupId: string; items?: string[]; dryRun: boolean };
@@ -117,19 +119,22 @@ export function restoreExecuteType(deps: RestoreTypeDeps): OperationTypeDefiniti
         throw new NotFoundError('backup not found');
       }
     },
-    // A retry through the operations API restores what the record asked for, whoever wrote it; the
-    // new record is linked to this one (restoreRunWrite finds it through the retried mirror).
+    // A retry through the operations API restores exactly what the record restored, whoever wrote
+    // it (or is refused when that is unknown); the new record is linked to this one
+    // (restoreRunWrite finds it through the retried mirror).
     async retryInputs(trx, mirror) {
       const record = mirror.source_id
         ? await restoreRepository.get(trx, mirror.tenant_id, mirror.source_id)
         : null;
-      if (!record) return null;
-      return {
-        backupId: record.backup_set_id,
-        dryRun: record.dry_run,
-        ...(record.requested_items ? { items: record.requested_items } : {}),
-      };
+      if (!record) {
+        throw new ConflictError(
+          'the restore record of this run no longer exists; start a new restore instead',
+        );
+      }
+      return restoreRetryInputs(trx, record, mirror);
     },
+    // Records of any writer are held against their mirrors periodically by the worker.
+    checkMirrors: () => checkRestoreMirrors(deps.database),
     onRunWrite: restoreRunWrite(),
     handler: (ctx) => execute(deps, ctx),
   };

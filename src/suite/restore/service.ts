@@ -14,6 +14,7 @@ import {
   type RestoreSummary,
   restoreRepository,
 } from './repository.ts';
+import { restoreRetryInputs } from './retry.ts';
 import type { RestoreAction, RestoreItemResult, RestoreStatus } from './tables.ts';
 
 export type RestoreRunView = {
@@ -84,8 +85,9 @@ export class RestoreRunService {
 
   /**
    * Retries a failed, partially completed or cancelled restore: a new restore record with the same
-   * backup, dry-run flag and items, linked to the old one; its mirror is linked to the old mirror.
-   * Works for a record written by any application, as long as its backup still exists.
+   * backup, dry-run flag and exactly the same items, linked to the old one; its mirror is linked to
+   * the old mirror. Works for a record written by any application, as long as its backup still
+   * exists and the items it restored are known (restoreRetryInputs).
    */
   async retry(
     tenantId: string,
@@ -97,19 +99,15 @@ export class RestoreRunService {
     const found = await this.#database.tenantTx(t, async (trx) => {
       const row = await restoreRepository.get(trx, t, rid);
       if (!row) return null;
-      return { row, mirror: await mirrorRepository.find(trx, t, RESTORE_SOURCE_TYPE, rid) };
+      if (!RETRYABLE_RESTORE_STATUSES.includes(row.status)) {
+        throw new ConflictError('only a failed, partially completed or cancelled restore can be retried');
+      }
+      const mirror = await mirrorRepository.find(trx, t, RESTORE_SOURCE_TYPE, rid);
+      return { row, mirror, inputs: await restoreRetryInputs(trx, row, mirror) };
     });
     if (!found) throw new NotFoundError('restore not found');
-    const { row, mirror } = found;
-    if (!RETRYABLE_RESTORE_STATUSES.includes(row.status)) {
-      throw new ConflictError('only a failed, partially completed or cancelled restore can be retried');
-    }
-    const result = await this.#start(
-      t,
-      { backupId: row.backup_set_id, dryRun: row.dry_run, items: row.requested_items ?? undefined },
-      initiator,
-      { restoreId: row.id, mirror },
-    );
+    const { row, mirror, inputs } = found;
+    const result = await this.#start(t, inputs, initiator, { restoreId: row.id, mirror });
     if (!result.created) {
       throw new ConflictError(`an identical restore is already active: ${result.restore.id}`);
     }

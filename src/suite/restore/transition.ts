@@ -16,7 +16,7 @@ import { isTerminal, type RestoreRunRow, restoreRepository } from './repository.
 const TABLE = 'restore_runs';
 const BATCH = 500;
 
-type Joined = RestoreRunRow & {
+export type Joined = RestoreRunRow & {
   mirror: (Omit<RunRow, 'completed_at'> & { completed_at: string | null }) | null;
 };
 
@@ -61,7 +61,8 @@ export async function backfillRestores(
 const sameInstant = (a: Date | string | null, b: Date | string | null) =>
   a === null || b === null ? a === b : Math.abs(new Date(a).getTime() - new Date(b).getTime()) <= 1;
 
-function compare(row: Joined, expected: ReturnType<typeof restoreChangeEvent>): string[] {
+/** What differs between a record and its mirror (empty when they agree). */
+export function compare(row: Joined, expected: ReturnType<typeof restoreChangeEvent>): string[] {
   const mirror = row.mirror!;
   if (mirror.type !== RESTORE_RUN_TYPE) return [`its mirror is a ${mirror.type} run`];
   const version = Number((mirror.context as { sourceVersion?: unknown }).sourceVersion ?? 0);

@@ -4716,7 +4716,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a schedule that starts a run of a type on a cron expression */
+        /**
+         * Create a schedule that starts a run of a type on a cron expression
+         * @description The schedule is checked as a start of its type would be, the type’s own validation included: what a start refuses (an unknown backup or baseline: 404), this refuses.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -5252,7 +5255,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resume a paused schedule from its next firing after now (idempotent) */
+        /**
+         * Resume a paused schedule from its next firing after now (idempotent)
+         * @description Re-enabling checks the schedule as a start would (what it names may be gone since).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -5648,6 +5654,12 @@ export interface components {
             };
             /** Format: date-time */
             createdAt: string;
+            /** @description set while a mirrored run disagrees with its domain record (found by the periodic mirror check); null otherwise */
+            divergence: {
+                detail: string;
+                /** Format: date-time */
+                detectedAt: string;
+            } | null;
             durationMs: number | null;
             failureSummary: {
                 code: string;
@@ -5682,18 +5694,33 @@ export interface components {
         Schedule: {
             /** Format: date-time */
             createdAt: string;
+            /** @description who created it; the name is null once they are no longer a member */
+            createdBy: {
+                name: string | null;
+                /** Format: uuid */
+                userId: string;
+            } | null;
             cron: string;
             /** Format: uuid */
             id: string;
             inputs: {
                 [key: string]: unknown;
             };
+            /** @description why the last firing could not start its run (redacted); null once one starts */
+            lastError: {
+                /** Format: date-time */
+                at: string;
+                code: string;
+                message: string;
+            } | null;
             lastFiredAt: string | null;
             lastRunId: string | null;
             /** @enum {unknown} */
             missed: "once" | "skip";
             name: string;
             nextFireAt: string | null;
+            /** @description why the product paused it (its creator left the tenant); null when paused by hand */
+            pausedReason: string | null;
             /** @enum {unknown} */
             status: "active" | "paused";
             /** Format: uuid */

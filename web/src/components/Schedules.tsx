@@ -36,6 +36,7 @@ export function Schedules({ tenantId, type }: { tenantId: string; type: string }
                   <Table.Th>State</Table.Th>
                   <Table.Th>Next firing</Table.Th>
                   <Table.Th>Last fired</Table.Th>
+                  <Table.Th>Created by</Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
@@ -52,10 +53,25 @@ export function Schedules({ tenantId, type }: { tenantId: string; type: string }
                           ({s.timezone})
                         </Text>
                       </Table.Td>
-                      <Table.Td>{s.status === 'paused' ? 'Paused' : 'Active'}</Table.Td>
+                      <Table.Td>
+                        {s.status === 'paused' ? 'Paused' : 'Active'}
+                        {s.pausedReason && (
+                          <Text size="xs" c="dimmed" data-testid="schedule-paused-reason">
+                            {s.pausedReason}
+                          </Text>
+                        )}
+                      </Table.Td>
                       <Table.Td>{s.status === 'paused' ? '—' : <RelativeTime iso={s.nextFireAt} />}</Table.Td>
                       <Table.Td>
                         <RelativeTime iso={s.lastFiredAt} />
+                        {s.lastError && (
+                          <Text size="xs" c="red" data-testid="schedule-last-error">
+                            Could not start: {s.lastError.message}
+                          </Text>
+                        )}
+                      </Table.Td>
+                      <Table.Td>
+                        {s.createdBy ? (s.createdBy.name ?? 'a former member') : <Text c="dimmed">—</Text>}
                       </Table.Td>
                     </Table.Tr>
                   ))}

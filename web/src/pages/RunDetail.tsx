@@ -21,6 +21,7 @@ import { useNavigate, useRouteContext } from '@tanstack/react-router';
 import { ApiError, api, ok, type Run } from '../api/client.ts';
 import { runQuery } from '../api/queries.ts';
 import { applyRunEvent } from '../api/stream.ts';
+import { DivergenceNotice } from '../components/DivergenceNotice.tsx';
 import { AnchorLink } from '../components/links.tsx';
 import { RunBadges } from '../components/RunBadges.tsx';
 import { durationOf } from '../components/RunsTable.tsx';
@@ -191,6 +192,7 @@ export function RunDetailPage() {
           <Text className="mono" c="dark.4" mt={4}>
             {run.id}
           </Text>
+          <DivergenceNotice run={run} />
         </div>
         {mayOperate && (
           <Group gap="xs">
