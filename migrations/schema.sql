@@ -181,6 +181,32 @@ ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON memberships FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
+CREATE TABLE operation_run_events (
+  tenant_id uuid NOT NULL,
+  id uuid NOT NULL,
+  run_id uuid NOT NULL,
+  at timestamp with time zone NOT NULL DEFAULT now(),
+  attempt integer NOT NULL DEFAULT 0,
+  kind text NOT NULL,
+  level text NOT NULL,
+  message text NOT NULL,
+  data jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_attempt_check CHECK (((attempt >= 0) AND (attempt <= 1000)));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_data_check CHECK (((jsonb_typeof(data) = 'object'::text) AND (octet_length((data)::text) <= 8192)));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_kind_check CHECK (((kind ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'::text) AND (length(kind) <= 64)));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_level_check CHECK ((level = ANY (ARRAY['info'::text, 'warn'::text, 'error'::text])));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_message_check CHECK ((length(message) <= 4000));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_pkey PRIMARY KEY (tenant_id, id);
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_run_fkey FOREIGN KEY (tenant_id, run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE CASCADE;
+CREATE UNIQUE INDEX operation_run_events_dropped_key ON public.operation_run_events USING btree (tenant_id, run_id) WHERE (kind = 'events.dropped'::text);
+CREATE INDEX operation_run_events_run_idx ON public.operation_run_events USING btree (tenant_id, run_id, id);
+CREATE TRIGGER operation_run_events_notify_insert AFTER INSERT ON public.operation_run_events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_events_notify();
+CREATE TRIGGER operation_run_events_notify_update AFTER UPDATE ON public.operation_run_events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_events_notify();
+ALTER TABLE operation_run_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE operation_run_events FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON operation_run_events FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
+
 CREATE TABLE operation_runs (
   id uuid NOT NULL,
   tenant_id uuid NOT NULL,
@@ -205,11 +231,13 @@ CREATE TABLE operation_runs (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   started_at timestamp with time zone,
   completed_at timestamp with time zone,
-  updated_at timestamp with time zone NOT NULL DEFAULT now()
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  failure_counts jsonb NOT NULL DEFAULT '{}'::jsonb
 );
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_attempts_check CHECK ((attempts >= 0));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_completed_at_matches_status CHECK (((status = 'completed'::text) = (completed_at IS NOT NULL)));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_context_check CHECK ((jsonb_typeof(context) = 'object'::text));
+ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_failure_counts_check CHECK ((jsonb_typeof(failure_counts) = 'object'::text));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_failure_summary_check CHECK (((jsonb_typeof(failure_summary) = 'array'::text) AND (jsonb_array_length(failure_summary) <= 20)));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_initiator_kind_check CHECK ((initiator_kind = ANY (ARRAY['user'::text, 'api'::text, 'schedule'::text, 'system'::text])));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100)));
@@ -417,6 +445,7 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
    FROM memberships m
   WHERE ((m.user_id = users.id) AND (m.tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))))));
 
+-- function operation_run_events_notify()
 -- function operation_runs_announce(r operation_runs)
 -- function operation_runs_digest(r operation_runs)
 -- function operation_runs_guard()

@@ -104,7 +104,7 @@ describe('drift.generate', () => {
     const run = await ledger.run(other, 'drift.generate', { baselineId });
     expect(run.outcome).toBe('failed');
     expect(run.failure_summary).toEqual([
-      { code: 'baseline_not_found', message: expect.stringContaining(baselineId) },
+      { code: 'baseline_not_found', message: expect.stringContaining(baselineId), attempt: run.attempts },
     ]);
   });
 

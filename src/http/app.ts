@@ -12,6 +12,8 @@ import Fastify, {
 import type { CredentialService } from '../access/credentials.ts';
 import type { AccessService } from '../access/service.ts';
 import type { OperationCatalog } from '../ledger/catalog.ts';
+import type { RunEventFeed } from '../ledger/event-log-feed.ts';
+import type { RunEventLog } from '../ledger/event-log-service.ts';
 import type { ScheduleService } from '../ledger/schedules.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Config } from '../main/config.ts';
@@ -24,6 +26,7 @@ import { registerAuthRoutes } from './routes/auth.ts';
 import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { type RestoreRunsApi, registerRestoreRunRoutes } from './routes/restore-runs.ts';
+import { RunEventSchema, registerRunEventRoutes } from './routes/run-events.ts';
 import { registerScheduleRoutes, ScheduleSchema } from './routes/schedules.ts';
 import { registerStreamRoute } from './routes/stream.ts';
 import { registerSuiteReadRoutes, type SuiteReadsApi } from './routes/suite-reads.ts';
@@ -53,6 +56,8 @@ export type HttpServices = {
   graphConnections?: GraphConnectionApi | null;
   /** The suite's read models (inventory, backups, drift); their routes exist only when given. */
   suiteReads?: SuiteReadsApi | null;
+  /** Runs' event logs and their live feed; their routes exist only when given. */
+  runEvents?: { log: RunEventLog; feed: RunEventFeed } | null;
 };
 
 export type HttpOptions = {
@@ -160,6 +165,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   app.addSchema(Problem);
   app.addSchema(RunSchema);
   app.addSchema(ScheduleSchema);
+  app.addSchema(RunEventSchema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -226,6 +232,17 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     credentials,
     registry: streams,
   });
+  if (services.runEvents)
+    registerRunEventRoutes(app, {
+      service: services.runs,
+      eventLog: services.runEvents.log,
+      eventFeed: services.runEvents.feed,
+      heartbeatMs: options.streamHeartbeatMs ?? 15_000,
+      recheckMs: options.streamRecheckMs ?? 15_000,
+      access,
+      credentials,
+      registry: streams,
+    });
   if (services.restoreRuns) registerRestoreRunRoutes(app, { restoreRuns: services.restoreRuns });
   if (services.graphConnections)
     registerGraphConnectionRoutes(app, { connections: services.graphConnections });

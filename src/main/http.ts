@@ -62,6 +62,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
       restoreRuns: suite ? createRestoreRunService(ledger) : null,
       graphConnections: suite ? createGraphConnectionService(ledger) : null,
       suiteReads: suite ? new SuiteReads({ database }) : null,
+      runEvents: { log: ledger.eventLog, feed: ledger.eventFeed },
     },
     options,
   );

@@ -5,6 +5,8 @@ import type { ReplicaStateEvent } from '../db/read-replica.ts';
 import { OperationCatalog, type OperationTypeDefinition } from '../ledger/catalog.ts';
 import { RunChangeFeed } from '../ledger/change-feed.ts';
 import { CursorCodec } from '../ledger/cursor.ts';
+import { RunEventFeed } from '../ledger/event-log-feed.ts';
+import { RunEventLog } from '../ledger/event-log-service.ts';
 import type { RunRow } from '../ledger/run.ts';
 import { RunEvents } from '../ledger/run-events.ts';
 import { ScheduleService } from '../ledger/schedules.ts';
@@ -38,6 +40,10 @@ export type Opsledger = {
   events: RunEvents;
   /** Every run change of every process, once each, in commit order. */
   feed: RunChangeFeed;
+  /** Every run's event log (what happened inside it). */
+  eventLog: RunEventLog;
+  /** Which runs have new events, for live streams of run events. */
+  eventFeed: RunEventFeed;
   rootKey: Buffer;
   /** Jobs waiting in the run queue, from the queue's own monitor (0 when it cannot tell). */
   queueDepth(): Promise<number>;
@@ -146,7 +152,11 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
     events.setMaxListeners(0);
     await trackChangesForReplica(database, events, feed);
     const onRunChanged = (run: RunRow) => events.emit('change', run);
+    const eventLog = new RunEventLog({ database, logger });
+    const eventFeed = new RunEventFeed({ database, logger });
+    closers.push(() => eventFeed.close());
     const service = new OperationRunService({
+      events: eventLog,
       database,
       catalog,
       queue,
@@ -175,6 +185,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
           feed,
           onRunChanged,
           schedules,
+          events: eventLog,
         })
       : null;
     await worker?.start();
@@ -192,6 +203,8 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       worker,
       events,
       feed,
+      eventLog,
+      eventFeed,
       rootKey,
       async queueDepth() {
         const state = await b.getQueue(RUN_QUEUE).catch(() => null);

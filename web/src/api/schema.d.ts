@@ -5649,8 +5649,23 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             durationMs: number | null;
-            failureSummary: {
+            /** @description every failure the run reported, grouped by code, most frequent first */
+            failureGroups: {
                 code: string;
+                /** Format: int64 */
+                count: number;
+            }[];
+            failureSummary: {
+                /**
+                 * Format: int64
+                 * @description the attempt of the run it belongs to
+                 */
+                attempt?: number;
+                /** @description a stable code, e.g. graph_forbidden */
+                code: string;
+                /** @description the item it concerns (a policy family, an item id) */
+                item?: string;
+                /** @description the full redacted message, up to 4,000 characters */
                 message: string;
             }[];
             /** Format: uuid */
@@ -5678,6 +5693,29 @@ export interface components {
             tenantId: string;
             type: string;
             typeLabel: string;
+        };
+        RunEvent: {
+            /** Format: date-time */
+            at: string;
+            /**
+             * Format: int64
+             * @description the attempt of the run it belongs to (0: before the first)
+             */
+            attempt: number;
+            /** @description small structured data, redacted */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Format: uuid */
+            id: string;
+            /** @description attempt.started, attempt.failed, attempt.timed_out, attempt.reaped, retry.scheduled, run.cancel_requested, run.completed, graph.throttled, graph.retry, item.failed, progress, log, events.dropped, … */
+            kind: string;
+            /** @enum {unknown} */
+            level: "info" | "warn" | "error";
+            /** @description redacted, up to 4,000 characters */
+            message: string;
+            /** Format: uuid */
+            runId: string;
         };
         Schedule: {
             /** Format: date-time */
