@@ -11,6 +11,7 @@ import Fastify, {
 } from 'fastify';
 import type { CredentialService } from '../access/credentials.ts';
 import type { AccessService } from '../access/service.ts';
+import type { AlertService } from '../alerts/service.ts';
 import type { OperationCatalog } from '../ledger/catalog.ts';
 import type { RunEventFeed } from '../ledger/event-log-feed.ts';
 import type { RunEventLog } from '../ledger/event-log-service.ts';
@@ -22,6 +23,7 @@ import { installAuth, SESSION_COOKIE } from './auth.ts';
 import type { Metrics } from './metrics.ts';
 import { completeOpenApi } from './openapi-bounds.ts';
 import { installErrorHandling, problem, SECURITY_HEADERS, sendProblem } from './problem.ts';
+import { AlertTargetSchema, registerAlertRoutes } from './routes/alerts.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
@@ -58,6 +60,8 @@ export type HttpServices = {
   suiteReads?: SuiteReadsApi | null;
   /** Runs' event logs and their live feed; their routes exist only when given. */
   runEvents?: { log: RunEventLog; feed: RunEventFeed } | null;
+  /** Tenants' alert targets; their routes exist only when given. */
+  alerts?: AlertService | null;
 };
 
 export type HttpOptions = {
@@ -166,6 +170,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   app.addSchema(RunSchema);
   app.addSchema(ScheduleSchema);
   app.addSchema(RunEventSchema);
+  app.addSchema(AlertTargetSchema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -243,6 +248,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
       credentials,
       registry: streams,
     });
+  if (services.alerts) registerAlertRoutes(app, { alerts: services.alerts });
   if (services.restoreRuns) registerRestoreRunRoutes(app, { restoreRuns: services.restoreRuns });
   if (services.graphConnections)
     registerGraphConnectionRoutes(app, { connections: services.graphConnections });

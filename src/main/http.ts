@@ -63,6 +63,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
       graphConnections: suite ? createGraphConnectionService(ledger) : null,
       suiteReads: suite ? new SuiteReads({ database }) : null,
       runEvents: { log: ledger.eventLog, feed: ledger.eventFeed },
+      alerts: ledger.alerts,
     },
     options,
   );

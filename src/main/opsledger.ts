@@ -1,4 +1,6 @@
 import type { PgBoss } from 'pg-boss';
+import { AlertWorker, BossDeliveryQueue, prepareWebhookQueue } from '../alerts/queue.ts';
+import { AlertService } from '../alerts/service.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrator.ts';
 import type { ReplicaStateEvent } from '../db/read-replica.ts';
@@ -44,6 +46,8 @@ export type Opsledger = {
   eventLog: RunEventLog;
   /** Which runs have new events, for live streams of run events. */
   eventFeed: RunEventFeed;
+  /** Tenants' alert targets (signed webhooks) and their deliveries. */
+  alerts: AlertService;
   rootKey: Buffer;
   /** Jobs waiting in the run queue, from the queue's own monitor (0 when it cannot tell). */
   queueDepth(): Promise<number>;
@@ -164,6 +168,15 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       logger,
       onRunChanged,
     });
+    await prepareWebhookQueue(boss);
+    const alerts = new AlertService({
+      database,
+      key: deriveKey(rootKey, 'alerts'),
+      queue: new BossDeliveryQueue(boss, config.webhookRetrySeconds),
+      catalog,
+      logger,
+      allowPrivate: config.webhookAllowPrivate,
+    });
     const schedules = new ScheduleService({
       database,
       catalog,
@@ -189,6 +202,8 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
         })
       : null;
     await worker?.start();
+    const alertWorker = options.worker ? new AlertWorker({ database, alerts, boss, feed, logger }) : null;
+    await alertWorker?.start();
     const b = boss;
     let closed = false;
     return {
@@ -205,6 +220,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       feed,
       eventLog,
       eventFeed,
+      alerts,
       rootKey,
       async queueDepth() {
         const state = await b.getQueue(RUN_QUEUE).catch(() => null);
@@ -214,6 +230,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
         if (closed) return;
         closed = true;
         await worker?.stop();
+        await alertWorker?.stop();
         for (const close of closers) await close().catch((err) => logger.warn({ err }, 'close hook failed'));
         await b.stop({ graceful: false, close: true, timeout: 5000 }).catch(() => {});
         await database.close();

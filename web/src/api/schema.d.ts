@@ -5627,6 +5627,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AlertTarget: {
+            /** Format: date-time */
+            createdAt: string;
+            enabled: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "webhook";
+            /** @description also alert on a run still active this many minutes after it was created */
+            longerThanMinutes: number | null;
+            name: string;
+            outcomes: ("failed" | "partially_succeeded")[];
+            /** @description operation types it alerts on; empty: all */
+            types: string[];
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description masked: scheme, host and the first path segment */
+            url: string;
+        };
         /** @description RFC 9457 problem details */
         Problem: {
             detail: string;
