@@ -49,9 +49,7 @@ export function RunEvents({ tenantId, runId }: { tenantId: string; runId: string
         />
       </Group>
       {shown.length === 0 ? (
-        <Text size="sm" c="dimmed">
-          No events yet.
-        </Text>
+        <Text size="sm">{events.length === 0 ? 'No events yet.' : 'No events at this level.'}</Text>
       ) : (
         <Table.ScrollContainer minWidth={560} mah={480} type="native">
           <Table verticalSpacing={4} fz="sm" data-testid="run-events">
