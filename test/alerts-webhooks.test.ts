@@ -16,6 +16,7 @@ import { loadConfig } from '../src/main/config.ts';
 import { createOpsledger, type Opsledger } from '../src/main/opsledger.ts';
 import { createLogger } from '../src/shared/logger.ts';
 import { type ApiHarness, startApiHarness, type TestUser } from './helpers/api-app.ts';
+import { runCli } from './helpers/api-cli.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { TEST_SECRET_KEY } from './helpers/ledger.ts';
 import { until } from './helpers/sse.ts';
@@ -226,6 +227,23 @@ describe('webhook targets and deliveries', () => {
     // The receiver's answer is kept, bounded and redacted.
     expect(d.attempts[0].response).toContain('nope, try later');
     expect(d.attempts[0].response).not.toContain('hunter2');
+  }, 90_000);
+
+  it('`opsledger alerts list` and `alerts test` work for an owner; an operator gets a one-line error', async () => {
+    const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const owner = { OPSLEDGER_URL: url, OPSLEDGER_TOKEN: u.owner!.token, OPSLEDGER_TENANT: tenant };
+    const listed = await runCli(['alerts', 'list'], owner);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain(targetId);
+    expect(listed.stdout).not.toContain('T0KEN-IN-PATH-4242');
+    const start = rx.received.length;
+    const tested = await runCli(['alerts', 'test', targetId], owner);
+    expect(tested.code, tested.stderr).toBe(0);
+    expect(tested.stdout).toMatch(/^queued test delivery [0-9a-f-]{36}\n$/);
+    await until(() => rx.received.length > start, 30_000, 'the test delivery');
+    const refused = await runCli(['alerts', 'list'], { ...owner, OPSLEDGER_TOKEN: u.operator!.token });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
   }, 90_000);
 
   it('a disabled target, or one whose rules do not match, is sent nothing; a removed one loses its log', async () => {
