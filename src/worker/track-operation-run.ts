@@ -219,12 +219,12 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
     clearInterval(beat);
     job.signal?.removeEventListener('abort', onQueueAbort);
     if (deps.active.get(runId)?.controller === controller) deps.active.delete(runId);
-    // Best-effort and bounded: the events of this attempt are written before the job is done.
-    await log?.close();
     logger.info(
       { runId, tenantId, type, attempt, durationMs: Math.round(performance.now() - startedAt), outcome },
       'operation attempt finished',
     );
+    // Best-effort and bounded: the events of this attempt are written before the job is done.
+    await log?.close();
   }
 }
 
