@@ -31,7 +31,7 @@ module.exports = {
       'db/ is the connection and migrator; it sees the domains only as the table types that make up the Kysely schema.',
       'db',
       ['shared'],
-      ['^src/(ledger|access|suite)/tables[.]ts$', '^src/suite/restore/tables[.]ts$'],
+      ['^src/(ledger|access|suite|alerts)/tables[.]ts$', '^src/suite/restore/tables[.]ts$'],
     ),
     only(
       'ledger-below-everything',
@@ -50,6 +50,13 @@ module.exports = {
       'The Graph client, simulator and connections need only db/ and shared/.',
       'graph',
       ['shared', 'db'],
+    ),
+    only(
+      'alerts-serve-the-ledger',
+      'Alerts read runs of the ledger and reuse the secret box; they know no worker, suite, HTTP or CLI.',
+      'alerts',
+      ['ledger', 'shared', 'db'],
+      ['^src/graph/secret-box[.]ts$'],
     ),
     only(
       'worker-serves-the-ledger',

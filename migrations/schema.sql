@@ -190,6 +190,109 @@ ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON memberships FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
+CREATE TABLE notification_deliveries (
+  tenant_id uuid NOT NULL,
+  id uuid NOT NULL,
+  target_id uuid NOT NULL,
+  run_id uuid,
+  event text NOT NULL,
+  idempotency_key text NOT NULL,
+  payload jsonb NOT NULL,
+  status text NOT NULL DEFAULT 'pending'::text,
+  attempts integer NOT NULL DEFAULT 0,
+  last_status_code integer,
+  last_error text,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  completed_at timestamp with time zone
+);
+ALTER TABLE notification_deliveries ADD CONSTRAINT notification_deliveries_event_check CHECK ((event = ANY (ARRAY['run.failed'::text, 'run.partially_succeeded'::text, 'run.long_running'::text, 'test'::text])));
+ALTER TABLE notification_deliveries ADD CONSTRAINT notification_deliveries_idempotency_key_check CHECK ((length(idempotency_key) <= 200));
+ALTER TABLE notification_deliveries ADD CONSTRAINT notification_deliveries_last_error_check CHECK ((length(last_error) <= 500));
+ALTER TABLE notification_deliveries ADD CONSTRAINT notification_deliveries_once UNIQUE (tenant_id, idempotency_key);
+ALTER TABLE notification_deliveries ADD CONSTRAINT notification_deliveries_pkey PRIMARY KEY (tenant_id, id);
+ALTER TABLE notification_deliveries ADD CONSTRAINT notification_deliveries_run_fkey FOREIGN KEY (tenant_id, run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE CASCADE;
+ALTER TABLE notification_deliveries ADD CONSTRAINT notification_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])));
+ALTER TABLE notification_deliveries ADD CONSTRAINT notification_deliveries_target_fkey FOREIGN KEY (tenant_id, target_id) REFERENCES notification_targets(tenant_id, id) ON DELETE CASCADE;
+CREATE INDEX notification_deliveries_target_idx ON public.notification_deliveries USING btree (tenant_id, target_id, created_at DESC);
+ALTER TABLE notification_deliveries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE notification_deliveries FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON notification_deliveries FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
+
+CREATE TABLE notification_delivery_attempts (
+  tenant_id uuid NOT NULL,
+  id uuid NOT NULL,
+  delivery_id uuid NOT NULL,
+  at timestamp with time zone NOT NULL DEFAULT now(),
+  attempt integer NOT NULL,
+  status_code integer,
+  response_excerpt text,
+  error text,
+  duration_ms integer NOT NULL DEFAULT 0
+);
+ALTER TABLE notification_delivery_attempts ADD CONSTRAINT notification_delivery_attempts_delivery_fkey FOREIGN KEY (tenant_id, delivery_id) REFERENCES notification_deliveries(tenant_id, id) ON DELETE CASCADE;
+ALTER TABLE notification_delivery_attempts ADD CONSTRAINT notification_delivery_attempts_error_check CHECK ((length(error) <= 500));
+ALTER TABLE notification_delivery_attempts ADD CONSTRAINT notification_delivery_attempts_pkey PRIMARY KEY (tenant_id, id);
+ALTER TABLE notification_delivery_attempts ADD CONSTRAINT notification_delivery_attempts_response_excerpt_check CHECK ((length(response_excerpt) <= 500));
+CREATE INDEX notification_delivery_attempts_delivery_idx ON public.notification_delivery_attempts USING btree (tenant_id, delivery_id, at);
+ALTER TABLE notification_delivery_attempts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE notification_delivery_attempts FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON notification_delivery_attempts FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
+
+CREATE TABLE notification_targets (
+  tenant_id uuid NOT NULL,
+  id uuid NOT NULL,
+  name text NOT NULL,
+  kind text NOT NULL DEFAULT 'webhook'::text,
+  url_encrypted text NOT NULL,
+  url_display text NOT NULL,
+  secret_encrypted text NOT NULL,
+  types text[] NOT NULL DEFAULT '{}'::text[],
+  outcomes text[] NOT NULL DEFAULT '{failed}'::text[],
+  longer_than_minutes integer,
+  enabled boolean NOT NULL DEFAULT true,
+  created_by uuid,
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  updated_at timestamp with time zone NOT NULL DEFAULT now()
+);
+ALTER TABLE notification_targets ADD CONSTRAINT notification_targets_kind_check CHECK ((kind = 'webhook'::text));
+ALTER TABLE notification_targets ADD CONSTRAINT notification_targets_longer_than_minutes_check CHECK (((longer_than_minutes >= 1) AND (longer_than_minutes <= 10080)));
+ALTER TABLE notification_targets ADD CONSTRAINT notification_targets_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)));
+ALTER TABLE notification_targets ADD CONSTRAINT notification_targets_name_key UNIQUE (tenant_id, name);
+ALTER TABLE notification_targets ADD CONSTRAINT notification_targets_outcomes_check CHECK ((outcomes <@ ARRAY['failed'::text, 'partially_succeeded'::text]));
+ALTER TABLE notification_targets ADD CONSTRAINT notification_targets_pkey PRIMARY KEY (tenant_id, id);
+ALTER TABLE notification_targets ADD CONSTRAINT notification_targets_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
+ALTER TABLE notification_targets ADD CONSTRAINT notification_targets_types_check CHECK ((cardinality(types) <= 50));
+ALTER TABLE notification_targets ADD CONSTRAINT notification_targets_url_display_check CHECK ((length(url_display) <= 300));
+ALTER TABLE notification_targets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE notification_targets FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON notification_targets FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
+
+CREATE TABLE operation_run_events (
+  tenant_id uuid NOT NULL,
+  id uuid NOT NULL,
+  run_id uuid NOT NULL,
+  at timestamp with time zone NOT NULL DEFAULT now(),
+  attempt integer NOT NULL DEFAULT 0,
+  kind text NOT NULL,
+  level text NOT NULL,
+  message text NOT NULL,
+  data jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_attempt_check CHECK (((attempt >= 0) AND (attempt <= 1000)));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_data_check CHECK (((jsonb_typeof(data) = 'object'::text) AND (octet_length((data)::text) <= 8192)));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_kind_check CHECK (((kind ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'::text) AND (length(kind) <= 64)));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_level_check CHECK ((level = ANY (ARRAY['info'::text, 'warn'::text, 'error'::text])));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_message_check CHECK ((length(message) <= 4000));
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_pkey PRIMARY KEY (tenant_id, id);
+ALTER TABLE operation_run_events ADD CONSTRAINT operation_run_events_run_fkey FOREIGN KEY (tenant_id, run_id) REFERENCES operation_runs(tenant_id, id) ON DELETE CASCADE;
+CREATE UNIQUE INDEX operation_run_events_dropped_key ON public.operation_run_events USING btree (tenant_id, run_id) WHERE (kind = 'events.dropped'::text);
+CREATE INDEX operation_run_events_run_idx ON public.operation_run_events USING btree (tenant_id, run_id, id);
+CREATE TRIGGER operation_run_events_notify_insert AFTER INSERT ON public.operation_run_events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_events_notify();
+CREATE TRIGGER operation_run_events_notify_update AFTER UPDATE ON public.operation_run_events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_events_notify();
+ALTER TABLE operation_run_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE operation_run_events FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON operation_run_events FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
+
 CREATE TABLE operation_runs (
   id uuid NOT NULL,
   tenant_id uuid NOT NULL,

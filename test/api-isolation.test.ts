@@ -17,6 +17,7 @@ let bobTokenId: string;
 let restoreB: string;
 let backupB: string;
 let scheduleB: string;
+let targetB: string;
 let doc: {
   paths: Record<string, Record<string, { security?: unknown[]; requestBody?: unknown }>>;
 };
@@ -49,6 +50,9 @@ function bodyFor(op: Op): unknown {
   if (op.path.endsWith('/graph-connection'))
     return { directoryId: randomUUID(), clientId: 'app', clientSecret: 's3cret' };
   if (op.path.endsWith('/me/tokens')) return { name: 'isolation' };
+  if (op.path.endsWith('/alert-targets'))
+    return { name: `isolation ${randomUUID()}`, url: 'https://hooks.example.com/i' };
+  if (op.path.endsWith('/alert-targets/{targetId}')) return { enabled: true };
   if (op.path.endsWith('/auth/login')) return { email: alice.email, password: 'wrong-password' };
   return undefined;
 }
@@ -118,6 +122,14 @@ beforeAll(async () => {
   });
   expect(schedule.statusCode).toBe(201);
   scheduleB = schedule.json().id;
+  const target = await h.app.inject({
+    method: 'POST',
+    url: `/api/v1/tenants/${tenantB}/alert-targets`,
+    headers: h.bearer(bob),
+    payload: { name: 'b hooks', url: 'https://hooks.example.com/b' },
+  });
+  expect(target.statusCode).toBe(201);
+  targetB = target.json().target.id;
   doc = (await h.app.inject({ url: '/api/v1/openapi.json' })).json();
 });
 afterAll(async () => {
@@ -194,6 +206,7 @@ describe('isolation walk over every documented route', () => {
       backupSetId: randomUUID(),
       baselineId: randomUUID(),
       scheduleId: randomUUID(),
+      targetId: randomUUID(),
     };
     const checked: string[] = [];
     for (const op of operations().filter((o) => !o.isPublic)) {
@@ -234,6 +247,7 @@ describe('isolation walk over every documented route', () => {
       backupSetId: randomUUID(),
       baselineId: randomUUID(),
       scheduleId: randomUUID(),
+      targetId: randomUUID(),
     });
     const reference = await h.app.inject({
       url: `/api/v1/tenants/${randomUUID()}/operations/${randomUUID()}`,
@@ -254,6 +268,7 @@ describe('isolation walk over every documented route', () => {
           backupSetId: backupB,
           baselineId: backupB,
           scheduleId: scheduleB,
+          targetId: targetB,
         },
       ],
       [
@@ -267,6 +282,7 @@ describe('isolation walk over every documented route', () => {
           backupSetId: backupB,
           baselineId: backupB,
           scheduleId: scheduleB,
+          targetId: targetB,
         },
       ],
       ['unknown ids', unknown()],
@@ -279,7 +295,9 @@ describe('isolation walk over every documented route', () => {
         // In A's own tenant only ids of B in the path make it foreign.
         if (
           label === 'B ids in A' &&
-          !['runId', 'userId', 'restoreRunId', 'backupSetId', 'baselineId', 'scheduleId'].some(uses)
+          !['runId', 'userId', 'restoreRunId', 'backupSetId', 'baselineId', 'scheduleId', 'targetId'].some(
+            uses,
+          )
         )
           continue;
         const res = await call(op, ids, h.bearer(alice));

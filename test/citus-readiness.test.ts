@@ -178,6 +178,11 @@ describe('Citus readiness: the statements of the hot paths', () => {
     expect(page.nextCursor).not.toBeNull();
     await ledger.service.list(tenant, { limit: 2, cursor: page.nextCursor! });
     await ledger.service.get(tenant, backup.id);
+    // The run's event log: a page, a filtered page, and the live stream's read after an event.
+    const events = await ledger.eventLog.page(tenant, backup.id, { limit: 2 });
+    expect(events.data.length).toBeGreaterThan(0);
+    await ledger.eventLog.page(tenant, backup.id, { level: 'warn', attempt: 1 });
+    await ledger.eventLog.after(tenant, backup.id, events.data[0]!.id);
     await ledger.service.stats(tenant, '7d');
     await ledger.service.dailyCounts(tenant, '30d');
     capturing = false;

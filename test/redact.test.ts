@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { boundFailures, FAILURE_LIMITS, type FailureEntry, toFailureEntry } from '../src/shared/failures.ts';
+import {
+  boundFailures,
+  FAILURE_LIMITS,
+  type FailureEntry,
+  failureCounts,
+  toFailureEntry,
+} from '../src/shared/failures.ts';
 import { redact, redactDeep } from '../src/shared/redact.ts';
 
 import { CORPUS, ORDINARY } from './helpers/secret-corpus.ts';
@@ -150,7 +156,7 @@ describe('failure entries', () => {
     expect(toFailureEntry(withStack).message).toBe('boom');
     expect(toFailureEntry(withStack).message).not.toContain('at ');
 
-    const long = `${'x'.repeat(495)} password=${'s'.repeat(40)} tail`;
+    const long = `${'x'.repeat(FAILURE_LIMITS.maxMessageLength - 5)} password=${'s'.repeat(40)} tail`;
     const cut = toFailureEntry(new Error(long)).message;
     expect(cut.length).toBe(FAILURE_LIMITS.maxMessageLength + 1);
     expect(cut.endsWith('…')).toBe(true);
@@ -169,6 +175,28 @@ describe('failure entries', () => {
     expect(boundFailures(bounded)).toEqual(bounded);
     expect(boundFailures(entries.slice(0, 20))).toHaveLength(20);
     expect(boundFailures(entries.slice(0, 20)).some((e) => e.code === 'truncated')).toBe(false);
+  });
+
+  it('boundFailures keeps the attempt and the (redacted, bounded) item; failureCounts groups by code', () => {
+    const [entry] = boundFailures([
+      { code: 'graph_forbidden', message: 'denied', attempt: 2, item: 'policy password=hunter2' },
+    ]);
+    expect(entry).toEqual({
+      code: 'graph_forbidden',
+      message: 'denied',
+      attempt: 2,
+      item: 'policy password=[REDACTED]',
+    });
+    const [odd] = boundFailures([{ code: 'x', message: 'y', attempt: -1 as number, item: 'i'.repeat(500) }]);
+    expect(odd!.attempt).toBeUndefined();
+    expect(odd!.item).toHaveLength(FAILURE_LIMITS.maxItemLength);
+    expect(
+      failureCounts([
+        { code: 'graph_forbidden', message: 'a' },
+        { code: 'Graph_Forbidden', message: 'b' },
+        { code: 'graph_timeout', message: 'c' },
+      ]),
+    ).toEqual({ graph_forbidden: 2, graph_timeout: 1 });
   });
 });
 

@@ -498,6 +498,38 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(150_000) },
     }
   });
 
+  it("the run page shows the run's events as they are written: the throttling wait, then the completion", async () => {
+    const { page, watch } = await newPage();
+    await signIn(page, watch, cred(CONTOSO.name, 'viewer'));
+    const simulator = await suite.connections.simulator();
+    simulator.injectFault(CONTOSO.directoryId, 'deviceConfigurations', {
+      kind: 'throttle',
+      status: 429,
+      retryAfterSeconds: 1,
+      times: 1,
+    });
+    const { run } = await ledger.service.start({
+      tenantId: CONTOSO.id,
+      type: 'inventory.sync',
+      inputs: { scope: ['deviceConfigurations'] },
+      initiator: { kind: 'api', name: 'events check' },
+    });
+    await watch.leave(() => page.goto(`${base}/t/${CONTOSO.id}/operations/${run.id}`));
+    const table = page.getByTestId('run-events');
+    await table.locator('tr[data-kind="run.completed"]').waitFor({ timeout: 60_000 });
+    const kinds = await table
+      .locator('tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-kind')));
+    expect(kinds).toEqual(['attempt.started', 'graph.throttled', 'progress', 'run.completed']);
+    await expect
+      .poll(() => table.locator('tr[data-kind="graph.throttled"]').textContent())
+      .toMatch(/was throttled with HTTP 429; waiting 1000 ms/);
+    // Errors only: nothing of this run was an error.
+    await page.getByText('Errors', { exact: true }).click();
+    await page.getByText('No events at this level.').waitFor();
+    await expectAccessible(page, 'run detail with events');
+  });
+
   it('no console error and no failed request on any page during these tests', () => {
     expect(watches.flatMap((w) => w.problems)).toEqual([]);
   });

@@ -3,10 +3,10 @@ import type { Role } from './tables.ts';
 export const ROLES: readonly Role[] = ['owner', 'operator', 'viewer'];
 
 /** What a caller may do inside one tenant. */
-export type TenantAction = 'read' | 'operate' | 'manage_members';
+export type TenantAction = 'read' | 'operate' | 'manage_members' | 'manage_alerts';
 
 const ALLOWED: Record<Role, readonly TenantAction[]> = {
-  owner: ['read', 'operate', 'manage_members'],
+  owner: ['read', 'operate', 'manage_members', 'manage_alerts'],
   operator: ['read', 'operate'],
   viewer: ['read'],
 };

@@ -1,6 +1,7 @@
 // The one way Opsledger talks to Microsoft Graph: client-credentials token,
 // @odata.nextLink paging, and bounded retries that respect Retry-After.
 
+import { NO_RUN_LOG, type RunLog } from '../shared/run-log.ts';
 import { GraphError, redact } from './errors.ts';
 import {
   codeForStatus,
@@ -30,6 +31,11 @@ export interface GraphClientOptions {
   requestTimeoutMs?: number;
   sleep?: SleepFn;
   now?: () => number;
+  /**
+   * The event log of the run this client works for: throttling waits and retries are written
+   * there (redacted), so the run's page tells what Graph did to it.
+   */
+  log?: RunLog;
 }
 
 export interface RequestOptions {
@@ -78,6 +84,7 @@ export class GraphClient {
   #requestTimeoutMs: number;
   #sleep: SleepFn;
   #now: () => number;
+  #log: RunLog;
   #token: { value: string; expiresAt: number } | undefined;
   #tokenInFlight: Promise<string> | undefined;
 
@@ -93,6 +100,7 @@ export class GraphClient {
     this.#requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.#sleep = opts.sleep ?? defaultSleep;
     this.#now = opts.now ?? Date.now;
+    this.#log = opts.log ?? NO_RUN_LOG;
   }
 
   async listAll<T>(path: string, opts: ListOptions<T> = {}): Promise<T[]> {
@@ -305,17 +313,25 @@ export class GraphClient {
         text = await res.text();
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
+        // "Try", not "attempt": attempts are the run's (the ledger counts them); these are one
+        // request's tries inside one attempt.
         const failure = timeout.aborted
           ? new GraphError(
               'graph_timeout',
-              `${this.#label(req)} timed out after ${this.#requestTimeoutMs} ms (attempt ${attempt + 1})`,
+              `${this.#label(req)} timed out after ${this.#requestTimeoutMs} ms (try ${attempt + 1} of ${this.#maxRetries + 1})`,
             )
           : new GraphError(
               'graph_unavailable',
-              `${this.#label(req)} failed: ${this.#redact(networkReason(err), token)} (attempt ${attempt + 1})`,
+              `${this.#label(req)} failed: ${this.#redact(networkReason(err), token)} (try ${attempt + 1} of ${this.#maxRetries + 1})`,
             );
         if (!req.idempotent || attempt >= this.#maxRetries) throw failure;
-        await this.#wait(this.#backoffMs(attempt), signal);
+        const backoff = this.#backoffMs(attempt);
+        this.#log.event('graph.retry', 'warn', `${failure.message}; retrying in ${backoff} ms`, {
+          code: failure.code,
+          waitMs: backoff,
+          try: attempt + 1,
+        });
+        await this.#wait(backoff, signal);
         attempt++;
         continue;
       }
@@ -336,6 +352,20 @@ export class GraphClient {
         (req.idempotent && (res.status === 502 || res.status === 504));
       const waitMs = retryable ? this.#retryDelayMs(res.headers.get('retry-after'), attempt) : 0;
       if (retryable && attempt < this.#maxRetries) {
+        const throttled = res.status === 429 || res.status === 503;
+        this.#log.event(
+          throttled ? 'graph.throttled' : 'graph.retry',
+          'warn',
+          `${this.#label(req)} ${throttled ? 'was throttled' : 'failed'} with HTTP ${res.status}; waiting ${waitMs} ms before try ${attempt + 2} of ${this.#maxRetries + 1}`,
+          {
+            status: res.status,
+            waitMs,
+            try: attempt + 1,
+            ...(res.headers.get('retry-after')
+              ? { retryAfter: redact(res.headers.get('retry-after')!).slice(0, 40) }
+              : {}),
+          },
+        );
         await this.#wait(waitMs, signal);
         attempt++;
         continue;
@@ -373,7 +403,8 @@ export class GraphClient {
     const code =
       isTokenCall && res.status < 500 && res.status !== 429 ? 'graph_auth_failed' : codeForStatus(res.status);
     const detail = [serverCode, serverMessage].filter(Boolean).join(': ');
-    const message = `${this.#label(req)} failed with HTTP ${res.status}${detail ? ` (${this.#redact(detail, token)})` : ''}`;
+    const tries = waitMs === undefined ? '' : ` after ${this.#maxRetries + 1} tries`;
+    const message = `${this.#label(req)} failed with HTTP ${res.status}${tries}${detail ? ` (${this.#redact(detail, token)})` : ''}`;
     const requestId = res.headers.get('request-id') ?? undefined;
     return new GraphError(code, message, {
       status: res.status,

@@ -1,6 +1,7 @@
 import type { Database, Trx } from '../db/database.ts';
 import { NotFoundError, ValidationError } from '../shared/errors.ts';
 import { assertUuid } from '../shared/ids.ts';
+import type { RunLog } from '../shared/run-log.ts';
 import { deriveKey } from '../shared/secret-key.ts';
 import { GraphClient, type GraphClientOptions } from './client.ts';
 import { decryptSecret, encryptSecret } from './secret-box.ts';
@@ -139,14 +140,18 @@ export class GraphConnections {
   }
 
   /** A client for the tenant's Graph; in simulator mode a tenant without a connection gets seeded data. */
-  async clientFor(tenantId: string): Promise<GraphClient> {
+  async clientFor(tenantId: string, options: ClientFor = {}): Promise<GraphClient> {
     const t = assertUuid(tenantId, 'tenant');
     const row = await this.#deps.database.tenantTx(t, (trx) => connectionRepository.get(trx, t));
-    return this.clientFromRow(t, row);
+    return this.clientFromRow(t, row, options);
   }
 
   /** Same as clientFor, from a row already read (callers inside a transaction). */
-  async clientFromRow(tenantId: string, row: GraphConnectionRow | null): Promise<GraphClient> {
+  async clientFromRow(
+    tenantId: string,
+    row: GraphConnectionRow | null,
+    options: ClientFor = {},
+  ): Promise<GraphClient> {
     if (!row) {
       if (this.#deps.config.graphUrl !== 'simulator') {
         throw new NotFoundError('this tenant has no Graph connection');
@@ -156,6 +161,7 @@ export class GraphConnections {
         tenantId,
         SIMULATOR_CLIENT_ID,
         this.simulatorSecret(tenantId),
+        options,
       );
     }
     const baseUrl = row.graph_url ?? (await this.#configuredUrl());
@@ -164,6 +170,7 @@ export class GraphConnections {
       row.directory_id,
       row.client_id,
       decryptSecret(row.client_secret_encrypted, this.#key),
+      options,
     );
   }
 
@@ -197,10 +204,26 @@ export class GraphConnections {
     return url === 'simulator' ? (await this.simulator()).url : url;
   }
 
-  #client(baseUrl: string, directoryId: string, clientId: string, clientSecret: string): GraphClient {
-    return new GraphClient({ ...this.#deps.clientOptions, baseUrl, directoryId, clientId, clientSecret });
+  #client(
+    baseUrl: string,
+    directoryId: string,
+    clientId: string,
+    clientSecret: string,
+    options: ClientFor,
+  ): GraphClient {
+    return new GraphClient({
+      ...this.#deps.clientOptions,
+      baseUrl,
+      directoryId,
+      clientId,
+      clientSecret,
+      ...(options.log ? { log: options.log } : {}),
+    });
   }
 }
+
+/** For whom a client works: the run's event log its waits and retries are written to. */
+export type ClientFor = { log?: RunLog };
 
 function present(row: GraphConnectionRow): GraphConnectionView {
   return {

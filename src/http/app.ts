@@ -11,7 +11,10 @@ import Fastify, {
 } from 'fastify';
 import type { CredentialService } from '../access/credentials.ts';
 import type { AccessService } from '../access/service.ts';
+import type { AlertService } from '../alerts/service.ts';
 import type { OperationCatalog } from '../ledger/catalog.ts';
+import type { RunEventFeed } from '../ledger/event-log-feed.ts';
+import type { RunEventLog } from '../ledger/event-log-service.ts';
 import type { ScheduleService } from '../ledger/schedules.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Config } from '../main/config.ts';
@@ -20,10 +23,12 @@ import { installAuth, SESSION_COOKIE } from './auth.ts';
 import type { Metrics } from './metrics.ts';
 import { completeOpenApi } from './openapi-bounds.ts';
 import { installErrorHandling, problem, SECURITY_HEADERS, sendProblem } from './problem.ts';
+import { AlertTargetSchema, registerAlertRoutes } from './routes/alerts.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
 import { type RestoreRunsApi, registerRestoreRunRoutes } from './routes/restore-runs.ts';
+import { RunEventSchema, registerRunEventRoutes } from './routes/run-events.ts';
 import { registerScheduleRoutes, ScheduleSchema } from './routes/schedules.ts';
 import { registerStreamRoute } from './routes/stream.ts';
 import { registerSuiteReadRoutes, type SuiteReadsApi } from './routes/suite-reads.ts';
@@ -53,6 +58,10 @@ export type HttpServices = {
   graphConnections?: GraphConnectionApi | null;
   /** The suite's read models (inventory, backups, drift); their routes exist only when given. */
   suiteReads?: SuiteReadsApi | null;
+  /** Runs' event logs and their live feed; their routes exist only when given. */
+  runEvents?: { log: RunEventLog; feed: RunEventFeed } | null;
+  /** Tenants' alert targets; their routes exist only when given. */
+  alerts?: AlertService | null;
 };
 
 export type HttpOptions = {
@@ -160,6 +169,8 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   app.addSchema(Problem);
   app.addSchema(RunSchema);
   app.addSchema(ScheduleSchema);
+  app.addSchema(RunEventSchema);
+  app.addSchema(AlertTargetSchema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -226,6 +237,18 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     credentials,
     registry: streams,
   });
+  if (services.runEvents)
+    registerRunEventRoutes(app, {
+      service: services.runs,
+      eventLog: services.runEvents.log,
+      eventFeed: services.runEvents.feed,
+      heartbeatMs: options.streamHeartbeatMs ?? 15_000,
+      recheckMs: options.streamRecheckMs ?? 15_000,
+      access,
+      credentials,
+      registry: streams,
+    });
+  if (services.alerts) registerAlertRoutes(app, { alerts: services.alerts });
   if (services.restoreRuns) registerRestoreRunRoutes(app, { restoreRuns: services.restoreRuns });
   if (services.graphConnections)
     registerGraphConnectionRoutes(app, { connections: services.graphConnections });

@@ -34,7 +34,19 @@ export const RunSchema = Type.Object(
       name: Type.String(),
     }),
     summaryCounts: Type.Record(Type.String(), Type.Integer()),
-    failureSummary: Type.Array(Type.Object({ code: Type.String(), message: Type.String() })),
+    failureSummary: Type.Array(
+      Type.Object({
+        code: Type.String({ description: 'a stable code, e.g. graph_forbidden' }),
+        message: Type.String({ description: 'the full redacted message, up to 4,000 characters' }),
+        attempt: Type.Optional(Type.Integer({ description: 'the attempt of the run it belongs to' })),
+        item: Type.Optional(
+          Type.String({ description: 'the item it concerns (a policy family, an item id)' }),
+        ),
+      }),
+    ),
+    failureGroups: Type.Array(Type.Object({ code: Type.String(), count: Type.Integer() }), {
+      description: 'every failure the run reported, grouped by code, most frequent first',
+    }),
     context: Type.Record(Type.String(), Type.Unknown()),
     source: Type.Union([Type.Object({ type: Type.String(), id: Type.String() }), Type.Null()]),
     retryOf: Type.Union([Uuid, Type.Null()]),

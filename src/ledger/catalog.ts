@@ -4,6 +4,7 @@ import type { Trx } from '../db/database.ts';
 import { type FieldProblem, ValidationError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { MirrorCheckReport } from './mirror.ts';
+import type { RunLog } from '../shared/run-log.ts';
 import type { FailureEntry, RunRow } from './run.ts';
 
 /** What a handler is given for one attempt of one run. */
@@ -14,7 +15,14 @@ export type OperationContext<I> = {
   signal: AbortSignal;
   /** Sets the run's counters (absolute values; declared count keys only). */
   progress(counts: Record<string, number>): Promise<void>;
+  /** The process log (operators of the installation read it). */
   logger: Logger;
+  /**
+   * The run's event log (operators of the tenant read it on the run page): `log.info/warn/error`,
+   * `log.milestone` for progress, `log.event(kind, level, …)` for a named kind such as
+   * `item.failed`. Redacted and bounded before it is stored; never throws, never waits.
+   */
+  log: RunLog;
 };
 
 export type OperationResult = {

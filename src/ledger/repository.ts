@@ -2,6 +2,7 @@ import { type Insertable, type Kysely, sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
 import { createdAtKey, type Keyset, newestFirstPage } from '../db/keyset.ts';
 import type { DB } from '../db/schema.ts';
+import { failureCounts } from '../shared/failures.ts';
 
 export type { Keyset };
 
@@ -41,6 +42,8 @@ export type CompleteResult = {
   outcome: Exclude<RunOutcome, 'pending'>;
   counts?: Record<string, number>;
   failures?: FailureEntry[];
+  /** Failures by code over every one reported (default: over `failures`). */
+  failureCounts?: Record<string, number>;
   links?: Record<string, string>;
 };
 
@@ -233,6 +236,7 @@ export const runRepository = {
         job_id: next.jobId,
         last_heartbeat_at: null,
         failure_summary: json(next.failures),
+        failure_counts: json(failureCounts(next.failures)),
       })
       .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
@@ -264,7 +268,12 @@ export const runRepository = {
         completed_at: sql`now()`,
         started_at: sql`coalesce(started_at, now())`,
         summary_counts: sql`summary_counts || ${json(result.counts ?? {})}::jsonb`,
-        ...(result.failures ? { failure_summary: json(result.failures) } : {}),
+        ...(result.failures
+          ? {
+              failure_summary: json(result.failures),
+              failure_counts: json(result.failureCounts ?? failureCounts(result.failures)),
+            }
+          : {}),
         ...(result.links
           ? {
               context: sql`jsonb_set(context, '{links}', coalesce(context->'links', '{}'::jsonb) || ${json(result.links)}::jsonb)`,

@@ -20,6 +20,8 @@ export type Run = {
   initiator: { kind: InitiatorKind; userId: string | null; name: string };
   summaryCounts: Record<string, number>;
   failureSummary: FailureEntry[];
+  /** Every failure the run reported, grouped by code, most frequent first. */
+  failureGroups: { code: string; count: number }[];
   context: Record<string, unknown>;
   source: { type: string; id: string } | null;
   retryOf: string | null;
@@ -47,7 +49,13 @@ export function presentRun(row: RunRow, typeLabel: string): Run {
     summaryCounts: row.summary_counts ?? {},
     // Redacted again on the way out: a mirror may carry text another application wrote (redaction
     // is idempotent, so what was redacted before it was stored reads the same).
-    failureSummary: (row.failure_summary ?? []).map((f) => ({ code: f.code, message: redact(f.message) })),
+    failureSummary: (row.failure_summary ?? []).map((f) => ({
+      code: f.code,
+      message: redact(f.message),
+      ...(typeof f.attempt === 'number' ? { attempt: f.attempt } : {}),
+      ...(typeof f.item === 'string' ? { item: redact(f.item) } : {}),
+    })),
+    failureGroups: groupFailures(row),
     context: row.context ?? {},
     source: row.source_type && row.source_id ? { type: row.source_type, id: row.source_id } : null,
     retryOf: row.retry_of_run_id,
@@ -63,4 +71,22 @@ export function presentRun(row: RunRow, typeLabel: string): Run {
       ? { detectedAt: row.divergence.detectedAt, detail: redact(row.divergence.detail) }
       : null,
   };
+}
+
+/**
+ * Failures by code: the counts kept over everything reported when there are any, else the stored
+ * entries themselves (a run written before counts were kept, a mirror).
+ */
+function groupFailures(row: RunRow): { code: string; count: number }[] {
+  const counts: Record<string, number> = { ...(row.failure_counts ?? {}) };
+  if (Object.keys(counts).length === 0) {
+    for (const f of row.failure_summary ?? []) {
+      if (f.code === 'truncated') continue;
+      counts[f.code] = (counts[f.code] ?? 0) + 1;
+    }
+  }
+  return Object.entries(counts)
+    .filter(([, n]) => Number.isSafeInteger(n) && n > 0)
+    .map(([code, count]) => ({ code, count }))
+    .sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
 }

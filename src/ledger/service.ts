@@ -8,12 +8,13 @@ import {
   type Trx,
 } from '../db/database.ts';
 import { ConflictError, NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
-import { boundFailures } from '../shared/failures.ts';
+import { boundFailures, failureCounts } from '../shared/failures.ts';
 import { assertUuid } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
 import { redactDeep } from '../shared/redact.ts';
 import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
 import { type CursorCodec, type ListQuery, parseListQuery } from './cursor.ts';
+import type { RunEventLog } from './event-log-service.ts';
 import { runIdentityHash } from './identity.ts';
 import { mirrorRepository } from './mirror.ts';
 import type { RunQueue } from './queue-port.ts';
@@ -42,6 +43,8 @@ export type ServiceDeps = {
   logger: Logger;
   /** Called after a run changes in this process (the in-process stream path). */
   onRunChanged?: (run: RunRow) => void;
+  /** The per-run event log (who cancelled a run is written there). */
+  events?: RunEventLog | null;
 };
 
 type PreparedStart = {
@@ -74,8 +77,10 @@ export class OperationRunService {
   #cursors: CursorCodec;
   #logger: Logger;
   #onRunChanged: (run: RunRow) => void;
+  #events: RunEventLog | null;
 
   constructor(deps: ServiceDeps) {
+    this.#events = deps.events ?? null;
     this.#db = deps.database;
     this.#catalog = deps.catalog;
     this.#queue = deps.queue;
@@ -272,7 +277,7 @@ export class OperationRunService {
    * Cancels a queued run at once (its job is cancelled and its handler never runs) or asks a
    * running one to stop (its handler's signal fires; the worker completes it as cancelled).
    */
-  async cancel(tenantId: string, runId: string): Promise<Run> {
+  async cancel(tenantId: string, runId: string, by?: Initiator): Promise<Run> {
     const t = assertUuid(tenantId, 'tenant');
     const id = assertUuid(runId);
     const row = await this.#tx(t, async (trx) => {
@@ -298,6 +303,24 @@ export class OperationRunService {
       return requested;
     });
     this.#onRunChanged(row);
+    const who = by ? `${by.kind}${by.name ? ` ${by.name}` : ''}` : 'system';
+    await this.#events?.append(t, id, [
+      row.status === 'completed'
+        ? {
+            kind: 'run.completed',
+            level: 'info',
+            attempt: row.attempts,
+            message: `completed: cancelled by ${who} before it started`,
+            data: { outcome: 'cancelled', by: { kind: by?.kind ?? 'system', name: by?.name ?? null } },
+          }
+        : {
+            kind: 'run.cancel_requested',
+            level: 'info',
+            attempt: row.attempts,
+            message: `cancellation requested by ${who}`,
+            data: { by: { kind: by?.kind ?? 'system', name: by?.name ?? null } },
+          },
+    ]);
     return this.present(row);
   }
 
@@ -422,6 +445,7 @@ export class OperationRunService {
           outcome: result.outcome,
           counts,
           failures: result.failures ? boundFailures(result.failures) : undefined,
+          failureCounts: result.failures ? failureCounts(result.failures) : undefined,
           links: result.links,
         })
         .where('type', '=', type),

@@ -38,6 +38,8 @@ export interface OperationRunsTable {
   context: Json<Record<string, unknown>>;
   summary_counts: Json<Record<string, number>>;
   failure_summary: Json<FailureEntry[]>;
+  /** Failures by code over everything the run reported (failure_summary is a bounded list). */
+  failure_counts: ColumnType<Record<string, number>, string | undefined, string>;
   source_type: string | null;
   source_id: string | null;
   retry_of_run_id: string | null;
@@ -82,10 +84,24 @@ export interface SchedulesTable {
 }
 
 export type ScheduleFiringError = { code: string; message: string; at: string };
+export type RunEventLevel = 'info' | 'warn' | 'error';
+
+export interface OperationRunEventsTable {
+  tenant_id: string;
+  id: string;
+  run_id: string;
+  at: GeneratedTimestamp;
+  attempt: number;
+  kind: string;
+  level: RunEventLevel;
+  message: string;
+  data: Json<Record<string, unknown>>;
+}
 
 export interface LedgerTables {
   tenants: TenantsTable;
   users: UsersTable;
   operation_runs: OperationRunsTable;
+  operation_run_events: OperationRunEventsTable;
   schedules: SchedulesTable;
 }

@@ -44,6 +44,13 @@ export type Config = {
   allowSimulator: boolean;
   /** On SIGTERM, how long requests and runs in flight may take to finish before they are cut. */
   shutdownGraceSeconds: number;
+  /**
+   * Alert webhooks may target loopback and private addresses (a receiver inside the installation's
+   * own network, a test). Off by default: a tenant owner must not reach into the server's network.
+   */
+  webhookAllowPrivate: boolean;
+  /** Seconds before the first retry of a failed webhook delivery; each further retry waits twice as long. */
+  webhookRetrySeconds: number;
   production: boolean;
 };
 
@@ -210,6 +217,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     metrics: metricsVar(env, production),
     allowSimulator,
     shutdownGraceSeconds: intVar(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
+    webhookAllowPrivate: boolVar(env, 'WEBHOOK_ALLOW_PRIVATE', false),
+    webhookRetrySeconds: intVar(env, 'WEBHOOK_RETRY_SECONDS', 30, 1, 3600),
     production,
   };
 }

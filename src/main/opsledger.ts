@@ -1,4 +1,6 @@
 import type { PgBoss } from 'pg-boss';
+import { AlertWorker, BossDeliveryQueue, prepareWebhookQueue } from '../alerts/queue.ts';
+import { AlertService } from '../alerts/service.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { listenDelivers } from '../db/listen-check.ts';
 import { migrate } from '../db/migrator.ts';
@@ -6,6 +8,8 @@ import type { ReplicaStateEvent } from '../db/read-replica.ts';
 import { OperationCatalog, type OperationTypeDefinition } from '../ledger/catalog.ts';
 import { RunChangeFeed } from '../ledger/change-feed.ts';
 import { CursorCodec } from '../ledger/cursor.ts';
+import { RunEventFeed } from '../ledger/event-log-feed.ts';
+import { RunEventLog } from '../ledger/event-log-service.ts';
 import type { RunRow } from '../ledger/run.ts';
 import { RunEvents } from '../ledger/run-events.ts';
 import { ScheduleService } from '../ledger/schedules.ts';
@@ -39,6 +43,12 @@ export type Opsledger = {
   events: RunEvents;
   /** Every run change of every process, once each, in commit order. */
   feed: RunChangeFeed;
+  /** Every run's event log (what happened inside it). */
+  eventLog: RunEventLog;
+  /** Which runs have new events, for live streams of run events. */
+  eventFeed: RunEventFeed;
+  /** Tenants' alert targets (signed webhooks) and their deliveries. */
+  alerts: AlertService;
   rootKey: Buffer;
   /** Jobs waiting in the run queue, from the queue's own monitor (0 when it cannot tell). */
   queueDepth(): Promise<number>;
@@ -165,13 +175,26 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
     events.setMaxListeners(0);
     await trackChangesForReplica(database, events, feed);
     const onRunChanged = (run: RunRow) => events.emit('change', run);
+    const eventLog = new RunEventLog({ database, logger });
+    const eventFeed = new RunEventFeed({ database, logger });
+    closers.push(() => eventFeed.close());
     const service = new OperationRunService({
+      events: eventLog,
       database,
       catalog,
       queue,
       cursors: new CursorCodec(deriveKey(rootKey, 'cursor')),
       logger,
       onRunChanged,
+    });
+    await prepareWebhookQueue(boss);
+    const alerts = new AlertService({
+      database,
+      key: deriveKey(rootKey, 'alerts'),
+      queue: new BossDeliveryQueue(boss, config.webhookRetrySeconds),
+      catalog,
+      logger,
+      allowPrivate: config.webhookAllowPrivate,
     });
     const schedules = new ScheduleService({
       database,
@@ -195,9 +218,12 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
           feed,
           onRunChanged,
           schedules,
+          events: eventLog,
         })
       : null;
     await worker?.start();
+    const alertWorker = options.worker ? new AlertWorker({ database, alerts, boss, feed, logger }) : null;
+    await alertWorker?.start();
     const b = boss;
     let closed = false;
     return {
@@ -212,6 +238,9 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       worker,
       events,
       feed,
+      eventLog,
+      eventFeed,
+      alerts,
       rootKey,
       async queueDepth() {
         const state = await b.getQueue(RUN_QUEUE).catch(() => null);
@@ -221,6 +250,7 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
         if (closed) return;
         closed = true;
         await worker?.stop();
+        await alertWorker?.stop();
         for (const close of closers) await close().catch((err) => logger.warn({ err }, 'close hook failed'));
         await b.stop({ graceful: false, close: true, timeout: 5000 }).catch(() => {});
         await database.close();

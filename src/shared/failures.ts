@@ -1,10 +1,20 @@
 import { redact, redactDeep } from '../shared/redact.ts';
 
-/** Failure entries as stored in `failure_summary`: codes and short redacted messages, bounded. */
+/**
+ * Failure entries as stored in `failure_summary`: a stable code, the full redacted message up to a
+ * generous bound (so a Graph error reads to its end), the run's attempt it belongs to and the item
+ * it concerns (a policy family, a restored item). The list is bounded; counts by code over every
+ * failure reported are kept beside it (`failureCounts`).
+ */
 
-export const FAILURE_LIMITS = { maxEntries: 20, maxMessageLength: 500, maxCodeLength: 64 } as const;
+export const FAILURE_LIMITS = {
+  maxEntries: 20,
+  maxMessageLength: 4000,
+  maxCodeLength: 64,
+  maxItemLength: 200,
+} as const;
 
-export type FailureEntry = { code: string; message: string };
+export type FailureEntry = { code: string; message: string; attempt?: number; item?: string };
 
 const CODE_RE = /^[a-z0-9_.-]+$/i;
 
@@ -36,6 +46,22 @@ function boundMessage(message: string): string {
   const lastCode = text.charCodeAt(cut - 1);
   if (lastCode >= 0xd800 && lastCode <= 0xdbff) cut -= 1; // don't split a surrogate pair
   return `${text.slice(0, cut)}…`;
+}
+
+function boundItem(item: unknown): string | null {
+  if (typeof item !== 'string' && typeof item !== 'number') return null;
+  const text = redact(String(item)).replace(/\s+/g, ' ').trim().slice(0, FAILURE_LIMITS.maxItemLength);
+  return text === '' ? null : text;
+}
+
+/** Failures by (bounded) code: what the detail groups them by, over every entry reported. */
+export function failureCounts(entries: FailureEntry[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const entry of Array.isArray(entries) ? entries : []) {
+    const code = boundCode((entry as { code?: unknown })?.code);
+    counts[code] = (counts[code] ?? 0) + 1;
+  }
+  return counts;
 }
 
 function describe(value: unknown): string {
@@ -87,10 +113,14 @@ export function boundFailures(entries: FailureEntry[]): FailureEntry[] {
   const list: unknown[] = Array.isArray(entries) ? entries : [];
   const sanitize = (entry: unknown): FailureEntry => {
     const e = (typeof entry === 'object' && entry !== null ? entry : { message: entry }) as Partial<
-      Record<'code' | 'message', unknown>
+      Record<'code' | 'message' | 'attempt' | 'item', unknown>
     >;
     const message = typeof e.message === 'string' ? e.message : describe(e.message);
-    return { code: boundCode(e.code), message: boundMessage(message) };
+    const out: FailureEntry = { code: boundCode(e.code), message: boundMessage(message) };
+    if (Number.isSafeInteger(e.attempt) && (e.attempt as number) >= 0) out.attempt = e.attempt as number;
+    const item = boundItem(e.item);
+    if (item !== null) out.item = item;
+    return out;
   };
   const max = FAILURE_LIMITS.maxEntries;
   if (list.length <= max) return list.map(sanitize);

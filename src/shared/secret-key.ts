@@ -42,7 +42,7 @@ export function loadRootKey(config: { secretKey: string | null; dataDir: string 
 
 export function deriveKey(
   root: Buffer,
-  purpose: 'cursor' | 'graph-secrets' | 'graph-simulator' | 'session',
+  purpose: 'alerts' | 'cursor' | 'graph-secrets' | 'graph-simulator' | 'session',
 ): Buffer {
   return Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), `opsledger:${purpose}`, 32));
 }

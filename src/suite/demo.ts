@@ -201,7 +201,9 @@ async function seedHistory(
         ? [
             {
               code: 'graph_unavailable',
-              message: 'Graph GET /deviceManagement/deviceConfigurations failed with HTTP 503 (attempt 5)',
+              // The Graph client's tries within the run's last attempt (the run made 3 attempts).
+              message: 'Graph GET /deviceManagement/deviceConfigurations failed with HTTP 503 after 5 tries',
+              attempt: 3,
             },
           ]
         : outcome === 'partially_succeeded'
@@ -210,6 +212,8 @@ async function seedHistory(
                 code: 'graph_forbidden',
                 message:
                   'appProtection: Graph GET /deviceAppManagement/managedAppPolicies failed with HTTP 403 (Forbidden)',
+                attempt: 1,
+                item: 'appProtection',
               },
             ]
           : [];

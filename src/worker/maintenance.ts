@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
 import type { OperationCatalog, OperationTypeDefinition } from '../ledger/catalog.ts';
+import type { NewRunEvent } from '../ledger/event-log.ts';
+import type { RunEventLog } from '../ledger/event-log-service.ts';
 import { runRepository as repo } from '../ledger/repository.ts';
 import type { RunRow } from '../ledger/run.ts';
 import { boundFailures } from '../shared/failures.ts';
@@ -16,6 +18,8 @@ export type ReaperDeps = {
   staleRunSeconds: number;
   now?: () => Date;
   onRunChanged?: (run: RunRow) => void;
+  /** The per-run event log: what the reaper did to a run is written there too. */
+  events?: RunEventLog | null;
 };
 
 export type ReapReport = { retried: number; failed: number; requeuedOrphans: number; failedOrphans: number };
@@ -49,6 +53,7 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
   const staleBefore = new Date(now.getTime() - deps.staleRunSeconds * 1000);
   const report: ReapReport = { retried: 0, failed: 0, requeuedOrphans: 0, failedOrphans: 0 };
   const changed: RunRow[] = [];
+  const notes: { run: RunRow; events: NewRunEvent[] }[] = [];
   await deps.database.systemTx(async (trx) => {
     for (const run of await repo.findStale(trx, staleBefore, BATCH)) {
       const def = deps.catalog.has(run.type) ? deps.catalog.get(run.type) : undefined;
@@ -61,7 +66,7 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
           run.tenant_id,
           run.id,
           { jobId: oldJob, staleBefore },
-          { outcome, failures: [{ code: 'worker_lost', message }] },
+          { outcome, failures: [{ code: 'worker_lost', message, attempt: run.attempts }] },
         );
       if (run.cancel_requested_at) {
         row = await completeLost('cancelled', 'the worker stopped before it could finish cancelling');
@@ -76,7 +81,11 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
           {
             jobId,
             failures: boundFailures([
-              { code: 'worker_lost', message: `attempt ${run.attempts} stopped heartbeating; retrying` },
+              {
+                code: 'worker_lost',
+                message: `attempt ${run.attempts} stopped heartbeating; retrying`,
+                attempt: run.attempts,
+              },
             ]),
           },
         );
@@ -92,6 +101,31 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
         await deps.queue.cancel(trx, oldJob);
         await def?.onRunWrite?.(trx, row);
         changed.push(row);
+        const lost: NewRunEvent = {
+          kind: 'attempt.reaped',
+          level: 'error',
+          attempt: run.attempts,
+          message: `attempt ${run.attempts} stopped heartbeating (last heartbeat ${run.last_heartbeat_at ? new Date(run.last_heartbeat_at).toISOString() : 'never'}); the worker is presumed lost`,
+          data: { code: 'worker_lost' },
+        };
+        const delaySeconds = def?.retryDelaySeconds ?? 0;
+        const next: NewRunEvent =
+          row.status === 'queued'
+            ? {
+                kind: 'retry.scheduled',
+                level: 'warn',
+                attempt: run.attempts,
+                message: `retry scheduled in ${delaySeconds}s as attempt ${run.attempts + 1} of ${run.max_attempts}, because worker_lost`,
+                data: { delaySeconds, reason: 'worker_lost', nextAttempt: run.attempts + 1 },
+              }
+            : {
+                kind: 'run.completed',
+                level: row.outcome === 'cancelled' ? 'info' : 'error',
+                attempt: run.attempts,
+                message: `completed: ${row.outcome} (worker_lost)`,
+                data: { outcome: row.outcome, code: 'worker_lost' },
+              };
+        notes.push({ run: row, events: [lost, next] });
       }
     }
 
@@ -114,10 +148,26 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
           { status: 'queued' },
           {
             outcome: 'failed',
-            failures: [{ code: 'job_lost', message: 'the queued job of this run was lost' }],
+            failures: [
+              { code: 'job_lost', message: 'the queued job of this run was lost', attempt: run.attempts },
+            ],
           },
         );
-        if (row) report.failedOrphans++;
+        if (row) {
+          report.failedOrphans++;
+          notes.push({
+            run: row,
+            events: [
+              {
+                kind: 'run.completed',
+                level: 'error',
+                attempt: run.attempts,
+                message: 'completed: failed (job_lost: the queued job of this run was lost)',
+                data: { outcome: 'failed', code: 'job_lost' },
+              },
+            ],
+          });
+        }
       }
       if (row) {
         await def?.onRunWrite?.(trx, row);
@@ -126,6 +176,8 @@ export async function reapStaleRuns(deps: ReaperDeps): Promise<ReapReport> {
     }
   });
   for (const row of changed) deps.onRunChanged?.(row);
+  // After the commit, best-effort: a failed event write must not undo the reaping.
+  for (const { run, events } of notes) await deps.events?.append(run.tenant_id, run.id, events);
   if (changed.length > 0) deps.logger.warn({ ...report }, 'reaped stale runs');
   return report;
 }

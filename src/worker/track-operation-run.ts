@@ -1,4 +1,5 @@
 import type { OperationCatalog } from '../ledger/catalog.ts';
+import type { RunEventLog } from '../ledger/event-log-service.ts';
 import type { RunJobData } from '../ledger/queue-port.ts';
 import {
   AttemptFailedError,
@@ -10,6 +11,7 @@ import {
 import type { OperationRunService } from '../ledger/service.ts';
 import { type FailureEntry, toFailureEntry } from '../shared/failures.ts';
 import type { Logger } from '../shared/logger.ts';
+import { NO_RUN_LOG } from '../shared/run-log.ts';
 
 export { AttemptFailedError, AttemptTimeoutError, LeaseLostError, RunCancelledError, WorkerShutdownError };
 
@@ -22,6 +24,8 @@ export type TrackDeps = {
   heartbeatMs: number;
   /** Runs in flight in this worker, so cancellation notices and shutdown can reach them. */
   active: Map<string, ActiveRun>;
+  /** The per-run event log; without it attempts log nothing there. */
+  events?: RunEventLog | null;
 };
 
 export type QueueJob = { id: string; data: RunJobData; signal?: AbortSignal };
@@ -52,6 +56,11 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
     return;
   }
   const attempt = run.attempts;
+  const log = deps.events?.forAttempt(tenantId, runId, attempt) ?? null;
+  const note = log ?? NO_RUN_LOG;
+  note.event('attempt.started', 'info', `attempt ${attempt} of ${run.max_attempts} started`, {
+    maxAttempts: run.max_attempts,
+  });
   const controller = new AbortController();
   const reason = () => controller.signal.reason as unknown;
   const timeoutMs = def.timeoutSeconds * 1000;
@@ -88,13 +97,50 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
 
   /** A failed attempt goes round again (a new job) while attempts remain, else the run fails. */
   const settleFailure = async (failure: FailureEntry): Promise<string> => {
+    note.event(
+      failure.code === 'attempt_timeout' ? 'attempt.timed_out' : 'attempt.failed',
+      'error',
+      `attempt ${attempt} failed: ${failure.message}`,
+      { code: failure.code },
+    );
     if (attempt < run.max_attempts) {
-      await service.requeue(tenantId, runId, job.id, failure);
+      const row = await service.requeue(tenantId, runId, job.id, failure);
+      if (row?.status === 'queued') {
+        const delaySeconds = def.retryDelaySeconds ?? 0;
+        note.event(
+          'retry.scheduled',
+          'warn',
+          `retry scheduled in ${delaySeconds}s as attempt ${attempt + 1} of ${run.max_attempts}, because ${failure.code}: ${failure.message}`,
+          { delaySeconds, reason: failure.code, nextAttempt: attempt + 1 },
+        );
+        return 'retrying';
+      }
+      if (row?.outcome === 'cancelled') {
+        note.event('run.completed', 'info', 'completed: cancelled (asked to stop while the attempt failed)', {
+          outcome: 'cancelled',
+        });
+        return 'cancelled';
+      }
       return 'retrying';
     }
-    await service.complete(tenantId, runId, job.id, type, { outcome: 'failed', failures: [failure] });
+    const done = await service.complete(tenantId, runId, job.id, type, {
+      outcome: 'failed',
+      failures: [failure],
+    });
+    if (done)
+      note.event('run.completed', 'error', `completed: failed after ${attempt} attempts (${failure.code})`, {
+        outcome: 'failed',
+        code: failure.code,
+      });
     return 'failed';
   };
+  const completed = (outcome: string, counts?: Record<string, number>) =>
+    note.event(
+      'run.completed',
+      outcome === 'succeeded' || outcome === 'cancelled' ? 'info' : 'warn',
+      `completed: ${outcome.replace('_', ' ')}`,
+      { outcome, ...(counts ? { counts } : {}) },
+    );
 
   let outcome = 'unknown';
   try {
@@ -105,6 +151,7 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
         signal: controller.signal,
         progress: (counts) => service.reportProgress(tenantId, runId, job.id, type, counts),
         logger: logger.child({ runId, tenantId, type, attempt }),
+        log: note,
       }),
     );
     const ended = await Promise.race([handling, abortedBy(controller.signal, AttemptTimeoutError)]);
@@ -116,7 +163,7 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
       // worker's concurrency still bounds what actually runs.
       clearInterval(beat);
       if (deps.active.get(runId)?.controller === controller) deps.active.delete(runId);
-      const failure = { code: 'attempt_timeout', message: (reason() as Error).message };
+      const failure = { code: 'attempt_timeout', message: (reason() as Error).message, attempt };
       outcome = `timeout_${await settleFailure(failure)}`;
       await handling;
       throw new AttemptFailedError(failure.code, failure.message);
@@ -126,36 +173,44 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
       const result = ended.value;
       if (why instanceof RunCancelledError) {
         outcome = 'cancelled';
-        await service.complete(tenantId, runId, job.id, type, {
-          outcome: 'cancelled',
-          counts: result?.counts,
-        });
+        if (
+          await service.complete(tenantId, runId, job.id, type, {
+            outcome: 'cancelled',
+            counts: result?.counts,
+          })
+        )
+          completed('cancelled', result?.counts);
       } else if (why instanceof LeaseLostError) {
         outcome = 'lease_lost';
       } else {
         outcome = result?.outcome ?? 'succeeded';
-        await service.complete(tenantId, runId, job.id, type, {
+        const done = await service.complete(tenantId, runId, job.id, type, {
           outcome: result?.outcome ?? 'succeeded',
           counts: result?.counts,
-          failures: result?.failures,
+          // Each entry names the attempt it belongs to, so the page and the entry agree.
+          failures: result?.failures?.map((f) => ({ ...f, attempt: f.attempt ?? attempt })),
           links: result?.links,
         });
+        if (done) completed(outcome, result?.counts);
       }
       return;
     }
     if (why instanceof RunCancelledError) {
       outcome = 'cancelled';
-      await service.complete(tenantId, runId, job.id, type, { outcome: 'cancelled' });
+      if (await service.complete(tenantId, runId, job.id, type, { outcome: 'cancelled' }))
+        completed('cancelled');
       return;
     }
     if (why instanceof LeaseLostError) {
       outcome = 'lease_lost';
       return;
     }
-    const failure =
-      why instanceof WorkerShutdownError
+    const failure: FailureEntry = {
+      ...(why instanceof WorkerShutdownError
         ? { code: 'worker_shutdown', message: 'the worker stopped during this attempt' }
-        : toFailureEntry(ended.error, 'handler_error');
+        : toFailureEntry(ended.error, 'handler_error')),
+      attempt,
+    };
     outcome = await settleFailure(failure);
     // The queue keeps what is thrown; only the redacted entry may reach it.
     throw new AttemptFailedError(failure.code, failure.message);
@@ -168,6 +223,8 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
       { runId, tenantId, type, attempt, durationMs: Math.round(performance.now() - startedAt), outcome },
       'operation attempt finished',
     );
+    // Best-effort and bounded: the events of this attempt are written before the job is done.
+    await log?.close();
   }
 }
 

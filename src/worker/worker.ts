@@ -2,6 +2,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Database } from '../db/database.ts';
 import type { OperationCatalog } from '../ledger/catalog.ts';
 import type { RunChangeFeed } from '../ledger/change-feed.ts';
+import type { RunEventLog } from '../ledger/event-log-service.ts';
 import type { RunRow } from '../ledger/run.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -41,6 +42,8 @@ export type WorkerDeps = {
   schedules?: { fireDue(): Promise<unknown> } | null;
   /** Seconds between passes of the mirror check of the types that have one (default 60). */
   mirrorCheckSeconds?: number;
+  /** The per-run event log the tracker and the reaper write to. */
+  events?: RunEventLog | null;
 };
 
 /** pg-boss's least heartbeat: a reaper job whose process died is failed this long after. */
@@ -97,7 +100,14 @@ export class RunWorker {
         if (!job) return;
         try {
           await trackOperationRun(
-            { service: d.service, catalog: d.catalog, logger: d.logger, heartbeatMs, active: this.#active },
+            {
+              service: d.service,
+              catalog: d.catalog,
+              logger: d.logger,
+              heartbeatMs,
+              active: this.#active,
+              events: d.events,
+            },
             job,
           );
         } finally {
@@ -114,6 +124,7 @@ export class RunWorker {
         logger: d.logger,
         staleRunSeconds: d.staleRunSeconds,
         onRunChanged: d.onRunChanged,
+        events: d.events,
       });
     });
     await d.boss.work(PRUNER_QUEUE, async () => {

@@ -3,6 +3,7 @@ import { isUuid } from '../../shared/ids.ts';
 import { ApiClient, resolveTenant, tenantOfRun, tenantPath } from '../api-client.ts';
 import { type Command, type CommandContext, type OptionValues, UsageError } from '../command.ts';
 import { duration, parseInputs, table, when } from '../format.ts';
+import { followRunEvents, LOG_OPTIONS, printRunLog } from '../run-events.ts';
 
 /**
  * `opsledger runs …`: list, view, start, watch, cancel and retry runs on a server over its HTTP API,
@@ -112,15 +113,16 @@ export const runsListCommand: Command = {
 
 export const runsViewCommand: Command = {
   name: 'runs view',
-  summary: 'Shows one run: status, outcome, counts and failures',
-  usage: `runs view ID ${CLIENT_USAGE} [--json]`,
-  options: { ...CLIENT_OPTIONS, json: { type: 'boolean' } },
+  summary: 'Shows one run: status, outcome, counts and failures (--log: and its events)',
+  usage: `runs view ID ${CLIENT_USAGE} [--json] [--log]`,
+  options: { ...CLIENT_OPTIONS, json: { type: 'boolean' }, ...LOG_OPTIONS },
   positionals: { min: 1, max: 1 },
   async run(ctx, values, positionals) {
     const { client, id, base } = await oneRun(values, positionals);
     const run = await client.get<Run>(`${base}/${id}`);
     if (values.json) ctx.out(JSON.stringify(run, null, 2));
     else printRun(ctx, run);
+    if (values.log && !values.json) await printRunLog(ctx, client, base, id);
     return 0;
   },
 };
@@ -221,6 +223,14 @@ export const runsWatchCommand: Command = {
       if (run.status === 'completed') finish(run);
     };
     const recheck = async () => show(await client.get<Run>(`${base}/${id}`));
+    // The run's events, as they are written, each on its own line.
+    const events = await followRunEvents(
+      client,
+      base,
+      id,
+      (line) => (ctx.interactive && ctx.write ? ctx.write(`\r\x1b[2K${line}\n${last}`) : ctx.out(line)),
+      abort.signal,
+    );
     // Subscribe first, then read the run: a change between the two is then never missed.
     const stream = await client.stream(
       `${base}/stream`,
@@ -249,6 +259,8 @@ export const runsWatchCommand: Command = {
         }),
         ctx.stopSignal.then(() => null),
       ]);
+      // The last events (the run's completion) are written as it completes: let them arrive.
+      if (run) await Promise.race([events.completed, events.ended, new Promise((r) => setTimeout(r, 3000))]);
       if (ctx.interactive && ctx.write) ctx.write('\n');
       if (!run) {
         process.stderr.write(`stopped watching; run ${id} carries on\n`);

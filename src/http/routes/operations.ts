@@ -181,7 +181,9 @@ export function registerOperationRoutes(
         response: { 200: Type.Object({ run: Type.Ref('Run') }), ...problems(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => ({ run: await service.cancel(request.params.tenantId, request.params.runId) }),
+    async (request) => ({
+      run: await service.cancel(request.params.tenantId, request.params.runId, initiatorOf(caller(request))),
+    }),
   );
 
   app.post(

@@ -53,7 +53,7 @@ export function backupCreateType(deps: SuiteTypeDeps): OperationTypeDefinition<B
     async handler(ctx) {
       const { tenantId } = ctx.run;
       const scope = normalizeScope(ctx.inputs.scope);
-      const client = await deps.connections.clientFor(tenantId);
+      const client = await deps.connections.clientFor(tenantId, { log: ctx.log });
       const items = await snapshotFamilies(client, scope, ctx.signal);
       ctx.signal.throwIfAborted();
       const set = await deps.database.tenantTx(tenantId, (trx) =>

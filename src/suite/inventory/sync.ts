@@ -43,7 +43,7 @@ export function inventorySyncType(deps: SuiteTypeDeps): OperationTypeDefinition<
     async handler(ctx) {
       const { tenantId } = ctx.run;
       const scope = normalizeScope(ctx.inputs.scope);
-      const client = await deps.connections.clientFor(tenantId);
+      const client = await deps.connections.clientFor(tenantId, { log: ctx.log });
       const counts = { created: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0 };
       const failures: FailureEntry[] = [];
       for (const family of scope) {
@@ -54,9 +54,13 @@ export function inventorySyncType(deps: SuiteTypeDeps): OperationTypeDefinition<
         } catch (err) {
           if (ctx.signal.aborted) throw ctx.signal.reason;
           const entry = toFailureEntry(err, 'graph_error');
-          failures.push({ code: entry.code, message: `${family}: ${entry.message}` });
+          failures.push({ code: entry.code, message: `${family}: ${entry.message}`, item: family });
           counts.failed++;
           ctx.logger.warn({ family, code: entry.code }, 'inventory family could not be read');
+          ctx.log.event('item.failed', 'error', `${family} could not be read: ${entry.message}`, {
+            item: family,
+            code: entry.code,
+          });
           continue;
         }
         const result = await deps.database.tenantTx(tenantId, (trx) =>
@@ -68,6 +72,13 @@ export function inventorySyncType(deps: SuiteTypeDeps): OperationTypeDefinition<
         counts.deleted += result.deleted;
         counts.failed += fetched.invalid;
         await ctx.progress(counts);
+        ctx.log.milestone(`${family}: ${fetched.items.length} policies read`, {
+          item: family,
+          created: result.created,
+          updated: result.updated,
+          unchanged: result.unchanged,
+          deleted: result.deleted,
+        });
       }
       if (failures.length === scope.length) {
         const err = new Error(`no policy family could be read: ${failures.map((f) => f.message).join('; ')}`);

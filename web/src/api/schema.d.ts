@@ -5633,6 +5633,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AlertTarget: {
+            /** Format: date-time */
+            createdAt: string;
+            enabled: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "webhook";
+            /** @description also alert on a run still active this many minutes after it was created */
+            longerThanMinutes: number | null;
+            name: string;
+            outcomes: ("failed" | "partially_succeeded")[];
+            /** @description operation types it alerts on; empty: all */
+            types: string[];
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description masked: scheme, host and the first path segment */
+            url: string;
+        };
         /** @description RFC 9457 problem details */
         Problem: {
             detail: string;
@@ -5661,8 +5680,23 @@ export interface components {
                 detectedAt: string;
             } | null;
             durationMs: number | null;
-            failureSummary: {
+            /** @description every failure the run reported, grouped by code, most frequent first */
+            failureGroups: {
                 code: string;
+                /** Format: int64 */
+                count: number;
+            }[];
+            failureSummary: {
+                /**
+                 * Format: int64
+                 * @description the attempt of the run it belongs to
+                 */
+                attempt?: number;
+                /** @description a stable code, e.g. graph_forbidden */
+                code: string;
+                /** @description the item it concerns (a policy family, an item id) */
+                item?: string;
+                /** @description the full redacted message, up to 4,000 characters */
                 message: string;
             }[];
             /** Format: uuid */
@@ -5690,6 +5724,29 @@ export interface components {
             tenantId: string;
             type: string;
             typeLabel: string;
+        };
+        RunEvent: {
+            /** Format: date-time */
+            at: string;
+            /**
+             * Format: int64
+             * @description the attempt of the run it belongs to (0: before the first)
+             */
+            attempt: number;
+            /** @description small structured data, redacted */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Format: uuid */
+            id: string;
+            /** @description attempt.started, attempt.failed, attempt.timed_out, attempt.reaped, retry.scheduled, run.cancel_requested, run.completed, graph.throttled, graph.retry, item.failed, progress, log, events.dropped, … */
+            kind: string;
+            /** @enum {unknown} */
+            level: "info" | "warn" | "error";
+            /** @description redacted, up to 4,000 characters */
+            message: string;
+            /** Format: uuid */
+            runId: string;
         };
         Schedule: {
             /** Format: date-time */

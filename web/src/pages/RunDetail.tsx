@@ -24,6 +24,7 @@ import { applyRunEvent } from '../api/stream.ts';
 import { DivergenceNotice } from '../components/DivergenceNotice.tsx';
 import { AnchorLink } from '../components/links.tsx';
 import { RunBadges } from '../components/RunBadges.tsx';
+import { RunEvents } from '../components/RunEvents.tsx';
 import { durationOf } from '../components/RunsTable.tsx';
 import { exact, RelativeTime } from '../components/Time.tsx';
 import { runRoute } from '../router.tsx';
@@ -327,7 +328,7 @@ export function RunDetailPage() {
           <Stack gap="xs">
             {run.failureSummary.map((f, i) => (
               // biome-ignore lint/suspicious/noArrayIndexKey: failures are a fixed list; codes may repeat
-              <Alert key={`${f.code}-${i}`} color="red.9" variant="light" title={f.code}>
+              <Alert key={`${f.code}-${i}`} color="red.9" variant="light" title={failureTitle(f)}>
                 <Text size="sm" style={{ overflowWrap: 'anywhere' }}>
                   {f.message}
                 </Text>
@@ -336,6 +337,12 @@ export function RunDetailPage() {
           </Stack>
         </Paper>
       )}
+      <RunEvents tenantId={run.tenantId} runId={run.id} />
     </Stack>
   );
+}
+
+/** A failure's code, the item it concerns and the attempt it belongs to. */
+function failureTitle(f: Run['failureSummary'][number]): string {
+  return `${f.code}${f.item ? ` · ${f.item}` : ''}${f.attempt ? ` (attempt ${f.attempt})` : ''}`;
 }

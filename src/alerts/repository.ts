@@ -1,0 +1,177 @@
+import { type Insertable, sql } from 'kysely';
+import type { Trx } from '../db/database.ts';
+import type { NotificationDeliveriesTable, NotificationTargetsTable } from './tables.ts';
+
+/** All SQL of alerts. Tenant id is a required argument and a WHERE of every tenant statement. */
+export const alertRepository = {
+  listTargets(trx: Trx, tenantId: string) {
+    return trx
+      .selectFrom('notification_targets')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .orderBy('created_at')
+      .limit(100)
+      .execute();
+  },
+
+  getTarget(trx: Trx, tenantId: string, id: string) {
+    return trx
+      .selectFrom('notification_targets')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  },
+
+  countTargets(trx: Trx, tenantId: string) {
+    return trx
+      .selectFrom('notification_targets')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirstOrThrow()
+      .then((r) => Number(r.n));
+  },
+
+  insertTarget(trx: Trx, row: Insertable<NotificationTargetsTable>) {
+    return trx.insertInto('notification_targets').values(row).returningAll().executeTakeFirstOrThrow();
+  },
+
+  updateTarget(
+    trx: Trx,
+    tenantId: string,
+    id: string,
+    patch: Partial<
+      Pick<NotificationTargetsTable, 'name' | 'url_encrypted' | 'url_display' | 'longer_than_minutes'>
+    > & {
+      types?: string[];
+      outcomes?: ('failed' | 'partially_succeeded')[];
+      enabled?: boolean;
+    },
+  ) {
+    return trx
+      .updateTable('notification_targets')
+      .set({ ...patch, updated_at: sql`now()` })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+  },
+
+  deleteTarget(trx: Trx, tenantId: string, id: string) {
+    return trx
+      .deleteFrom('notification_targets')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .returning('id')
+      .executeTakeFirst();
+  },
+
+  /** Inserts the delivery unless one with its key exists: the one place "at most once" is decided. */
+  insertDeliveryOnce(trx: Trx, row: Insertable<NotificationDeliveriesTable>) {
+    return trx
+      .insertInto('notification_deliveries')
+      .values(row)
+      .onConflict((oc) => oc.columns(['tenant_id', 'idempotency_key']).doNothing())
+      .returning(['id'])
+      .executeTakeFirst();
+  },
+
+  getDelivery(trx: Trx, tenantId: string, id: string) {
+    return trx
+      .selectFrom('notification_deliveries')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+  },
+
+  recordAttempt(
+    trx: Trx,
+    tenantId: string,
+    deliveryId: string,
+    attempt: {
+      id: string;
+      attempt: number;
+      statusCode: number | null;
+      excerpt: string | null;
+      error: string | null;
+      durationMs: number;
+      final: 'delivered' | 'failed' | null;
+    },
+  ) {
+    return Promise.all([
+      trx
+        .insertInto('notification_delivery_attempts')
+        .values({
+          tenant_id: tenantId,
+          id: attempt.id,
+          delivery_id: deliveryId,
+          attempt: attempt.attempt,
+          status_code: attempt.statusCode,
+          response_excerpt: attempt.excerpt,
+          error: attempt.error,
+          duration_ms: attempt.durationMs,
+        })
+        .execute(),
+      trx
+        .updateTable('notification_deliveries')
+        .set({
+          attempts: attempt.attempt,
+          last_status_code: attempt.statusCode,
+          last_error: attempt.error,
+          ...(attempt.final ? { status: attempt.final, completed_at: sql`now()` } : {}),
+        })
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', deliveryId)
+        .execute(),
+    ]);
+  },
+
+  listDeliveries(trx: Trx, tenantId: string, targetId: string, limit: number) {
+    return trx
+      .selectFrom('notification_deliveries')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('target_id', '=', targetId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+  },
+
+  attemptsOf(trx: Trx, tenantId: string, deliveryIds: string[]) {
+    if (deliveryIds.length === 0) return Promise.resolve([]);
+    return trx
+      .selectFrom('notification_delivery_attempts')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('delivery_id', 'in', deliveryIds)
+      .orderBy('at')
+      .orderBy('attempt')
+      .execute();
+  },
+
+  /** Enabled targets with a duration rule, across tenants (the sweep's system-scope scan). */
+  longRunningRules(trx: Trx) {
+    return trx
+      .selectFrom('notification_targets')
+      .select(['tenant_id', 'id', 'types', 'longer_than_minutes'])
+      .where('enabled', '=', true)
+      .where('longer_than_minutes', 'is not', null)
+      .limit(1000)
+      .execute();
+  },
+
+  /** The tenant's runs still active past a number of minutes (for one target's duration rule). */
+  longRunning(trx: Trx, tenantId: string, minutes: number, types: string[]) {
+    let q = trx
+      .selectFrom('operation_runs')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('status', '<>', 'completed')
+      .where('created_at', '<', sql<Date>`now() - make_interval(mins => ${minutes})`);
+    if (types.length > 0) q = q.where('type', 'in', types);
+    return q.limit(100).execute();
+  },
+};
