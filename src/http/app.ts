@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -6,7 +6,6 @@ import swagger from '@fastify/swagger';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
-  type FastifyRequest,
   LogController,
 } from 'fastify';
 import type { CredentialService } from '../access/credentials.ts';
@@ -16,7 +15,8 @@ import type { ScheduleService } from '../ledger/schedules.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Config } from '../main/config.ts';
 import type { Logger } from '../shared/logger.ts';
-import { installAuth, SESSION_COOKIE } from './auth.ts';
+import { installAuth } from './auth.ts';
+import { budgetKey, createBudgets } from './budgets.ts';
 import type { Metrics } from './metrics.ts';
 import { completeOpenApi } from './openapi-bounds.ts';
 import { installErrorHandling, problem, SECURITY_HEADERS, sendProblem } from './problem.ts';
@@ -61,9 +61,9 @@ export type HttpOptions = {
     loginPerMinute?: number;
     /** Failed sign-ins per email address per 15 minutes. */
     loginFailuresPerEmail?: number;
-    /** Requests per caller (token, session or else address) per minute, on every route. */
+    /** Requests per caller (the authenticated user, else the client address) per minute, on every route. */
     requestsPerMinute?: number;
-    /** Starts (and retries) per caller per minute. */
+    /** Starts of runs and restores (and their retries) per caller per minute, on one budget. */
     startsPerMinute?: number;
     bodyBytes?: number;
     /** Open event streams per user, per tenant and per process (429 beyond). */
@@ -77,15 +77,6 @@ export type HttpOptions = {
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
-/** The caller a request claims to be, before it is authenticated: its token or session, else its address. */
-function callerKey(request: FastifyRequest): string {
-  const presented = request.headers.authorization ?? request.cookies?.[SESSION_COOKIE];
-  if (typeof presented === 'string' && presented.length > 0) {
-    return `cred:${createHash('sha256').update(presented).digest('base64url').slice(0, 22)}`;
-  }
-  return `addr:${request.ip}`;
-}
 
 /** A hop count trusts that many proxies nearest to us; the rest of the chain is the client's to write. */
 function trustProxyOption(setting: false | number | string[]) {
@@ -192,15 +183,19 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   });
   await app.register(helmet, { global: true });
   await app.register(cookie);
-  // One budget per caller on every route (its headers tell the caller where it stands); sign-in and
-  // starts have tighter ones of their own.
+  // One budget per caller on every route (its headers tell the caller where it stands); sign-in has
+  // a tighter one of its own and starts draw on a start budget as well. The route hook that charges
+  // it runs after authentication, so the caller is the user the credential proved, not the
+  // credential as spelled (see budgetKey).
   await app.register(rateLimit, {
     global: true,
     max: limits.requestsPerMinute,
     timeWindow: 60_000,
-    keyGenerator: callerKey,
+    keyGenerator: budgetKey,
   });
-  installAuth(app, { access, credentials });
+  const budgets = createBudgets(app, { startsPerMinute: limits.startsPerMinute });
+  installAuth(app, { access, credentials, chargeRefusal: budgets.chargeRefusal });
+  app.addHook('onRequest', budgets.checkStarts);
 
   registerSystemRoutes(app, {
     readiness: services.readiness,
@@ -215,7 +210,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     streams,
   });
   registerTenantRoutes(app, { access, catalog: services.catalog, streams });
-  registerOperationRoutes(app, { service: services.runs, startsPerMinute: limits.startsPerMinute });
+  registerOperationRoutes(app, { service: services.runs });
   if (services.schedules) registerScheduleRoutes(app, { schedules: services.schedules });
   registerStreamRoute(app, {
     hub,

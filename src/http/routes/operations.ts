@@ -61,13 +61,10 @@ const StatsSchema = Type.Object({
   ),
 });
 
-export type OperationRouteOptions = { service: OperationRunService; startsPerMinute: number };
+export type OperationRouteOptions = { service: OperationRunService };
 
 /** The ledger's runs per tenant: thin handlers over OperationRunService, gated by route config. */
-export function registerOperationRoutes(
-  root: FastifyInstance,
-  { service, startsPerMinute }: OperationRouteOptions,
-) {
+export function registerOperationRoutes(root: FastifyInstance, { service }: OperationRouteOptions) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const base = '/api/v1/tenants/:tenantId/operations';
 
@@ -139,11 +136,7 @@ export function registerOperationRoutes(
     {
       config: {
         tenant: 'operate',
-        rateLimit: {
-          max: startsPerMinute,
-          timeWindow: 60_000,
-          keyGenerator: (request) => `start:${request.principal?.userId ?? request.ip}`,
-        },
+        starts: true,
       },
       schema: {
         summary: 'Start a run (or get the identical active one)',
@@ -189,11 +182,7 @@ export function registerOperationRoutes(
     {
       config: {
         tenant: 'operate',
-        rateLimit: {
-          max: startsPerMinute,
-          timeWindow: 60_000,
-          keyGenerator: (request) => `retry:${request.principal?.userId ?? request.ip}`,
-        },
+        starts: true,
       },
       schema: {
         summary: 'Start a new run from a failed, partial or cancelled one',
