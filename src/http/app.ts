@@ -3,11 +3,7 @@ import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { CredentialService } from '../access/credentials.ts';
 import type { AccessService } from '../access/service.ts';
 import type { OperationCatalog } from '../ledger/catalog.ts';
@@ -17,9 +13,11 @@ import type { Config } from '../main/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import { installAuth } from './auth.ts';
 import { budgetKey, createBudgets } from './budgets.ts';
+import { clientErrorHandler } from './client-errors.ts';
 import type { Metrics } from './metrics.ts';
 import { completeOpenApi } from './openapi-bounds.ts';
 import { installErrorHandling, problem, SECURITY_HEADERS, sendProblem } from './problem.ts';
+import { trustProxyOption } from './proxy-trust.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
@@ -78,12 +76,6 @@ export type HttpOptions = {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-/** A hop count trusts that many proxies nearest to us; the rest of the chain is the client's to write. */
-function trustProxyOption(setting: false | number | string[]) {
-  if (typeof setting === 'number') return (_address: string, hop: number) => hop < setting;
-  return setting;
-}
-
 /** The HTTP application: API, health, metrics and (later) the UI, on one Fastify instance. */
 export async function buildHttpApp(services: HttpServices, options: HttpOptions = {}): Promise<HttpApp> {
   const { access, credentials, metrics, hub } = services;
@@ -102,12 +94,19 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     // One line per request, written below from plain values: the process logger redacts every
     // argument, which would reduce Fastify's raw request objects to nothing.
     logController: new LogController({ disableRequestLogging: true }),
-    // A caller's (or proxy's) request id is kept when it is harmless, so logs join up across hops.
+    // The request id is always ours: a client-sent `x-request-id` could otherwise make its log lines
+    // pass for another request's. A harmless one is logged beside ours, so logs still join up
+    // across hops.
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    genReqId: () => randomUUID(),
+    childLoggerFactory: (logger, bindings, opts, raw) => {
+      const given = raw.headers['x-request-id'];
+      const clientRequestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : undefined;
+      return logger.child(clientRequestId ? { ...bindings, clientRequestId } : bindings, opts);
     },
+    // What the HTTP parser refuses (headers over the limit, a malformed request) is answered
+    // before any hook runs: with the same security headers, written raw.
+    clientErrorHandler,
     // No coercion: a body's `[false]` is not the string "false". Query values stay strings and
     // their schemas say so; unknown properties are refused rather than silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

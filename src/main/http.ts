@@ -4,6 +4,7 @@ import { AccessService } from '../access/service.ts';
 import { pendingMigrations } from '../db/migrator.ts';
 import { buildHttpApp, type HttpApp, type HttpOptions } from '../http/app.ts';
 import { createMetrics } from '../http/metrics.ts';
+import { trustProxyWarnings } from '../http/proxy-trust.ts';
 import type { Readiness } from '../http/routes/system.ts';
 import { RunStreamHub } from '../http/stream-hub.ts';
 import { deriveKey } from '../shared/secret-key.ts';
@@ -23,6 +24,7 @@ export type ServerOptions = HttpOptions & {
  */
 export async function createHttpServer(ledger: Opsledger, options: ServerOptions = {}): Promise<HttpApp> {
   const { database } = ledger;
+  for (const warning of trustProxyWarnings(ledger.config.trustProxy)) ledger.logger.warn(warning);
   const access = new AccessService({ database });
   const credentials = new CredentialService({
     database,

@@ -5,6 +5,7 @@ import type { CredentialService } from '../../access/credentials.ts';
 import type { AccessService } from '../../access/service.ts';
 import type { OperationRunService } from '../../ledger/service.ts';
 import { authenticate } from '../auth.ts';
+import { SECURITY_HEADERS } from '../problem.ts';
 import { problems, TenantParams } from '../schemas.ts';
 import type { RunStreamHub } from '../stream-hub.ts';
 import type { StreamRegistry } from '../stream-registry.ts';
@@ -84,6 +85,7 @@ export function registerStreamRoute(
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
+        ...SECURITY_HEADERS,
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',
