@@ -6,7 +6,8 @@
 // With DATABASE_URL it creates a database of its own on that server (dropped at the end) and runs
 // every phase; without it, only the embedded phase. Progress goes to stderr; stdout gets the
 // summary and, with --json, one JSON object as its last line. Phases and what they measure:
-// bench/generate.ts, bench/api.ts, bench/prune.ts, bench/lifecycle-core.ts, bench/embedded.ts.
+// bench/generate.ts, bench/api.ts, bench/prune.ts, bench/lifecycle-core.ts, bench/noisy.ts,
+// bench/embedded.ts.
 import { parseArgs } from 'node:util';
 import { type EmbeddedResult, embeddedPhase } from './embedded.ts';
 import { FULL_PLAN, planFor, QUICK_PLAN } from './generate.ts';
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     'lifecycle-runs': { type: 'string' },
     'embedded-rows': { type: 'string' },
+    /** Runs of the noisy neighbour's tenant (issue 19); 0 skips the case. */
+    'noisy-runs': { type: 'string' },
     'skip-embedded': { type: 'boolean', default: false },
     'skip-postgres': { type: 'boolean', default: false },
   },
@@ -54,6 +57,7 @@ if (adminUrl && !values['skip-postgres']) {
     largeConnections: quick ? [10] : [10, 50],
     lifecycleRuns,
     lifecycleRounds: rounds,
+    noisyRuns: num(values['noisy-runs'], 300_000),
   });
 } else if (!adminUrl) {
   log('no DATABASE_URL: PostgreSQL phases skipped, embedded only');

@@ -14,6 +14,8 @@ ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_secret_hash_check CHECK ((secret_hash ~ '^[0-9a-f]{64}$'::text));
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
 CREATE INDEX api_tokens_user_idx ON public.api_tokens USING btree (user_id, created_at DESC);
+CREATE TRIGGER api_tokens_access_deleted AFTER DELETE ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION opsledger_access_changed();
+CREATE TRIGGER api_tokens_access_revoked AFTER UPDATE OF revoked_at ON public.api_tokens FOR EACH ROW WHEN (((old.revoked_at IS NULL) AND (new.revoked_at IS NOT NULL))) EXECUTE FUNCTION opsledger_access_changed();
 
 CREATE TABLE backup_items (
   tenant_id uuid NOT NULL,
@@ -177,9 +179,28 @@ ALTER TABLE memberships ADD CONSTRAINT memberships_role_check CHECK ((role = ANY
 ALTER TABLE memberships ADD CONSTRAINT memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 ALTER TABLE memberships ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
 CREATE INDEX memberships_user_idx ON public.memberships USING btree (user_id);
+CREATE TRIGGER memberships_access_removed AFTER DELETE ON public.memberships FOR EACH ROW EXECUTE FUNCTION opsledger_access_changed();
+CREATE TRIGGER memberships_access_role AFTER UPDATE OF role ON public.memberships FOR EACH ROW WHEN ((old.role IS DISTINCT FROM new.role)) EXECUTE FUNCTION opsledger_access_changed();
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON memberships FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
+
+CREATE TABLE operation_run_daily_stats (
+  tenant_id uuid NOT NULL,
+  day date NOT NULL,
+  type text NOT NULL,
+  pending integer NOT NULL DEFAULT 0,
+  succeeded integer NOT NULL DEFAULT 0,
+  partially_succeeded integer NOT NULL DEFAULT 0,
+  failed integer NOT NULL DEFAULT 0,
+  cancelled integer NOT NULL DEFAULT 0,
+  durations integer[] NOT NULL DEFAULT '{}'::integer[]
+);
+ALTER TABLE operation_run_daily_stats ADD CONSTRAINT operation_run_daily_stats_pkey PRIMARY KEY (tenant_id, day, type);
+ALTER TABLE operation_run_daily_stats ADD CONSTRAINT operation_run_daily_stats_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
+ALTER TABLE operation_run_daily_stats ENABLE ROW LEVEL SECURITY;
+ALTER TABLE operation_run_daily_stats FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON operation_run_daily_stats FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE operation_runs (
   id uuid NOT NULL,
@@ -235,6 +256,9 @@ CREATE INDEX operation_runs_queued_idx ON public.operation_runs USING btree (cre
 CREATE INDEX operation_runs_retry_of_idx ON public.operation_runs USING btree (tenant_id, retry_of_run_id) WHERE (retry_of_run_id IS NOT NULL);
 CREATE UNIQUE INDEX operation_runs_source_key ON public.operation_runs USING btree (tenant_id, source_type, source_id) WHERE (source_type IS NOT NULL);
 CREATE INDEX operation_runs_type_idx ON public.operation_runs USING btree (tenant_id, type, created_at DESC, id DESC);
+CREATE TRIGGER operation_run_daily_stats_delete AFTER DELETE ON public.operation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_daily_stats_apply();
+CREATE TRIGGER operation_run_daily_stats_insert AFTER INSERT ON public.operation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_daily_stats_apply();
+CREATE TRIGGER operation_run_daily_stats_update AFTER UPDATE ON public.operation_runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_daily_stats_apply();
 CREATE TRIGGER operation_runs_guard BEFORE UPDATE ON public.operation_runs FOR EACH ROW EXECUTE FUNCTION operation_runs_guard();
 CREATE TRIGGER operation_runs_notify_delete AFTER DELETE ON public.operation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 CREATE TRIGGER operation_runs_notify_insert AFTER INSERT ON public.operation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
@@ -355,6 +379,7 @@ ALTER TABLE sessions ADD CONSTRAINT sessions_secret_hash_check CHECK ((secret_ha
 ALTER TABLE sessions ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
 CREATE INDEX sessions_expires_idx ON public.sessions USING btree (expires_at);
 CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id);
+CREATE TRIGGER sessions_access_changed AFTER DELETE ON public.sessions FOR EACH ROW EXECUTE FUNCTION opsledger_access_changed();
 
 CREATE TABLE tenant_binding_key (
   id boolean NOT NULL DEFAULT true,
@@ -417,10 +442,16 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
    FROM memberships m
   WHERE ((m.user_id = users.id) AND (m.tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))))));
 
+-- function operation_run_daily_stats_apply()
+-- function operation_run_daily_stats_rebuild(tenant uuid)
+-- function operation_run_duration_bucket(started timestamp with time zone, completed timestamp with time zone)
+-- function operation_run_histogram(buckets integer[], counts bigint[])
+-- function operation_run_histogram_add(a integer[], b integer[])
 -- function operation_runs_announce(r operation_runs)
 -- function operation_runs_digest(r operation_runs)
 -- function operation_runs_guard()
 -- function operation_runs_notify()
+-- function opsledger_access_changed()
 -- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid)
 -- function opsledger_mirror_identity(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text)
 -- function opsledger_note_run_pruned()

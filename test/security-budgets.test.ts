@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { TenantConcurrency } from '../src/http/expensive-reads.ts';
 import { createHttpServer } from '../src/main/http.ts';
 import { type ApiHarness, startApiHarness, type TestUser } from './helpers/api-app.ts';
 import { type HandlerLog, testTaskType } from './helpers/test-types.ts';
@@ -21,7 +22,11 @@ afterAll(async () => {
   await h?.stop();
 });
 
-async function strictApp(limits: { requestsPerMinute?: number; startsPerMinute?: number }) {
+async function strictApp(limits: {
+  requestsPerMinute?: number;
+  startsPerMinute?: number;
+  expensiveReadsPerTenant?: number;
+}) {
   const app = await createHttpServer(h.ledger, {
     suite: true,
     limits: { loginPerMinute: 1000, requestsPerMinute: 1000, startsPerMinute: 1000, ...limits },
@@ -150,5 +155,81 @@ describe('budgets keyed on who, not on how it is spelled', () => {
       headers: { authorization: `Bearer ${u.token}` },
     });
     expect(list.statusCode).toBe(200);
+  });
+});
+
+describe('expensive reads: a concurrency limit per tenant', () => {
+  it('counts places per tenant and gives each back once', () => {
+    const gate = new TenantConcurrency(2);
+    const a1 = gate.tryEnter('a')!;
+    const a2 = gate.tryEnter('a')!;
+    expect(gate.tryEnter('a')).toBeNull();
+    expect(gate.tryEnter('b')).not.toBeNull();
+    a1();
+    a1(); // idempotent: a double release frees no extra place
+    expect(gate.inFlight('a')).toBe(1);
+    const a3 = gate.tryEnter('a');
+    expect(a3).not.toBeNull();
+    expect(gate.tryEnter('a')).toBeNull();
+    a2();
+    a3!();
+    expect(gate.inFlight('a')).toBe(0);
+  });
+
+  it('answers 429 with Retry-After to one tenant’s burst of statistics, searches and deep pages, not to another tenant', async () => {
+    const app = await strictApp({ expensiveReadsPerTenant: 2 });
+    const other = await h.ledger.createTenant('Quiet neighbour');
+    const noisy = await h.user('noisy', { [tenant]: 'viewer' });
+    const quiet = await h.user('quiet', { [other]: 'viewer' });
+    const base = `/api/v1/tenants/${tenant}/operations`;
+    const burst = await Promise.all(
+      Array.from({ length: 24 }, (_, i) =>
+        app.inject({
+          url:
+            i % 3 === 0
+              ? `${base}/stats?window=30d`
+              : i % 3 === 1
+                ? `${base}?q=0190`
+                : `${base}/stats?window=24h`,
+          headers: { authorization: `Bearer ${noisy.token}` },
+        }),
+      ).concat(
+        // The other tenant's statistics and list, in the middle of the burst.
+        app.inject({
+          url: `/api/v1/tenants/${other}/operations/stats?window=30d`,
+          headers: { authorization: `Bearer ${quiet.token}` },
+        }),
+        app.inject({
+          url: `/api/v1/tenants/${other}/operations`,
+          headers: { authorization: `Bearer ${quiet.token}` },
+        }),
+      ),
+    );
+    const mine = burst.slice(0, 24);
+    const refused = mine.filter((r) => r.statusCode === 429);
+    expect(mine.filter((r) => r.statusCode === 200).length).toBeGreaterThanOrEqual(2);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(mine.every((r) => r.statusCode === 200 || r.statusCode === 429)).toBe(true);
+    for (const r of refused) {
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      expect(r.json()).toMatchObject({ status: 429, title: 'Too Many Requests' });
+    }
+    expect(burst.slice(24).map((r) => r.statusCode)).toEqual([200, 200]);
+    // Every place was given back: the tenant's reads go through again, one at a time.
+    expect(app.opsledger.expensiveReads.inFlight(tenant)).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      const r = await app.inject({
+        url: `${base}/stats?window=7d`,
+        headers: { authorization: `Bearer ${noisy.token}` },
+      });
+      expect(r.statusCode).toBe(200);
+    }
+    // A first page is cheap and never limited.
+    const firstPages = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        app.inject({ url: base, headers: { authorization: `Bearer ${noisy.token}` } }),
+      ),
+    );
+    expect(firstPages.map((r) => r.statusCode)).toEqual(Array(8).fill(200));
   });
 });

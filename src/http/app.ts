@@ -14,6 +14,7 @@ import type { Logger } from '../shared/logger.ts';
 import { installAuth } from './auth.ts';
 import { budgetKey, createBudgets } from './budgets.ts';
 import { clientErrorHandler } from './client-errors.ts';
+import { installExpensiveReads, type TenantConcurrency } from './expensive-reads.ts';
 import type { Metrics } from './metrics.ts';
 import { completeOpenApi } from './openapi-bounds.ts';
 import { installErrorHandling, problem, SECURITY_HEADERS, sendProblem } from './problem.ts';
@@ -29,7 +30,7 @@ import { type Readiness, registerSystemRoutes } from './routes/system.ts';
 import { registerTenantRoutes } from './routes/tenants.ts';
 import { Problem, RunSchema } from './schemas.ts';
 import type { RunStreamHub } from './stream-hub.ts';
-import { type StreamLimits, StreamRegistry } from './stream-registry.ts';
+import { type AccessChangeSource, type StreamLimits, StreamRegistry } from './stream-registry.ts';
 import { installUi } from './ui.ts';
 
 /** What the HTTP layer is given: services built by the composition root (src/main), never built here. */
@@ -43,6 +44,8 @@ export type HttpServices = {
   access: AccessService;
   credentials: CredentialService;
   hub: RunStreamHub;
+  /** Notices that a credential or membership ended in any process (open streams re-check). */
+  accessChanges?: AccessChangeSource | null;
   metrics: Metrics;
   readiness: () => Promise<Readiness>;
   /** The restore domain; its routes exist only when it is given. */
@@ -64,6 +67,8 @@ export type HttpOptions = {
     /** Starts of runs and restores (and their retries) per caller per minute, on one budget. */
     startsPerMinute?: number;
     bodyBytes?: number;
+    /** Expensive reads (stats, prefix search, pages past the first) in flight per tenant (429 beyond). */
+    expensiveReadsPerTenant?: number;
     /** Open event streams per user, per tenant and per process (429 beyond). */
     streams?: Partial<StreamLimits>;
   };
@@ -84,6 +89,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     loginFailuresPerEmail: 10,
     startsPerMinute: 300,
     requestsPerMinute: 6000,
+    expensiveReadsPerTenant: 4,
     bodyBytes: 64 * 1024,
     ...options.limits,
   };
@@ -120,7 +126,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     routerOptions: { maxParamLength: 200 },
   });
 
-  const streams = new StreamRegistry(limits.streams);
+  const streams = new StreamRegistry(limits.streams, services.accessChanges ?? null);
 
   // Every route as registered, so a test can hold the OpenAPI document to all of them.
   const registeredRoutes: { method: string; url: string }[] = [];
@@ -195,6 +201,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   const budgets = createBudgets(app, { startsPerMinute: limits.startsPerMinute });
   installAuth(app, { access, credentials, chargeRefusal: budgets.chargeRefusal });
   app.addHook('onRequest', budgets.checkStarts);
+  const expensiveReads = installExpensiveReads(app, { perTenant: limits.expensiveReadsPerTenant });
 
   registerSystemRoutes(app, {
     readiness: services.readiness,
@@ -228,9 +235,10 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
 
   app.addHook('onClose', async () => {
     await hub.close();
+    await streams.close();
   });
 
-  app.decorate('opsledger', { hub, streams, access, credentials, registeredRoutes });
+  app.decorate('opsledger', { hub, streams, access, credentials, registeredRoutes, expensiveReads });
   return app;
 }
 
@@ -241,6 +249,8 @@ export type HttpParts = {
   access: AccessService;
   credentials: CredentialService;
   registeredRoutes: { method: string; url: string }[];
+  /** Expensive reads in flight per tenant. */
+  expensiveReads: TenantConcurrency;
 };
 
 declare module 'fastify' {

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { AccessChanges } from '../access/access-changes.ts';
 import { CredentialService } from '../access/credentials.ts';
 import { AccessService } from '../access/service.ts';
 import { pendingMigrations } from '../db/migrator.ts';
@@ -38,6 +39,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
     readReplica: database.readReplica,
   });
   const hub = new RunStreamHub({ feed: ledger.feed });
+  const accessChanges = new AccessChanges({ database, logger: ledger.logger });
   const readiness = async (): Promise<Readiness> => {
     try {
       await sql`select 1`.execute(database.db);
@@ -59,6 +61,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
       access,
       credentials,
       hub,
+      accessChanges,
       metrics,
       readiness,
       restoreRuns: suite ? createRestoreRunService(ledger) : null,
@@ -69,5 +72,6 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
   );
   // Token uses noted but not yet written are written as the server stops.
   app.addHook('onClose', () => credentials.flushTokenUses());
+  app.addHook('onClose', () => accessChanges.close());
   return app;
 }

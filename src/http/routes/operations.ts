@@ -71,7 +71,14 @@ export function registerOperationRoutes(root: FastifyInstance, { service }: Oper
   app.get(
     base,
     {
-      config: { tenant: 'read' },
+      config: {
+        tenant: 'read',
+        // A prefix search or a page past the first can read far more than a page's rows.
+        expensive: (request) => {
+          const q = request.query as { q?: string; cursor?: string };
+          return Boolean(q.q || q.cursor);
+        },
+      },
       // Query values are text and the validator coerces nothing; the one number is read here, so
       // that its schema (and the OpenAPI document) can say integer.
       preValidation: async (request) => {
@@ -88,7 +95,7 @@ export function registerOperationRoutes(root: FastifyInstance, { service }: Oper
             data: Type.Array(Type.Ref('Run')),
             nextCursor: Type.Union([Type.String(), Type.Null()]),
           }),
-          ...problems(400, 401, 404),
+          ...problems(400, 401, 404, 429),
         },
       },
     },
@@ -98,7 +105,7 @@ export function registerOperationRoutes(root: FastifyInstance, { service }: Oper
   app.get(
     `${base}/stats`,
     {
-      config: { tenant: 'read' },
+      config: { tenant: 'read', expensive: () => true },
       schema: {
         summary: 'Per type: counts by outcome and p50/p95 duration over a window',
         tags: ['operations'],
@@ -107,7 +114,7 @@ export function registerOperationRoutes(root: FastifyInstance, { service }: Oper
           { window: Type.Optional(enumOf(Object.keys(STATS_WINDOWS) as StatsWindow[])) },
           { additionalProperties: false },
         ),
-        response: { 200: StatsSchema, ...problems(400, 401, 404) },
+        response: { 200: StatsSchema, ...problems(400, 401, 404, 429) },
       },
     },
     async (request) => {
