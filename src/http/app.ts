@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -14,6 +15,7 @@ import type { Logger } from '../shared/logger.ts';
 import { installAuth } from './auth.ts';
 import { budgetKey, createBudgets } from './budgets.ts';
 import { clientErrorHandler } from './client-errors.ts';
+import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, guardConnections } from './connections.ts';
 import { installExpensiveReads, type TenantConcurrency } from './expensive-reads.ts';
 import type { Metrics } from './metrics.ts';
 import { completeOpenApi } from './openapi-bounds.ts';
@@ -75,6 +77,8 @@ export type HttpOptions = {
   streamHeartbeatMs?: number;
   /** How often an open stream re-checks that its caller may still read the tenant. */
   streamRecheckMs?: number;
+  /** The cap on open connections and the timeouts that keep idle ones from holding places. */
+  connections?: Partial<ConnectionLimits>;
   /** The built web UI (default web/dist); `false` serves the API alone. */
   ui?: { dir?: string } | false;
 };
@@ -93,7 +97,24 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     bodyBytes: 64 * 1024,
     ...options.limits,
   };
+  const conn = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const app = Fastify({
+    // Short timeouts for what a client owes us (its headers, its request, its next keep-alive
+    // request), so idle sockets give their places back soon; streams write heartbeats well
+    // within the idle timeout.
+    serverFactory: (handler) => {
+      const server = http.createServer(
+        {
+          headersTimeout: conn.headersTimeoutMs,
+          requestTimeout: conn.requestTimeoutMs,
+          keepAliveTimeout: conn.keepAliveTimeoutMs,
+          connectionsCheckingInterval: conn.checkIntervalMs,
+        },
+        handler,
+      );
+      server.setTimeout(conn.idleTimeoutMs);
+      return server;
+    },
     loggerInstance: services.logger as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
     trustProxy: trustProxyOption(services.config.trustProxy),
@@ -126,6 +147,13 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     routerOptions: { maxParamLength: 200 },
   });
 
+  // A connection with no request in progress is closed after the header timeout (or the
+  // keep-alive timeout, if shorter).
+  const connections = guardConnections(app.server, {
+    max: conn.max,
+    idleMs: Math.min(conn.headersTimeoutMs, Math.max(conn.keepAliveTimeoutMs, 1000)),
+    checkIntervalMs: conn.checkIntervalMs,
+  });
   const streams = new StreamRegistry(limits.streams, services.accessChanges ?? null);
 
   // Every route as registered, so a test can hold the OpenAPI document to all of them.
@@ -238,7 +266,15 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     await streams.close();
   });
 
-  app.decorate('opsledger', { hub, streams, access, credentials, registeredRoutes, expensiveReads });
+  app.decorate('opsledger', {
+    hub,
+    streams,
+    access,
+    credentials,
+    registeredRoutes,
+    expensiveReads,
+    connections,
+  });
   return app;
 }
 
@@ -251,6 +287,8 @@ export type HttpParts = {
   registeredRoutes: { method: string; url: string }[];
   /** Expensive reads in flight per tenant. */
   expensiveReads: TenantConcurrency;
+  /** Open connections (capped). */
+  connections: { readonly open: number };
 };
 
 declare module 'fastify' {
