@@ -1,7 +1,9 @@
-// The callers the benchmark measures with: for each measured tenant an operator and an API token,
+// The callers the benchmark measures with: for each measured tenant an operator (or the role given)
+// and an API token,
 // created through the product's own access and credential services, as an installation would.
 import { CredentialService } from '../src/access/credentials.ts';
 import { AccessService } from '../src/access/service.ts';
+import type { Role } from '../src/access/tables.ts';
 import type { Database } from '../src/db/database.ts';
 import { deriveKey, loadRootKey } from '../src/shared/secret-key.ts';
 
@@ -10,7 +12,11 @@ export const BENCH_SECRET_KEY = 'b'.repeat(64);
 
 export type Caller = { tenantId: string; token: string };
 
-export async function createCallers(database: Database, tenantIds: string[]): Promise<Caller[]> {
+export async function createCallers(
+  database: Database,
+  tenantIds: string[],
+  roles: Role[] = [],
+): Promise<Caller[]> {
   const rootKey = loadRootKey({ secretKey: BENCH_SECRET_KEY, dataDir: '.' });
   const access = new AccessService({ database });
   const credentials = new CredentialService({ database, csrfKey: deriveKey(rootKey, 'session') });
@@ -20,7 +26,7 @@ export async function createCallers(database: Database, tenantIds: string[]): Pr
       email: `operator-${i}-${process.pid}@bench.test`,
       password: `bench-operator-passphrase-${i}-${process.pid}`,
     });
-    await access.addMember(tenantId, user.email, 'operator');
+    await access.addMember(tenantId, user.email, roles[i] ?? 'operator');
     const { secret } = await credentials.createToken(user.id, 'bench');
     callers.push({ tenantId, token: secret });
   }

@@ -13,6 +13,7 @@ import { createTenants, generateRuns, type Plan } from './generate.ts';
 import { spawnServer } from './http.ts';
 import { log, round, sampleRss, withScratchDatabase } from './lib.ts';
 import { type LifecycleResult, lifecycleRounds } from './lifecycle-core.ts';
+import { type NoisyResult, noisyPhase } from './noisy.ts';
 import { type PruneResult, prunePhase } from './prune.ts';
 
 export type PostgresResult = {
@@ -25,9 +26,16 @@ export type PostgresResult = {
   api: ApiResult;
   prune: PruneResult;
   lifecycle: LifecycleResult | null;
+  noisy: NoisyResult | null;
 };
 
-export type PostgresSettings = ApiSettings & { plan: Plan; lifecycleRuns: number; lifecycleRounds: number };
+export type PostgresSettings = ApiSettings & {
+  plan: Plan;
+  lifecycleRuns: number;
+  lifecycleRounds: number;
+  /** Runs of the noisy neighbour's tenant (0 skips the case). */
+  noisyRuns: number;
+};
 
 export async function postgresPhase(adminUrl: string, s: PostgresSettings): Promise<PostgresResult> {
   const measured = await withScratchDatabase(adminUrl, 'opsledger_bench', async (url) => {
@@ -90,5 +98,8 @@ export async function postgresPhase(adminUrl: string, s: PostgresSettings): Prom
     log(`lifecycle: ${s.lifecycleRuns} runs across 50 tenants, ${s.lifecycleRounds} round(s)`);
     lifecycle = await lifecycleRounds(adminUrl, s.lifecycleRuns, s.lifecycleRounds);
   }
-  return { ...measured, lifecycle };
+  let noisy: NoisyResult | null = null;
+  if (s.noisyRuns > 0)
+    noisy = await noisyPhase(adminUrl, { runs: s.noisyRuns, seconds: s.seconds, rounds: s.rounds });
+  return { ...measured, lifecycle, noisy };
 }

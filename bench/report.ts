@@ -56,6 +56,12 @@ export function summarize(
       pruneIdleListP95Ms: idleList,
       pruneListP95Ratio: ratio(pg.prune.during.p95, idleList),
       rssMb: pg.serverRssMb,
+      noisyNeighbourRuns: pg.noisy?.largeRuns,
+      noisyNeighbourIdleListP95Ms: pg.noisy?.idle.p95,
+      noisyNeighbourListP95Ms: pg.noisy?.loaded.p95,
+      noisyNeighbourListP95Ratio: pg.noisy?.ratio,
+      noisyNeighbourStatsAnswered: pg.noisy?.noisyOk,
+      noisyNeighbourStatsRefused: pg.noisy?.noisyRefused,
       postgres: pg.postgres,
     });
   } else {
@@ -103,6 +109,12 @@ export function targets(r: Record<string, any>): string {
     t('lifecycle ≥ 0.7× pg-boss', r.lifecycleVsPgBoss, r.lifecycleVsPgBoss >= 0.7);
     t('list p95 during pruning ≤ 2× idle', r.pruneListP95Ratio, r.pruneListP95Ratio <= 2);
     t('pruning ≥ 50,000 rows/s', r.pruneRowsPerSec, r.pruneRowsPerSec >= 50_000);
+    if (r.noisyNeighbourListP95Ratio !== undefined)
+      t(
+        'list p95 beside a noisy neighbour ≤ 2× idle',
+        r.noisyNeighbourListP95Ratio,
+        r.noisyNeighbourListP95Ratio <= 2,
+      );
   }
   if (r.embeddedRows) {
     t('embedded list req/s at c50 ≥ 264', r.embeddedListRps, r.embeddedListRps >= 264);

@@ -6,11 +6,13 @@
 // With DATABASE_URL it creates a database of its own on that server (dropped at the end) and runs
 // every phase; without it, only the embedded phase. Progress goes to stderr; stdout gets the
 // summary and, with --json, one JSON object as its last line. Phases and what they measure:
-// bench/generate.ts, bench/api.ts, bench/prune.ts, bench/lifecycle-core.ts, bench/embedded.ts.
+// bench/generate.ts, bench/api.ts, bench/prune.ts, bench/lifecycle-core.ts, bench/noisy.ts,
+// bench/embedded.ts.
 import { parseArgs } from 'node:util';
 import { type EmbeddedResult, embeddedPhase } from './embedded.ts';
 import { FULL_PLAN, planFor, QUICK_PLAN } from './generate.ts';
 import { log, machine } from './lib.ts';
+import { noisyPhase } from './noisy.ts';
 import { type PostgresResult, postgresPhase } from './postgres.ts';
 import { summarize, targets } from './report.ts';
 
@@ -25,6 +27,10 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     'lifecycle-runs': { type: 'string' },
     'embedded-rows': { type: 'string' },
+    /** Runs of the noisy neighbour's tenant (issue 19); 0 skips the case. */
+    'noisy-runs': { type: 'string' },
+    /** Only the noisy-neighbour case (PostgreSQL), for its figure alone. */
+    'noisy-only': { type: 'boolean', default: false },
     'skip-embedded': { type: 'boolean', default: false },
     'skip-postgres': { type: 'boolean', default: false },
   },
@@ -45,6 +51,15 @@ log(
 );
 
 const adminUrl = process.env.DATABASE_URL?.trim() || null;
+if (values['noisy-only']) {
+  if (!adminUrl) throw new Error('--noisy-only needs DATABASE_URL');
+  const n = await noisyPhase(adminUrl, { runs: num(values['noisy-runs'], 300_000), seconds, rounds });
+  console.log(
+    `\nnoisy neighbour: another tenant's list p95 ${n.idle.p95} ms idle, ${n.loaded.p95} ms beside 24 parallel 30-day stats of a ${n.largeRuns.toLocaleString('en')}-run tenant: ratio ${n.ratio} (target ≤ 2); stats answered ${n.noisyOk}, refused ${n.noisyRefused}`,
+  );
+  if (values.json) console.log(JSON.stringify({ noisyNeighbour: n }));
+  process.exit(0);
+}
 let pg: PostgresResult | null = null;
 if (adminUrl && !values['skip-postgres']) {
   pg = await postgresPhase(adminUrl, {
@@ -54,6 +69,7 @@ if (adminUrl && !values['skip-postgres']) {
     largeConnections: quick ? [10] : [10, 50],
     lifecycleRuns,
     lifecycleRounds: rounds,
+    noisyRuns: num(values['noisy-runs'], 300_000),
   });
 } else if (!adminUrl) {
   log('no DATABASE_URL: PostgreSQL phases skipped, embedded only');

@@ -14,6 +14,8 @@ ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_secret_hash_check CHECK ((secret_hash ~ '^[0-9a-f]{64}$'::text));
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
 CREATE INDEX api_tokens_user_idx ON public.api_tokens USING btree (user_id, created_at DESC);
+CREATE TRIGGER api_tokens_access_deleted AFTER DELETE ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION opsledger_access_changed();
+CREATE TRIGGER api_tokens_access_revoked AFTER UPDATE OF revoked_at ON public.api_tokens FOR EACH ROW WHEN (((old.revoked_at IS NULL) AND (new.revoked_at IS NOT NULL))) EXECUTE FUNCTION opsledger_access_changed();
 
 CREATE TABLE backup_items (
   tenant_id uuid NOT NULL,
@@ -350,6 +352,9 @@ CREATE INDEX operation_runs_queued_idx ON public.operation_runs USING btree (cre
 CREATE INDEX operation_runs_retry_of_idx ON public.operation_runs USING btree (tenant_id, retry_of_run_id) WHERE (retry_of_run_id IS NOT NULL);
 CREATE UNIQUE INDEX operation_runs_source_key ON public.operation_runs USING btree (tenant_id, source_type, source_id) WHERE (source_type IS NOT NULL);
 CREATE INDEX operation_runs_type_idx ON public.operation_runs USING btree (tenant_id, type, created_at DESC, id DESC);
+CREATE TRIGGER operation_run_daily_stats_delete AFTER DELETE ON public.operation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_daily_stats_apply();
+CREATE TRIGGER operation_run_daily_stats_insert AFTER INSERT ON public.operation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_daily_stats_apply();
+CREATE TRIGGER operation_run_daily_stats_update AFTER UPDATE ON public.operation_runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_run_daily_stats_apply();
 CREATE TRIGGER operation_runs_guard BEFORE UPDATE ON public.operation_runs FOR EACH ROW EXECUTE FUNCTION operation_runs_guard();
 CREATE TRIGGER operation_runs_notify_delete AFTER DELETE ON public.operation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 CREATE TRIGGER operation_runs_notify_insert AFTER INSERT ON public.operation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
@@ -479,6 +484,7 @@ ALTER TABLE sessions ADD CONSTRAINT sessions_secret_hash_check CHECK ((secret_ha
 ALTER TABLE sessions ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
 CREATE INDEX sessions_expires_idx ON public.sessions USING btree (expires_at);
 CREATE INDEX sessions_user_idx ON public.sessions USING btree (user_id);
+CREATE TRIGGER sessions_access_changed AFTER DELETE ON public.sessions FOR EACH ROW EXECUTE FUNCTION opsledger_access_changed();
 
 CREATE TABLE tenant_binding_key (
   id boolean NOT NULL DEFAULT true,

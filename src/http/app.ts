@@ -1,14 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { CredentialService } from '../access/credentials.ts';
 import type { AccessService } from '../access/service.ts';
 import type { AlertService } from '../alerts/service.ts';
@@ -19,11 +15,16 @@ import type { ScheduleService } from '../ledger/schedules.ts';
 import type { OperationRunService } from '../ledger/service.ts';
 import type { Config } from '../main/config.ts';
 import type { Logger } from '../shared/logger.ts';
-import { installAuth, SESSION_COOKIE } from './auth.ts';
+import { installAuth } from './auth.ts';
+import { budgetKey, createBudgets } from './budgets.ts';
+import { clientErrorHandler } from './client-errors.ts';
+import { type ConnectionLimits, DEFAULT_CONNECTION_LIMITS, guardConnections } from './connections.ts';
+import { installExpensiveReads, type TenantConcurrency } from './expensive-reads.ts';
 import type { Metrics } from './metrics.ts';
 import { completeOpenApi } from './openapi-bounds.ts';
 import { installErrorHandling, problem, SECURITY_HEADERS, sendProblem } from './problem.ts';
 import { AlertTargetSchema, registerAlertRoutes } from './routes/alerts.ts';
+import { trustProxyOption } from './proxy-trust.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';
@@ -36,7 +37,7 @@ import { type Readiness, registerSystemRoutes } from './routes/system.ts';
 import { registerTenantRoutes } from './routes/tenants.ts';
 import { Problem, RunSchema } from './schemas.ts';
 import type { RunStreamHub } from './stream-hub.ts';
-import { type StreamLimits, StreamRegistry } from './stream-registry.ts';
+import { type AccessChangeSource, type StreamLimits, StreamRegistry } from './stream-registry.ts';
 import { installUi } from './ui.ts';
 
 /** What the HTTP layer is given: services built by the composition root (src/main), never built here. */
@@ -50,6 +51,8 @@ export type HttpServices = {
   access: AccessService;
   credentials: CredentialService;
   hub: RunStreamHub;
+  /** Notices that a credential or membership ended in any process (open streams re-check). */
+  accessChanges?: AccessChangeSource | null;
   metrics: Metrics;
   readiness: () => Promise<Readiness>;
   /** The restore domain; its routes exist only when it is given. */
@@ -70,37 +73,26 @@ export type HttpOptions = {
     loginPerMinute?: number;
     /** Failed sign-ins per email address per 15 minutes. */
     loginFailuresPerEmail?: number;
-    /** Requests per caller (token, session or else address) per minute, on every route. */
+    /** Requests per caller (the authenticated user, else the client address) per minute, on every route. */
     requestsPerMinute?: number;
-    /** Starts (and retries) per caller per minute. */
+    /** Starts of runs and restores (and their retries) per caller per minute, on one budget. */
     startsPerMinute?: number;
     bodyBytes?: number;
+    /** Expensive reads (stats, prefix search, pages past the first) in flight per tenant (429 beyond). */
+    expensiveReadsPerTenant?: number;
     /** Open event streams per user, per tenant and per process (429 beyond). */
     streams?: Partial<StreamLimits>;
   };
   streamHeartbeatMs?: number;
   /** How often an open stream re-checks that its caller may still read the tenant. */
   streamRecheckMs?: number;
+  /** The cap on open connections and the timeouts that keep idle ones from holding places. */
+  connections?: Partial<ConnectionLimits>;
   /** The built web UI (default web/dist); `false` serves the API alone. */
   ui?: { dir?: string } | false;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
-/** The caller a request claims to be, before it is authenticated: its token or session, else its address. */
-function callerKey(request: FastifyRequest): string {
-  const presented = request.headers.authorization ?? request.cookies?.[SESSION_COOKIE];
-  if (typeof presented === 'string' && presented.length > 0) {
-    return `cred:${createHash('sha256').update(presented).digest('base64url').slice(0, 22)}`;
-  }
-  return `addr:${request.ip}`;
-}
-
-/** A hop count trusts that many proxies nearest to us; the rest of the chain is the client's to write. */
-function trustProxyOption(setting: false | number | string[]) {
-  if (typeof setting === 'number') return (_address: string, hop: number) => hop < setting;
-  return setting;
-}
 
 /** The HTTP application: API, health, metrics and (later) the UI, on one Fastify instance. */
 export async function buildHttpApp(services: HttpServices, options: HttpOptions = {}): Promise<HttpApp> {
@@ -110,22 +102,47 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     loginFailuresPerEmail: 10,
     startsPerMinute: 300,
     requestsPerMinute: 6000,
+    expensiveReadsPerTenant: 4,
     bodyBytes: 64 * 1024,
     ...options.limits,
   };
+  const conn = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const app = Fastify({
+    // Short timeouts for what a client owes us (its headers, its request, its next keep-alive
+    // request), so idle sockets give their places back soon; streams write heartbeats well
+    // within the idle timeout.
+    serverFactory: (handler) => {
+      const server = http.createServer(
+        {
+          headersTimeout: conn.headersTimeoutMs,
+          requestTimeout: conn.requestTimeoutMs,
+          keepAliveTimeout: conn.keepAliveTimeoutMs,
+          connectionsCheckingInterval: conn.checkIntervalMs,
+        },
+        handler,
+      );
+      server.setTimeout(conn.idleTimeoutMs);
+      return server;
+    },
     loggerInstance: services.logger as FastifyBaseLogger,
     bodyLimit: limits.bodyBytes,
     trustProxy: trustProxyOption(services.config.trustProxy),
     // One line per request, written below from plain values: the process logger redacts every
     // argument, which would reduce Fastify's raw request objects to nothing.
     logController: new LogController({ disableRequestLogging: true }),
-    // A caller's (or proxy's) request id is kept when it is harmless, so logs join up across hops.
+    // The request id is always ours: a client-sent `x-request-id` could otherwise make its log lines
+    // pass for another request's. A harmless one is logged beside ours, so logs still join up
+    // across hops.
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    genReqId: () => randomUUID(),
+    childLoggerFactory: (logger, bindings, opts, raw) => {
+      const given = raw.headers['x-request-id'];
+      const clientRequestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : undefined;
+      return logger.child(clientRequestId ? { ...bindings, clientRequestId } : bindings, opts);
     },
+    // What the HTTP parser refuses (headers over the limit, a malformed request) is answered
+    // before any hook runs: with the same security headers, written raw.
+    clientErrorHandler,
     // No coercion: a body's `[false]` is not the string "false". Query values stay strings and
     // their schemas say so; unknown properties are refused rather than silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
@@ -139,7 +156,14 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     routerOptions: { maxParamLength: 200 },
   });
 
-  const streams = new StreamRegistry(limits.streams);
+  // A connection with no request in progress is closed after the header timeout (or the
+  // keep-alive timeout, if shorter).
+  const connections = guardConnections(app.server, {
+    max: conn.max,
+    idleMs: Math.min(conn.headersTimeoutMs, Math.max(conn.keepAliveTimeoutMs, 1000)),
+    checkIntervalMs: conn.checkIntervalMs,
+  });
+  const streams = new StreamRegistry(limits.streams, services.accessChanges ?? null);
 
   // Every route as registered, so a test can hold the OpenAPI document to all of them.
   const registeredRoutes: { method: string; url: string }[] = [];
@@ -203,15 +227,20 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
   });
   await app.register(helmet, { global: true });
   await app.register(cookie);
-  // One budget per caller on every route (its headers tell the caller where it stands); sign-in and
-  // starts have tighter ones of their own.
+  // One budget per caller on every route (its headers tell the caller where it stands); sign-in has
+  // a tighter one of its own and starts draw on a start budget as well. The route hook that charges
+  // it runs after authentication, so the caller is the user the credential proved, not the
+  // credential as spelled (see budgetKey).
   await app.register(rateLimit, {
     global: true,
     max: limits.requestsPerMinute,
     timeWindow: 60_000,
-    keyGenerator: callerKey,
+    keyGenerator: budgetKey,
   });
-  installAuth(app, { access, credentials });
+  const budgets = createBudgets(app, { startsPerMinute: limits.startsPerMinute });
+  installAuth(app, { access, credentials, chargeRefusal: budgets.chargeRefusal });
+  app.addHook('onRequest', budgets.checkStarts);
+  const expensiveReads = installExpensiveReads(app, { perTenant: limits.expensiveReadsPerTenant });
 
   registerSystemRoutes(app, {
     readiness: services.readiness,
@@ -226,7 +255,7 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
     streams,
   });
   registerTenantRoutes(app, { access, catalog: services.catalog, streams });
-  registerOperationRoutes(app, { service: services.runs, startsPerMinute: limits.startsPerMinute });
+  registerOperationRoutes(app, { service: services.runs });
   if (services.schedules) registerScheduleRoutes(app, { schedules: services.schedules });
   registerStreamRoute(app, {
     hub,
@@ -257,9 +286,18 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
 
   app.addHook('onClose', async () => {
     await hub.close();
+    await streams.close();
   });
 
-  app.decorate('opsledger', { hub, streams, access, credentials, registeredRoutes });
+  app.decorate('opsledger', {
+    hub,
+    streams,
+    access,
+    credentials,
+    registeredRoutes,
+    expensiveReads,
+    connections,
+  });
   return app;
 }
 
@@ -270,6 +308,10 @@ export type HttpParts = {
   access: AccessService;
   credentials: CredentialService;
   registeredRoutes: { method: string; url: string }[];
+  /** Expensive reads in flight per tenant. */
+  expensiveReads: TenantConcurrency;
+  /** Open connections (capped). */
+  connections: { readonly open: number };
 };
 
 declare module 'fastify' {

@@ -55,7 +55,12 @@ export async function authenticate(
  */
 export function installAuth(
   app: FastifyInstance,
-  deps: { access: AccessService; credentials: CredentialService },
+  deps: {
+    access: AccessService;
+    credentials: CredentialService;
+    /** Charges a refused request to its caller's budget (the address when the credential failed); may throw 429. */
+    chargeRefusal?: (request: FastifyRequest) => Promise<void>;
+  },
 ) {
   app.decorateRequest('principal', null);
   app.decorateRequest('tenantRole', null);
@@ -63,6 +68,15 @@ export function installAuth(
     if (!request.routeOptions.url) return;
     const config = request.routeOptions.config;
     if (config.auth === 'public') return;
+    try {
+      await gate(request, config);
+    } catch (err) {
+      await deps.chargeRefusal?.(request);
+      throw err;
+    }
+  });
+
+  async function gate(request: FastifyRequest, config: FastifyRequest['routeOptions']['config']) {
     const tenantId = config.tenant ? ((request.params as { tenantId?: string }).tenantId ?? '') : '';
     const roleIn = isUuid(tenantId) ? tenantId.toLowerCase() : null;
     const principal = await authenticate(request, deps.credentials, roleIn);
@@ -76,7 +90,7 @@ export function installAuth(
         throw new ForbiddenError(`a request signed in by cookie must send the ${CSRF_HEADER} header`);
       }
     }
-  });
+  }
 }
 
 /** The signed-in caller of a route that requires one (the hook has run). */

@@ -4,13 +4,15 @@ import { withDbErrors } from '../shared/errors.ts';
 import { assertUuid } from '../shared/ids.ts';
 import { boundMonitoringRead } from './repository.ts';
 import { OUTCOME_COUNTS, outcomeCounts, STATS_WINDOWS, type StatsWindow } from './stats.ts';
+import { firstDayOf, readDailyRollup } from './stats-rollup.ts';
 import type { RunOutcome } from './tables.ts';
 
 export type DailyCounts = { day: string; type: string; counts: Record<RunOutcome, number> };
 
 /**
  * Runs created per UTC day and type over a stats window, by outcome: the overview's stacked bars.
- * One grouped query on the (tenant_id, created_at) index, at most 31 days × types rows.
+ * The day windows read the daily rollup (one row per day and type); 24h groups its runs, at most a
+ * day's, on the (tenant_id, created_at) index.
  */
 export async function runDailyCounts(
   deps: { database: Database },
@@ -18,6 +20,15 @@ export async function runDailyCounts(
   window: StatsWindow,
 ): Promise<DailyCounts[]> {
   const t = assertUuid(tenantId, 'tenant');
+  if (window !== '24h') {
+    const rows = await withDbErrors(() =>
+      deps.database.tenantReadTx(t, async (trx) => {
+        await boundMonitoringRead(trx);
+        return readDailyRollup(trx, t, firstDayOf(STATS_WINDOWS[window] / 24));
+      }),
+    );
+    return rows.map((r) => ({ day: r.day, type: r.type, counts: r.counts }));
+  }
   const since = new Date(Date.now() - STATS_WINDOWS[window] * 3600_000);
   type Row = { day: string; type: string } & Record<RunOutcome, number>;
   const rows = await withDbErrors(() =>

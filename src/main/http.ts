@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
+import { AccessChanges } from '../access/access-changes.ts';
 import { CredentialService } from '../access/credentials.ts';
 import { AccessService } from '../access/service.ts';
 import type { Database } from '../db/database.ts';
 import { pendingMigrations } from '../db/migrator.ts';
 import { buildHttpApp, type HttpApp, type HttpOptions } from '../http/app.ts';
 import { createMetrics } from '../http/metrics.ts';
+import { trustProxyWarnings } from '../http/proxy-trust.ts';
 import type { Readiness } from '../http/routes/system.ts';
 import { RunStreamHub } from '../http/stream-hub.ts';
 import { buildWorkerHttpApp } from '../http/worker-app.ts';
@@ -65,6 +67,7 @@ export function createWorkerHttpServer(
  */
 export async function createHttpServer(ledger: Opsledger, options: ServerOptions = {}): Promise<HttpApp> {
   const { database } = ledger;
+  for (const warning of trustProxyWarnings(ledger.config.trustProxy)) ledger.logger.warn(warning);
   const access = new AccessService({ database });
   const credentials = new CredentialService({
     database,
@@ -73,6 +76,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
   });
   const metrics = ledgerMetrics(ledger);
   const hub = new RunStreamHub({ feed: ledger.feed });
+  const accessChanges = new AccessChanges({ database, logger: ledger.logger });
   const readiness = () => databaseReadiness(database);
   const suite = options.suite ?? true;
   const app = await buildHttpApp(
@@ -85,6 +89,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
       access,
       credentials,
       hub,
+      accessChanges,
       metrics,
       readiness,
       restoreRuns: suite ? createRestoreRunService(ledger) : null,
@@ -97,5 +102,6 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
   );
   // Token uses noted but not yet written are written as the server stops.
   app.addHook('onClose', () => credentials.flushTokenUses());
+  app.addHook('onClose', () => accessChanges.close());
   return app;
 }

@@ -8,6 +8,7 @@ import type { Role } from '../access/tables.ts';
 import { type Database, openDatabase } from '../db/database.ts';
 import { MIGRATIONS_DIR, migrate } from '../db/migrator.ts';
 import { dumpSchema } from '../db/schema-dump.ts';
+import { rebuildDailyRollup } from '../ledger/stats-rollup.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { deriveKey, loadRootKey } from '../shared/secret-key.ts';
 import { seedDemo } from '../suite/demo.ts';
@@ -66,6 +67,11 @@ export function pruneExpiredRuns(config: Config) {
   return withMigratedDatabase(config, (database) =>
     pruneRuns({ database, retentionDays: config.retentionDays, logger: commandLogger(config) }),
   );
+}
+
+/** Recomputes the Overview's daily rollup from the runs, of one tenant or of all. */
+export function rebuildRunStats(config: Config, tenantId?: string) {
+  return withMigratedDatabase(config, (database) => rebuildDailyRollup({ database }, tenantId));
 }
 
 /** Writes migrations/schema.sql from a freshly migrated in-memory database; returns the file. */

@@ -40,6 +40,7 @@ export async function startApiHarness(options: {
       loginFailuresPerEmail: 1000,
       startsPerMinute: 100_000,
       requestsPerMinute: 1_000_000,
+      expensiveReadsPerTenant: 1000,
     },
     ...options.http,
   });

@@ -5,6 +5,7 @@ import { migrateCommand, pruneCommand, schemaDumpCommand } from './maintenance.t
 import { runsCommands } from './runs.ts';
 import { scheduleCommands } from './schedules.ts';
 import { serveCommand, workerCommand } from './serve.ts';
+import { statsRebuildCommand } from './stats.ts';
 import { suiteCommands } from './suite.ts';
 
 /** Every command of `opsledger`, in the order --help lists them. */
@@ -14,6 +15,7 @@ export const commands: Command[] = [
   migrateCommand,
   pruneCommand,
   schemaDumpCommand,
+  statsRebuildCommand,
   ...accessCommands,
   ...suiteCommands,
   ...runsCommands,

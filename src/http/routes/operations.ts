@@ -61,20 +61,24 @@ const StatsSchema = Type.Object({
   ),
 });
 
-export type OperationRouteOptions = { service: OperationRunService; startsPerMinute: number };
+export type OperationRouteOptions = { service: OperationRunService };
 
 /** The ledger's runs per tenant: thin handlers over OperationRunService, gated by route config. */
-export function registerOperationRoutes(
-  root: FastifyInstance,
-  { service, startsPerMinute }: OperationRouteOptions,
-) {
+export function registerOperationRoutes(root: FastifyInstance, { service }: OperationRouteOptions) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const base = '/api/v1/tenants/:tenantId/operations';
 
   app.get(
     base,
     {
-      config: { tenant: 'read' },
+      config: {
+        tenant: 'read',
+        // A prefix search or a page past the first can read far more than a page's rows.
+        expensive: (request) => {
+          const q = request.query as { q?: string; cursor?: string };
+          return Boolean(q.q || q.cursor);
+        },
+      },
       // Query values are text and the validator coerces nothing; the one number is read here, so
       // that its schema (and the OpenAPI document) can say integer.
       preValidation: async (request) => {
@@ -91,7 +95,7 @@ export function registerOperationRoutes(
             data: Type.Array(Type.Ref('Run')),
             nextCursor: Type.Union([Type.String(), Type.Null()]),
           }),
-          ...problems(400, 401, 404),
+          ...problems(400, 401, 404, 429),
         },
       },
     },
@@ -101,7 +105,7 @@ export function registerOperationRoutes(
   app.get(
     `${base}/stats`,
     {
-      config: { tenant: 'read' },
+      config: { tenant: 'read', expensive: () => true },
       schema: {
         summary: 'Per type: counts by outcome and p50/p95 duration over a window',
         tags: ['operations'],
@@ -110,7 +114,7 @@ export function registerOperationRoutes(
           { window: Type.Optional(enumOf(Object.keys(STATS_WINDOWS) as StatsWindow[])) },
           { additionalProperties: false },
         ),
-        response: { 200: StatsSchema, ...problems(400, 401, 404) },
+        response: { 200: StatsSchema, ...problems(400, 401, 404, 429) },
       },
     },
     async (request) => {
@@ -139,11 +143,7 @@ export function registerOperationRoutes(
     {
       config: {
         tenant: 'operate',
-        rateLimit: {
-          max: startsPerMinute,
-          timeWindow: 60_000,
-          keyGenerator: (request) => `start:${request.principal?.userId ?? request.ip}`,
-        },
+        starts: true,
       },
       schema: {
         summary: 'Start a run (or get the identical active one)',
@@ -191,11 +191,7 @@ export function registerOperationRoutes(
     {
       config: {
         tenant: 'operate',
-        rateLimit: {
-          max: startsPerMinute,
-          timeWindow: 60_000,
-          keyGenerator: (request) => `retry:${request.principal?.userId ?? request.ip}`,
-        },
+        starts: true,
       },
       schema: {
         summary: 'Start a new run from a failed, partial or cancelled one',

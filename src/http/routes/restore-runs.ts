@@ -117,7 +117,7 @@ export function registerRestoreRunRoutes(
   app.post(
     base,
     {
-      config: { tenant: 'operate' },
+      config: { tenant: 'operate', starts: true },
       schema: {
         summary: 'Start a restore (or a dry run) from a backup',
         tags: ['restore'],
@@ -135,7 +135,7 @@ export function registerRestoreRunRoutes(
         response: {
           200: Type.Object({ restore: RestoreRun, run: Type.Ref('Run'), created: Type.Literal(false) }),
           202: Type.Object({ restore: RestoreRun, run: Type.Ref('Run'), created: Type.Literal(true) }),
-          ...problems(400, 401, 403, 404, 409, 413),
+          ...problems(400, 401, 403, 404, 409, 413, 429),
         },
       },
     },
@@ -153,14 +153,14 @@ export function registerRestoreRunRoutes(
   app.post(
     `${base}/:restoreRunId/retry`,
     {
-      config: { tenant: 'operate' },
+      config: { tenant: 'operate', starts: true },
       schema: {
         summary: 'Retry a failed, partially completed or cancelled restore as a new restore record',
         tags: ['restore'],
         params: Type.Object({ tenantId: Type.String({ maxLength: 100 }), restoreRunId: Uuid }),
         response: {
           202: Type.Object({ restore: RestoreRun, run: Type.Ref('Run'), created: Type.Literal(true) }),
-          ...problems(400, 401, 403, 404, 409),
+          ...problems(400, 401, 403, 404, 409, 429),
         },
       },
     },

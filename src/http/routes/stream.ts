@@ -5,6 +5,7 @@ import type { CredentialService } from '../../access/credentials.ts';
 import type { AccessService } from '../../access/service.ts';
 import type { OperationRunService } from '../../ledger/service.ts';
 import { authenticate } from '../auth.ts';
+import { SECURITY_HEADERS } from '../problem.ts';
 import { problems, TenantParams } from '../schemas.ts';
 import type { RunStreamHub } from '../stream-hub.ts';
 import type { StreamRegistry } from '../stream-registry.ts';
@@ -73,17 +74,25 @@ export function registerStreamRoute(
     async (request, reply) => {
       // Listening starts before the response does, so a database failure is still a 503 problem.
       await hub.ready();
+      await registry.ready();
       const tenantId = request.params.tenantId.toLowerCase();
       const principal = request.principal!;
       let open = true;
+      // Whether the caller's credential and membership still hold, read afresh.
+      const stillAllowed = () =>
+        authenticate(request, credentials)
+          .then((p) => access.authorize(p, tenantId, 'read'))
+          .then(() => true);
       const release = registry.acquire(
         { userId: principal.userId, tenantId, sessionId: principal.sessionId, tokenId: principal.tokenId },
         () => end(),
+        stillAllowed,
       );
       if (!release) throw new TooManyStreams();
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
+        ...SECURITY_HEADERS,
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',
@@ -102,10 +111,10 @@ export function registerStreamRoute(
         end: () => end(),
       });
       const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs);
+      // Access changes (any process) end a stream within a second; the periodic re-check is the
+      // backstop for what no notice announces (an expiry) and for a lost LISTEN connection.
       const recheck = setInterval(() => {
-        authenticate(request, credentials)
-          .then((principal) => access.authorize(principal, tenantId, 'read'))
-          .catch(() => end());
+        stillAllowed().catch(() => end());
       }, recheckMs);
       function end() {
         if (!open) return;

@@ -2983,7 +2983,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Too many requests; retry after the Retry-After header */
+                /** @description problem details (429) */
                 429: {
                     headers: {
                         /** @description Seconds to wait before retrying */
@@ -3712,7 +3712,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Too many requests; retry after the Retry-After header */
+                /** @description problem details (429) */
                 429: {
                     headers: {
                         /** @description Seconds to wait before retrying */
@@ -4225,7 +4225,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Too many requests; retry after the Retry-After header */
+                /** @description problem details (429) */
                 429: {
                     headers: {
                         /** @description Seconds to wait before retrying */
@@ -4572,7 +4572,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Too many requests; retry after the Retry-After header */
+                /** @description problem details (429) */
                 429: {
                     headers: {
                         /** @description Seconds to wait before retrying */
