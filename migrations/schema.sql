@@ -205,7 +205,8 @@ CREATE TABLE operation_runs (
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   started_at timestamp with time zone,
   completed_at timestamp with time zone,
-  updated_at timestamp with time zone NOT NULL DEFAULT now()
+  updated_at timestamp with time zone NOT NULL DEFAULT now(),
+  run_number integer NOT NULL
 );
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_attempts_check CHECK ((attempts >= 0));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_completed_at_matches_status CHECK (((status = 'completed'::text) = (completed_at IS NOT NULL)));
@@ -228,7 +229,9 @@ CREATE UNIQUE INDEX operation_runs_active_identity_key ON public.operation_runs 
 CREATE INDEX operation_runs_active_idx ON public.operation_runs USING btree (tenant_id, status, created_at DESC, id DESC) WHERE (status <> 'completed'::text);
 CREATE INDEX operation_runs_heartbeat_idx ON public.operation_runs USING btree (last_heartbeat_at) WHERE (status = 'running'::text);
 CREATE INDEX operation_runs_initiator_idx ON public.operation_runs USING btree (tenant_id, initiator_kind, created_at DESC, id DESC);
+CREATE INDEX operation_runs_initiator_user_idx ON public.operation_runs USING btree (tenant_id, initiator_user_id, created_at DESC, id DESC) WHERE (initiator_user_id IS NOT NULL);
 CREATE INDEX operation_runs_list_idx ON public.operation_runs USING btree (tenant_id, created_at DESC, id DESC);
+CREATE UNIQUE INDEX operation_runs_number_key ON public.operation_runs USING btree (tenant_id, run_number);
 CREATE INDEX operation_runs_outcome_idx ON public.operation_runs USING btree (tenant_id, outcome, created_at DESC, id DESC);
 CREATE INDEX operation_runs_prune_idx ON public.operation_runs USING btree (completed_at) WHERE (status = 'completed'::text);
 CREATE INDEX operation_runs_queued_idx ON public.operation_runs USING btree (created_at) WHERE (status = 'queued'::text);
@@ -239,6 +242,8 @@ CREATE TRIGGER operation_runs_guard BEFORE UPDATE ON public.operation_runs FOR E
 CREATE TRIGGER operation_runs_notify_delete AFTER DELETE ON public.operation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 CREATE TRIGGER operation_runs_notify_insert AFTER INSERT ON public.operation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 CREATE TRIGGER operation_runs_notify_update AFTER UPDATE ON public.operation_runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
+CREATE TRIGGER operation_runs_number BEFORE INSERT ON public.operation_runs FOR EACH ROW EXECUTE FUNCTION operation_runs_number();
+CREATE TRIGGER operation_runs_number_immutable BEFORE UPDATE OF run_number ON public.operation_runs FOR EACH ROW EXECUTE FUNCTION operation_runs_number_immutable();
 ALTER TABLE operation_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE operation_runs FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON operation_runs FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
@@ -382,6 +387,16 @@ ALTER TABLE tenant_graph_connections ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenant_graph_connections FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON tenant_graph_connections FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
+CREATE TABLE tenant_run_counters (
+  tenant_id uuid NOT NULL,
+  last_number integer NOT NULL
+);
+ALTER TABLE tenant_run_counters ADD CONSTRAINT tenant_run_counters_pkey PRIMARY KEY (tenant_id);
+ALTER TABLE tenant_run_counters ADD CONSTRAINT tenant_run_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
+ALTER TABLE tenant_run_counters ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenant_run_counters FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON tenant_run_counters FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
+
 CREATE TABLE tenants (
   id uuid NOT NULL,
   name text NOT NULL,
@@ -421,6 +436,8 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
 -- function operation_runs_digest(r operation_runs)
 -- function operation_runs_guard()
 -- function operation_runs_notify()
+-- function operation_runs_number()
+-- function operation_runs_number_immutable()
 -- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid)
 -- function opsledger_mirror_identity(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text)
 -- function opsledger_note_run_pruned()

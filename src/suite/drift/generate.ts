@@ -8,6 +8,7 @@ import type { SuiteTypeDeps } from '../inventory/sync.ts';
 import { driftLegacy, legacyWriter } from '../legacy/legacy.ts';
 import { changedPaths, UUID_PATTERN } from '../policies.ts';
 import type { DriftKind } from '../tables.ts';
+import { describeDriftGenerate } from '../titles.ts';
 
 export type DriftGenerateInputs = { baselineId: string };
 
@@ -123,6 +124,7 @@ export function driftGenerateType(deps: SuiteTypeDeps): OperationTypeDefinition<
   return {
     name: 'drift.generate',
     label: 'Drift generation',
+    describe: describeDriftGenerate,
     inputSchema: Type.Object(
       { baselineId: Type.String({ pattern: UUID_PATTERN }) },
       { additionalProperties: false },
@@ -133,6 +135,11 @@ export function driftGenerateType(deps: SuiteTypeDeps): OperationTypeDefinition<
     maxAttempts: 2,
     retryDelaySeconds: deps.retryDelaySeconds ?? 10,
     normalize: (inputs) => ({ baselineId: inputs.baselineId.toLowerCase() }),
+    // The baseline's name, for the run's title; a missing baseline fails the run, not the start.
+    async validate(trx, { tenantId, inputs }) {
+      const set = await backupRepository.getSet(trx, tenantId, inputs.baselineId);
+      return set ? { baselineName: set.name } : undefined;
+    },
     onRunWrite: legacyWriter(driftLegacy, deps.legacyWrites),
     async handler(ctx) {
       const { tenantId } = ctx.run;
