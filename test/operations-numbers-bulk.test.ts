@@ -361,3 +361,47 @@ describe('bulk cancel and bulk retry', () => {
     }
   });
 });
+
+describe('insights for the Overview', () => {
+  it('failure rate per type with the window before, latest failures and slowest runs, hourly counts; isolated', async () => {
+    const res = await h.app.inject({
+      url: `${base(tenantA)}/insights?window=24h`,
+      headers: h.bearer(viewer),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json() as {
+      failureRates: { type: string; total: number; failed: number; previousTotal: number }[];
+      recentFailures: Run[];
+      slowest: (Run & { durationMs: number })[];
+      hours: { hour: string; type: string; counts: Record<string, number> }[];
+    };
+    const listed = (await list(viewer, tenantA, 'type=test.flaky&limit=200')).json().data as Run[];
+    const flaky = body.failureRates.find((r) => r.type === 'test.flaky')!;
+    expect(flaky.total).toBe(listed.length);
+    expect(flaky.failed).toBe(listed.filter((r) => r.outcome === 'failed').length);
+    expect(flaky.previousTotal).toBe(0);
+    expect(body.recentFailures.length).toBeGreaterThan(0);
+    expect(body.recentFailures.every((r) => r.outcome === 'failed')).toBe(true);
+    const durations = body.slowest.map((r) => r.durationMs);
+    expect(durations).toEqual([...durations].sort((a, b) => b - a));
+    const hourly = body.hours.filter((x) => x.type === 'test.flaky');
+    expect(hourly.every((x) => /^\d{4}-\d{2}-\d{2}T\d{2}:00Z$/.test(x.hour))).toBe(true);
+    expect(hourly.reduce((a, x) => a + Object.values(x.counts).reduce((p, q) => p + q, 0), 0)).toBe(
+      flaky.total,
+    );
+    // Other windows have no hourly series; B sees none of A's runs; a non-member gets 404.
+    const week = (
+      await h.app.inject({ url: `${base(tenantA)}/insights?window=7d`, headers: h.bearer(viewer) })
+    ).json();
+    expect(week.hours).toEqual([]);
+    const other = (
+      await h.app.inject({ url: `${base(tenantB)}/insights`, headers: h.bearer(ownerB) })
+    ).json();
+    expect(other.failureRates.find((r: { type: string }) => r.type === 'test.flaky')).toBeUndefined();
+    expect(JSON.stringify(other)).not.toContain(tenantA);
+    const stray = await h.app.inject({ url: `${base(tenantA)}/insights`, headers: h.bearer(stranger) });
+    expect(stray.statusCode).toBe(404);
+    const bad = await h.app.inject({ url: `${base(tenantA)}/insights?window=1y`, headers: h.bearer(viewer) });
+    expect(bad.statusCode).toBe(400);
+  });
+});

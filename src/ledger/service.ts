@@ -16,6 +16,7 @@ import { bulkCancel, bulkRetry } from './bulk.ts';
 import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
 import { type CursorCodec, type ListQuery, parseListQuery } from './cursor.ts';
 import { runIdentityHash } from './identity.ts';
+import { runInsights } from './insights.ts';
 import type { RunQueue } from './queue-port.ts';
 import { type ListedRow, MONITORING_STATEMENT_TIMEOUT_MS, runRepository as repo } from './repository.ts';
 import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
@@ -91,6 +92,17 @@ export class OperationRunService {
   /** Per type, the tenant's runs in a window: counts by outcome and p50/p95 durations. */
   stats(tenantId: string, window: StatsWindow) {
     return runStats({ database: this.#db, catalog: this.#catalog }, tenantId, window);
+  }
+
+  /** Failure rates with their trend, slowest and latest failed runs, hourly counts (the overview's alarms). */
+  async insights(tenantId: string, window: StatsWindow) {
+    const found = await runInsights({ database: this.#db }, tenantId, window);
+    return {
+      ...found,
+      failureRates: found.failureRates.map((r) => ({ ...r, typeLabel: this.#catalog.label(r.type) })),
+      slowest: found.slowest.map((r) => this.present(r)),
+      recentFailures: found.recentFailures.map((r) => this.present(r)),
+    };
   }
 
   /** Runs per UTC day and type by outcome over a stats window (the overview's bars). */

@@ -89,6 +89,28 @@ function withMe(request: FastifyRequest, q: Static<typeof ListQuery>) {
   return q.initiatorUserId === 'me' ? { ...q, initiatorUserId: caller(request).userId } : q;
 }
 
+const InsightsSchema = Type.Object({
+  failureRates: Type.Array(
+    Type.Object({
+      type: Type.String(),
+      typeLabel: Type.String(),
+      total: Type.Integer(),
+      failed: Type.Integer(),
+      previousTotal: Type.Integer(),
+      previousFailed: Type.Integer(),
+    }),
+  ),
+  slowest: Type.Array(Type.Ref('Run')),
+  recentFailures: Type.Array(Type.Ref('Run')),
+  hours: Type.Array(
+    Type.Object({
+      hour: Type.String(),
+      type: Type.String(),
+      counts: Type.Record(Type.String(), Type.Integer()),
+    }),
+  ),
+});
+
 export type OperationRouteOptions = { service: OperationRunService; startsPerMinute: number };
 
 /** The ledger's runs per tenant: thin handlers over OperationRunService, gated by route config. */
@@ -167,6 +189,27 @@ export function registerOperationRoutes(
       const stats = await service.stats(request.params.tenantId, window);
       return { ...stats, days: await service.dailyCounts(request.params.tenantId, window) };
     },
+  );
+
+  app.get(
+    `${base}/insights`,
+    {
+      config: { tenant: 'read' },
+      schema: {
+        summary: 'Is something wrong? Failure rate per type with its trend, slowest and latest failed runs',
+        description:
+          'Over the window (default 24h): per type, runs and failed runs, and the same over the window before (the trend); the 5 slowest completed runs; the 5 most recently failed; and for 24h, runs per UTC hour and type by outcome.',
+        tags: ['operations'],
+        params: TenantParams,
+        querystring: Type.Object(
+          { window: Type.Optional(enumOf(Object.keys(STATS_WINDOWS) as StatsWindow[])) },
+          { additionalProperties: false },
+        ),
+        response: { 200: InsightsSchema, ...problems(400, 401, 404) },
+      },
+    },
+    async (request) =>
+      service.insights(request.params.tenantId, (request.query.window ?? '24h') as StatsWindow),
   );
 
   app.get(
