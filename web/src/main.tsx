@@ -31,15 +31,15 @@ const theme = createTheme({
     // AA contrast and names for what Mantine leaves dimmed or unlabelled.
     Notification: Notification.extend({
       defaultProps: { closeButtonProps: { 'aria-label': 'Close notification' } },
-      styles: { description: { color: 'var(--mantine-color-dark-7)' } },
+      styles: { description: { color: 'var(--mantine-color-text)' } },
     }),
-    Anchor: Anchor.extend({ defaultProps: { c: 'blue.8' } }),
+    Anchor: Anchor.extend({ defaultProps: { c: 'var(--ol-link)' } }),
   },
 });
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <MantineProvider theme={theme} defaultColorScheme="light">
+    <MantineProvider theme={theme} defaultColorScheme="auto">
       <QueryClientProvider client={queryClient}>
         <RouterProvider router={router} />
       </QueryClientProvider>
