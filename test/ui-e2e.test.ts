@@ -111,7 +111,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: 300_000 }, () => {
     ({ owner, roles } = await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey));
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     browser = await launchChromium();
-  }, 180_000);
+  }, 360_000);
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => {});
@@ -235,7 +235,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: 300_000 }, () => {
 
     await page.getByRole('button', { name: 'Older →' }).click();
     await page.waitForURL(/cursor=/);
-    await expect.poll(async () => (await rowIds(page))[0]).not.toBe(firstPage[0]);
+    await expect.poll(async () => (await rowIds(page))[0], { timeout: 30_000 }).not.toBe(firstPage[0]);
     const second = await rowIds(page);
     expect(second.filter((id) => firstPage.includes(id))).toEqual([]);
     await page.getByRole('button', { name: '← Newer' }).click();

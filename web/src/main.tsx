@@ -3,7 +3,7 @@ import '@mantine/dates/styles.css';
 import '@mantine/notifications/styles.css';
 import '@mantine/charts/styles.css';
 import './app.css';
-import { Anchor, createTheme, MantineProvider, Notification } from '@mantine/core';
+import { Anchor, createTheme, MantineProvider, Modal, Notification } from '@mantine/core';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { RouterProvider } from '@tanstack/react-router';
 import { StrictMode } from 'react';
@@ -33,6 +33,8 @@ const theme = createTheme({
       defaultProps: { closeButtonProps: { 'aria-label': 'Close notification' } },
       styles: { description: { color: 'var(--mantine-color-text)' } },
     }),
+    // Every dialog's close button has a name.
+    Modal: Modal.extend({ defaultProps: { closeButtonProps: { 'aria-label': 'Close dialog' } } }),
     Anchor: Anchor.extend({ defaultProps: { c: 'var(--ol-link)' } }),
   },
 });

@@ -30,9 +30,10 @@ export function LiveIndicator({ state }: { state: LiveState }) {
         role="status"
         aria-live="polite"
         tabIndex={0}
+        className="live-badge"
         style={{ flexShrink: 0 }}
       >
-        {look.label}
+        <span className="live-label">{look.label}</span>
       </Badge>
     </Tooltip>
   );

@@ -95,7 +95,6 @@ export function Trouble({
                             params={{ tenantId }}
                             search={{ type: r.type, outcome: 'failed', from }}
                             size="sm"
-                            aria-label={`${r.failed} failed ${r.typeLabel} runs`}
                           >
                             {r.failed} of {r.total}
                           </AnchorLink>
