@@ -244,10 +244,12 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: 300_000 }, () => {
     await pickOption(page, 'Type', 'Drift generation');
     await page.waitForURL(/type=drift\.generate/);
     await expect
-      .poll(async () =>
-        (await page.getByTestId('run-row').getByRole('link').allTextContents()).every((t) =>
-          t.startsWith('Drift generation'),
-        ),
+      .poll(
+        async () =>
+          (await page.getByTestId('run-row').getByRole('link').allTextContents()).every((t) =>
+            t.startsWith('Drift generation'),
+          ),
+        { timeout: 30_000 },
       )
       .toBe(true);
     await pickOption(page, 'Outcome', 'Failed');
