@@ -36,8 +36,6 @@ import {
 const route = getRouteApi('/authed/t/$tenantId/operations');
 
 const CALENDAR_LABELS = {
-  monthLevelControl: 'Choose a month',
-  yearLevelControl: 'Choose a year',
   nextMonth: 'Next month',
   previousMonth: 'Previous month',
   nextYear: 'Next year',
