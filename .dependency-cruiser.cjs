@@ -87,6 +87,22 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(cli|main|shared)/', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'web-reaches-the-server-only-through-the-api',
+      comment:
+        'The UI talks to the server over API v1 alone; of the server code it shares only the vocabulary (one source of labels and tones).',
+      severity: 'error',
+      from: { path: '^web/src/' },
+      to: { path: '^src/', pathNot: '^src/ledger/(vocabulary|tables)[.]ts$' },
+    },
+    {
+      name: 'pages-never-import-the-route-tree',
+      comment:
+        'Pages reach their route through getRouteApi; the route tree imports them (lazily), never the other way round.',
+      severity: 'error',
+      from: { path: '^web/src/(pages|components|api)/' },
+      to: { path: '^web/src/(router|main)[.]tsx$' },
+    },
+    {
       name: 'only-cli-reaches-main',
       comment: 'main wires everything; nothing but the command line (and tests) depends on it.',
       severity: 'error',
@@ -98,6 +114,6 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js'] },
   },
 };

@@ -345,7 +345,9 @@ CREATE INDEX operation_runs_active_idx ON public.operation_runs USING btree (ten
 CREATE INDEX operation_runs_divergent_idx ON public.operation_runs USING btree (tenant_id, id) WHERE (divergence IS NOT NULL);
 CREATE INDEX operation_runs_heartbeat_idx ON public.operation_runs USING btree (last_heartbeat_at) WHERE (status = 'running'::text);
 CREATE INDEX operation_runs_initiator_idx ON public.operation_runs USING btree (tenant_id, initiator_kind, created_at DESC, id DESC);
+CREATE INDEX operation_runs_initiator_user_idx ON public.operation_runs USING btree (tenant_id, initiator_user_id, created_at DESC, id DESC) WHERE (initiator_user_id IS NOT NULL);
 CREATE INDEX operation_runs_list_idx ON public.operation_runs USING btree (tenant_id, created_at DESC, id DESC);
+CREATE UNIQUE INDEX operation_runs_number_key ON public.operation_runs USING btree (tenant_id, run_number);
 CREATE INDEX operation_runs_outcome_idx ON public.operation_runs USING btree (tenant_id, outcome, created_at DESC, id DESC);
 CREATE INDEX operation_runs_prune_idx ON public.operation_runs USING btree (completed_at) WHERE (status = 'completed'::text);
 CREATE INDEX operation_runs_queued_idx ON public.operation_runs USING btree (created_at) WHERE (status = 'queued'::text);
@@ -511,6 +513,16 @@ ALTER TABLE tenant_graph_connections ADD CONSTRAINT tenant_graph_connections_ten
 ALTER TABLE tenant_graph_connections ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenant_graph_connections FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON tenant_graph_connections FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
+
+CREATE TABLE tenant_run_counters (
+  tenant_id uuid NOT NULL,
+  last_number integer NOT NULL
+);
+ALTER TABLE tenant_run_counters ADD CONSTRAINT tenant_run_counters_pkey PRIMARY KEY (tenant_id);
+ALTER TABLE tenant_run_counters ADD CONSTRAINT tenant_run_counters_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
+ALTER TABLE tenant_run_counters ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tenant_run_counters FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON tenant_run_counters FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
 CREATE TABLE tenants (
   id uuid NOT NULL,

@@ -42,6 +42,7 @@ function operations(): Op[] {
 function bodyFor(op: Op): unknown {
   if (op.method === 'GET' || op.method === 'DELETE') return undefined;
   if (op.path.endsWith('/operations')) return { type: 'test.task', inputs: { key: 'isolation' } };
+  if (op.path.endsWith('/bulk-cancel') || op.path.endsWith('/bulk-retry')) return { runIds: [runB] };
   if (op.path.endsWith('/members')) return { email: bob.email, role: 'viewer' };
   if (op.path.endsWith('/members/{userId}')) return { role: 'viewer' };
   if (op.path.endsWith('/restore-runs')) return { backupId: randomUUID() };

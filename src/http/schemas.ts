@@ -23,9 +23,18 @@ export const Problem = Type.Object(
 export const RunSchema = Type.Object(
   {
     id: Uuid,
+    number: Type.Integer({
+      minimum: 1,
+      format: 'int32',
+      description: 'the run number in its tenant (#1, #2, …): unique in the tenant, never reused',
+    }),
     tenantId: Uuid,
     type: Type.String(),
     typeLabel: Type.String(),
+    title: Type.String({
+      description: 'what the run is, in words, e.g. "Restore (dry run) of Nightly — 3 items"',
+    }),
+    tag: Type.Union([Type.String(), Type.Null()], { description: 'a short qualifier, e.g. "Dry run"' }),
     status: enumOf(RUN_STATUSES),
     outcome: enumOf(RUN_OUTCOMES),
     initiator: Type.Object({

@@ -46,8 +46,20 @@ export type RunWriteHook = (trx: Trx, run: RunRow) => Promise<void>;
  * Checks the references in a start's inputs (e.g. that a backup exists and belongs to the tenant)
  * inside the start transaction, before the run is inserted: throw a typed error (NotFoundError,
  * ValidationError, ConflictError) to refuse the start. The transaction is scoped to the tenant.
+ * It may return the names of what the inputs point at (e.g. `{backupName}`): they are kept in the
+ * run's links, so the run's title can say them without a lookup on every read.
  */
-export type StartValidator<I> = (trx: Trx, request: { tenantId: string; inputs: I }) => Promise<void>;
+export type StartValidator<I> = (
+  trx: Trx,
+  request: { tenantId: string; inputs: I },
+) => Promise<void | Record<string, string>>;
+
+/** What `describe` is given: the run's stored inputs, links and counts (never fetched elsewhere). */
+export type RunDescription<I> = {
+  inputs: Partial<I>;
+  links: Record<string, string>;
+  counts: Record<string, number>;
+};
 
 export type OperationTypeDefinition<I = any> = {
   /** e.g. `inventory.sync` */
@@ -87,6 +99,11 @@ export type OperationTypeDefinition<I = any> = {
   checkMirrors?: () => Promise<MirrorCheckReport>;
   /** Refuses a start whose inputs name something that does not exist, before any run is created. */
   validate?: StartValidator<I>;
+  /**
+   * A run's descriptive title (and a short tag such as "Dry run") from what the run row holds:
+   * its inputs, its links and its counts. Without it the title is the type's label.
+   */
+  describe?: (run: RunDescription<I>) => { title: string; tag?: string };
   handler: OperationHandler<I>;
   onRunWrite?: RunWriteHook;
 };
@@ -146,6 +163,19 @@ export class OperationCatalog {
 
   label(name: string): string {
     return this.#types.get(name)?.label ?? name;
+  }
+
+  /** The run's title and tag as its type describes them; the label when it does not (or fails to). */
+  describe(name: string, run: RunDescription<any>): { title: string; tag: string | null } {
+    const def = this.#types.get(name);
+    const label = def?.label ?? name;
+    try {
+      const d = def?.describe?.(run);
+      if (d?.title) return { title: truncate(d.title, 200), tag: d.tag ? truncate(d.tag, 40) : null };
+    } catch {
+      // A title is a nicety: a row the type cannot describe (an old shape) keeps its label.
+    }
+    return { title: label, tag: null };
   }
 
   /** Applies defaults, validates and normalises inputs; throws ValidationError with field problems. */

@@ -12,6 +12,8 @@ export type ListQuery = {
   status?: string;
   outcome?: string;
   initiator?: string;
+  /** Runs a person started (a user id; the API turns `me` into the caller's). */
+  initiatorUserId?: string;
   since?: string | Date;
   until?: string | Date;
   q?: string;
@@ -95,6 +97,9 @@ function time(value: string | Date | undefined, name: string): Date | undefined 
   return d;
 }
 
+/** `#123` is a run number; bare `123` is a run number or the start of a run id. */
+const RUN_NUMBER = /^(#)?(\d{1,10})$/;
+
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function parseListQuery(
@@ -117,7 +122,25 @@ export function parseListQuery(
   filters.initiator = oneOf<InitiatorKind>(query.initiator, INITIATOR_KINDS, 'initiator');
   filters.since = time(query.since, 'since');
   filters.until = time(query.until, 'until');
-  if (query.q !== undefined && query.q.trim() !== '') {
+  if (query.initiatorUserId !== undefined && query.initiatorUserId !== '') {
+    const id = query.initiatorUserId.toLowerCase();
+    if (!UUID_TEXT.test(id)) {
+      throw new ValidationError('initiatorUserId must be a user id or me', [
+        { path: '/initiatorUserId', message: 'must be a uuid or me' },
+      ]);
+    }
+    filters.initiatorUserId = id;
+  }
+  const number = query.q?.trim().match(RUN_NUMBER);
+  if (number) {
+    const n = Number(number[2]);
+    if (!Number.isSafeInteger(n) || n < 1 || n > 2_147_483_647) {
+      throw new ValidationError('q is not a run number', [{ path: '/q', message: 'out of range' }]);
+    }
+    filters.number = n;
+    // Bare digits may also be the start of a run id (a uuid's first characters can all be digits).
+    if (!number[1]) filters.idPrefix = number[2];
+  } else if (query.q !== undefined && query.q.trim() !== '') {
     const q = query.q.trim().toLowerCase();
     // A full-length q is compared as a uuid, so it must be one; a shorter one is a text prefix.
     if (!/^[0-9a-f-]{1,35}$/.test(q) && !UUID_TEXT.test(q)) {

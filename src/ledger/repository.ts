@@ -26,6 +26,9 @@ export type ListFilters = {
   until?: Date;
   /** A run id or the start of one (lower-case hex and dashes). */
   idPrefix?: string;
+  /** The run's number in its tenant; with idPrefix too, either matches. */
+  number?: number;
+  initiatorUserId?: string;
 };
 
 export type ListedRow = RunRow & { created_at_key: string };
@@ -118,6 +121,17 @@ export const runRepository = {
     return db.selectFrom('operation_runs').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id);
   },
 
+  /** Runs that retry the given one, newest first (for Database.tenantRead). */
+  retriesQuery(db: Kysely<DB>, tenantId: string, id: string) {
+    return db
+      .selectFrom('operation_runs')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('retry_of_run_id', '=', id)
+      .orderBy('created_at', 'desc')
+      .limit(20);
+  },
+
   async findBySource(
     trx: Trx,
     tenantId: string,
@@ -144,26 +158,51 @@ export const runRepository = {
     return (await runRepository.listQuery(trx, tenantId, filters, after, limit).execute()) as ListedRow[];
   },
 
-  /** list's statement, unexecuted (for Database.tenantRead). */
-  listQuery(db: Kysely<DB>, tenantId: string, filters: ListFilters, after: Keyset | null, limit: number) {
-    let q = db
-      .selectFrom('operation_runs')
-      .selectAll()
-      .select(createdAtKey.as('created_at_key'))
-      .where('tenant_id', '=', tenantId);
+  /** The tenant's runs that match the list's filters, before selection and order. */
+  filtered(db: Kysely<DB>, tenantId: string, filters: ListFilters) {
+    let q = db.selectFrom('operation_runs').where('tenant_id', '=', tenantId);
     if (filters.type) q = q.where('type', '=', filters.type);
     if (filters.status) q = q.where('status', '=', filters.status);
     if (filters.outcome) q = q.where('outcome', '=', filters.outcome);
     if (filters.initiator) q = q.where('initiator_kind', '=', filters.initiator);
     if (filters.since) q = q.where('created_at', '>=', filters.since);
     if (filters.until) q = q.where('created_at', '<', filters.until);
-    if (filters.idPrefix) {
+    if (filters.initiatorUserId) q = q.where('initiator_user_id', '=', filters.initiatorUserId);
+    const { idPrefix, number } = filters;
+    if (number !== undefined && idPrefix) {
+      q = q.where((eb) =>
+        eb.or([eb('run_number', '=', number), eb(sql<string>`id::text`, 'like', `${idPrefix}%`)]),
+      );
+    } else if (number !== undefined) {
+      q = q.where('run_number', '=', number);
+    } else if (idPrefix) {
       q =
-        filters.idPrefix.length === 36
-          ? q.where('id', '=', filters.idPrefix)
-          : q.where(sql<string>`id::text`, 'like', `${filters.idPrefix}%`);
+        idPrefix.length === 36
+          ? q.where('id', '=', idPrefix)
+          : q.where(sql<string>`id::text`, 'like', `${idPrefix}%`);
     }
+    return q;
+  },
+
+  /** The list's statement, unexecuted (for Database.tenantRead). */
+  listQuery(db: Kysely<DB>, tenantId: string, filters: ListFilters, after: Keyset | null, limit: number) {
+    const q = runRepository
+      .filtered(db, tenantId, filters)
+      .selectAll()
+      .select(createdAtKey.as('created_at_key'));
     return newestFirstPage(q, after, limit);
+  },
+
+  /**
+   * How many runs match, counted no further than `cap`: a list can say "1,000+" without a count
+   * over the tenant's whole history (the monitoring read stays bounded).
+   */
+  countQuery(db: Kysely<DB>, tenantId: string, filters: ListFilters, cap: number) {
+    const limited = runRepository
+      .filtered(db, tenantId, filters)
+      .select(sql.lit(1).as('one'))
+      .limit(cap + 1);
+    return db.selectFrom(limited.as('matching')).select((eb) => eb.fn.countAll<number>().as('n'));
   },
 
   /**

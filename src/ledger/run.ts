@@ -12,9 +12,15 @@ export type Initiator = { kind: InitiatorKind; userId?: string | null; name?: st
 /** The run as the API and the UI see it (PRODUCT.md §5). */
 export type Run = {
   id: string;
+  /** The run's number in its tenant (#1, #2, …): short, unique in the tenant, never reused. */
+  number: number;
   tenantId: string;
   type: string;
   typeLabel: string;
+  /** What this run is, in words: "Restore (dry run) of Nightly — 3 items". */
+  title: string;
+  /** A short qualifier shown beside the type, e.g. "Dry run"; null when there is none. */
+  tag: string | null;
   status: RunStatus;
   outcome: RunOutcome;
   initiator: { kind: InitiatorKind; userId: string | null; name: string };
@@ -34,19 +40,33 @@ export type Run = {
   divergence: { detectedAt: string; detail: string } | null;
 };
 
-export function presentRun(row: RunRow, typeLabel: string): Run {
+export type RunDescriber = (
+  type: string,
+  run: { inputs: Record<string, unknown>; links: Record<string, string>; counts: Record<string, number> },
+) => { title: string; tag: string | null };
+
+/** The one presenter of a run, for the API, the stream and the command line alike. */
+export function presentRun(row: RunRow, typeLabel: string, describe?: RunDescriber): Run {
   const createdAt = iso(row.created_at)!;
   const startedAt = iso(row.started_at);
   const completedAt = iso(row.completed_at);
+  const context = (row.context ?? {}) as { inputs?: Record<string, unknown>; links?: Record<string, string> };
+  const counts = row.summary_counts ?? {};
+  const { title, tag } = describe
+    ? describe(row.type, { inputs: context.inputs ?? {}, links: context.links ?? {}, counts })
+    : { title: typeLabel, tag: null };
   return {
     id: row.id,
+    number: Number(row.run_number),
     tenantId: row.tenant_id,
     type: row.type,
     typeLabel,
+    title,
+    tag,
     status: row.status,
     outcome: row.outcome,
     initiator: { kind: row.initiator_kind, userId: row.initiator_user_id, name: row.initiator_name },
-    summaryCounts: row.summary_counts ?? {},
+    summaryCounts: counts,
     // Redacted again on the way out: a mirror may carry text another application wrote (redaction
     // is idempotent, so what was redacted before it was stored reads the same).
     failureSummary: (row.failure_summary ?? []).map((f) => ({

@@ -12,11 +12,13 @@ import { boundFailures, failureCounts } from '../shared/failures.ts';
 import { assertUuid } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
 import { redactDeep } from '../shared/redact.ts';
+import { bulkCancel, bulkRetry } from './bulk.ts';
 import type { OperationCatalog, OperationTypeDefinition } from './catalog.ts';
 import { type CursorCodec, type ListQuery, parseListQuery } from './cursor.ts';
 import type { RunEventLog } from './event-log-service.ts';
 import { runIdentityHash } from './identity.ts';
 import { mirrorRepository } from './mirror.ts';
+import { runInsights } from './insights.ts';
 import type { RunQueue } from './queue-port.ts';
 import { type ListedRow, MONITORING_STATEMENT_TIMEOUT_MS, runRepository as repo } from './repository.ts';
 import { type FailureEntry, type Initiator, presentRun, type Run, type RunRow } from './run.ts';
@@ -98,6 +100,17 @@ export class OperationRunService {
     return runStats({ database: this.#db, catalog: this.#catalog }, tenantId, window);
   }
 
+  /** Failure rates with their trend, slowest and latest failed runs, hourly counts (the overview's alarms). */
+  async insights(tenantId: string, window: StatsWindow) {
+    const found = await runInsights({ database: this.#db }, tenantId, window);
+    return {
+      ...found,
+      failureRates: found.failureRates.map((r) => ({ ...r, typeLabel: this.#catalog.label(r.type) })),
+      slowest: found.slowest.map((r) => this.present(r)),
+      recentFailures: found.recentFailures.map((r) => this.present(r)),
+    };
+  }
+
   /** Runs per UTC day and type by outcome over a stats window (the overview's bars). */
   dailyCounts(tenantId: string, window: StatsWindow) {
     return runDailyCounts({ database: this.#db }, tenantId, window);
@@ -114,7 +127,7 @@ export class OperationRunService {
   }
 
   present(row: RunRow): Run {
-    return presentRun(row, this.#catalog.label(row.type));
+    return presentRun(row, this.#catalog.label(row.type), (type, run) => this.#catalog.describe(type, run));
   }
 
   async start(request: StartRequest, options: { retryOf?: RunRow } = {}): Promise<StartResult> {
@@ -185,7 +198,8 @@ export class OperationRunService {
   ): Promise<{ row: RunRow; created: boolean } | null> {
     const { tenantId, def, inputs, hash, initiator } = p;
     // Bad references are refused at the door, whichever door: before any run exists.
-    await def.validate?.(trx, { tenantId, inputs });
+    const named = (await def.validate?.(trx, { tenantId, inputs })) || undefined;
+    const links = named || p.links ? { ...named, ...p.links } : undefined;
     const jobId = uuidv7();
     const inserted = await repo.insertUnlessActive(
       trx,
@@ -197,7 +211,7 @@ export class OperationRunService {
         initiator_kind: initiator.kind,
         initiator_user_id: initiator.userId,
         initiator_name: initiator.name,
-        context: JSON.stringify(redactDeep({ inputs, ...(p.links ? { links: p.links } : {}) })),
+        context: JSON.stringify(redactDeep({ inputs, ...(links ? { links } : {}) })),
         summary_counts: JSON.stringify(Object.fromEntries(def.countKeys.map((k) => [k, 0]))),
         failure_summary: '[]',
         retry_of_run_id: retryOf?.id ?? null,
@@ -271,6 +285,33 @@ export class OperationRunService {
         ? this.#cursors.encode({ createdAt: last.created_at_key, id: last.id }, t, fingerprint)
         : null;
     return { data: page.map((r) => this.present(r)), nextCursor };
+  }
+
+  /** Runs that retry this one (newest first, at most 20): the other half of retry lineage. */
+  async retries(tenantId: string, runId: string): Promise<Run[]> {
+    const t = assertUuid(tenantId, 'tenant');
+    const id = assertUuid(runId);
+    const rows = await this.#read(t, repo.retriesQuery(this.#db.db, t, id), PRESENTED);
+    return rows.map((r) => this.present(r));
+  }
+
+  /** How many runs the list's filters match, counted up to `cap` (then `capped`). */
+  async count(tenantId: string, query: ListQuery, cap = 1000): Promise<{ total: number; capped: boolean }> {
+    const t = assertUuid(tenantId, 'tenant');
+    const { filters } = parseListQuery({ ...query, cursor: undefined }, this.#catalog, this.#cursors, t);
+    const [row] = await this.#read(t, repo.countQuery(this.#db.db, t, filters, cap), MONITORING_READ);
+    const n = Number(row?.n ?? 0);
+    return { total: Math.min(n, cap), capped: n > cap };
+  }
+
+  bulkCancel(tenantId: string, runIds: readonly string[]) {
+    assertUuid(tenantId, 'tenant');
+    return bulkCancel(this, tenantId, runIds);
+  }
+
+  bulkRetry(tenantId: string, runIds: readonly string[], initiator: Initiator) {
+    assertUuid(tenantId, 'tenant');
+    return bulkRetry(this, tenantId, runIds, initiator);
   }
 
   /**

@@ -27,6 +27,8 @@ export interface UsersTable {
 
 export interface OperationRunsTable {
   id: string;
+  /** Assigned by the insert trigger from tenant_run_counters (migration 0019). */
+  run_number: Generated<number>;
   tenant_id: string;
   type: string;
   status: Generated<RunStatus>;
@@ -98,7 +100,13 @@ export interface OperationRunEventsTable {
   data: Json<Record<string, unknown>>;
 }
 
+export interface TenantRunCountersTable {
+  tenant_id: string;
+  last_number: number;
+}
+
 export interface LedgerTables {
+  tenant_run_counters: TenantRunCountersTable;
   tenants: TenantsTable;
   users: UsersTable;
   operation_runs: OperationRunsTable;

@@ -64,11 +64,14 @@ export class PageWatch {
   readonly problems: string[] = [];
   readonly page: Page;
   #leaving = false;
+  #expected: string[] = [];
 
   constructor(page: Page) {
     this.page = page;
     page.on('console', (m) => {
-      if (m.type() === 'error') this.problems.push(`console error on ${page.url()}: ${m.text()}`);
+      if (m.type() !== 'error') return;
+      if (this.#expected.some((u) => m.location().url.includes(u))) return;
+      this.problems.push(`console error on ${page.url()}: ${m.text()}`);
     });
     page.on('pageerror', (err) => this.problems.push(`page error on ${page.url()}: ${err.message}`));
     page.on('requestfailed', (r) => {
@@ -77,8 +80,14 @@ export class PageWatch {
       this.problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
     });
     page.on('response', (r) => {
+      if (r.status() === 404 && this.#expected.some((u) => r.url().includes(u))) return;
       if (r.status() >= 400) this.problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
     });
+  }
+
+  /** A 404 the test provokes on purpose (opening an unknown or foreign run): not a failure. */
+  expectNotFound(urlPart: string) {
+    this.#expected.push(urlPart);
   }
 
   /** A navigation the test makes on purpose (goto, reload): what it aborts is not a failure. */

@@ -3,7 +3,7 @@ import '@mantine/dates/styles.css';
 import '@mantine/notifications/styles.css';
 import '@mantine/charts/styles.css';
 import './app.css';
-import { Anchor, createTheme, MantineProvider, Notification } from '@mantine/core';
+import { Anchor, createTheme, MantineProvider, Modal, Notification } from '@mantine/core';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { RouterProvider } from '@tanstack/react-router';
 import { StrictMode } from 'react';
@@ -31,15 +31,17 @@ const theme = createTheme({
     // AA contrast and names for what Mantine leaves dimmed or unlabelled.
     Notification: Notification.extend({
       defaultProps: { closeButtonProps: { 'aria-label': 'Close notification' } },
-      styles: { description: { color: 'var(--mantine-color-dark-7)' } },
+      styles: { description: { color: 'var(--mantine-color-text)' } },
     }),
-    Anchor: Anchor.extend({ defaultProps: { c: 'blue.8' } }),
+    // Every dialog's close button has a name.
+    Modal: Modal.extend({ defaultProps: { closeButtonProps: { 'aria-label': 'Close dialog' } } }),
+    Anchor: Anchor.extend({ defaultProps: { c: 'var(--ol-link)' } }),
   },
 });
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <MantineProvider theme={theme} defaultColorScheme="light">
+    <MantineProvider theme={theme} defaultColorScheme="auto">
       <QueryClientProvider client={queryClient}>
         <RouterProvider router={router} />
       </QueryClientProvider>

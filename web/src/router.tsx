@@ -4,64 +4,37 @@ import {
   createRootRouteWithContext,
   createRoute,
   createRouter,
+  lazyRouteComponent,
   notFound,
   Outlet,
   redirect,
 } from '@tanstack/react-router';
-import { ApiError, type RunOutcome, type RunStatus } from './api/client.ts';
+import { ApiError } from './api/client.ts';
 import { meQuery, SIGNED_IN_KEY, tenantsQuery } from './api/queries.ts';
 import { AppLayout } from './components/AppLayout.tsx';
-import { BackupsPage } from './pages/Backups.tsx';
-import { DriftPage } from './pages/Drift.tsx';
-import { InventoryPage } from './pages/Inventory.tsx';
 import { NotFoundPage } from './pages/NotFound.tsx';
-import { OperationsPage } from './pages/Operations.tsx';
-import { OverviewPage } from './pages/Overview.tsx';
-import { RestorePage } from './pages/Restore.tsx';
-import { RunDetailPage } from './pages/RunDetail.tsx';
 import { SignInPage } from './pages/SignIn.tsx';
-import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from './vocabulary.ts';
+import {
+  str,
+  UUID,
+  validateOperationsSearch,
+  validateOverviewSearch,
+  validateRestoreSearch,
+} from './search.ts';
 
-type Ctx = { queryClient: QueryClient };
-
-const str = (v: unknown, max = 300) =>
-  typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined;
-const oneOf = <T extends string>(values: readonly T[], v: unknown): T | undefined =>
-  values.includes(v as T) ? (v as T) : undefined;
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The Operations list's view, all of it in the URL: a copied link reproduces it. */
-export type OperationsSearch = {
-  type?: string;
-  status?: RunStatus;
-  outcome?: RunOutcome;
-  initiator?: (typeof INITIATOR_KINDS)[number];
-  from?: string;
-  to?: string;
-  q?: string;
-  cursor?: string;
-  /** Cursors of the newer pages, so "newer" walks back the way "older" came. */
-  back?: string[];
+// Pages are their own chunks, loaded when first visited, and reach their route through
+// getRouteApi: no page imports this file, so the route tree and the pages form no import circle.
+const page = {
+  operations: lazyRouteComponent(() => import('./pages/Operations.tsx'), 'OperationsPage'),
+  run: lazyRouteComponent(() => import('./pages/RunDetail.tsx'), 'RunDetailPage'),
+  overview: lazyRouteComponent(() => import('./pages/Overview.tsx'), 'OverviewPage'),
+  inventory: lazyRouteComponent(() => import('./pages/Inventory.tsx'), 'InventoryPage'),
+  drift: lazyRouteComponent(() => import('./pages/Drift.tsx'), 'DriftPage'),
+  backups: lazyRouteComponent(() => import('./pages/Backups.tsx'), 'BackupsPage'),
+  restore: lazyRouteComponent(() => import('./pages/Restore.tsx'), 'RestorePage'),
 };
 
-export function validateOperationsSearch(s: Record<string, unknown>): OperationsSearch {
-  const day = (v: unknown) => (typeof v === 'string' && DAY.test(v) ? v : undefined);
-  const back = Array.isArray(s.back)
-    ? s.back.filter((c): c is string => typeof c === 'string').slice(-50)
-    : [];
-  return {
-    type: str(s.type, 100),
-    status: oneOf(RUN_STATUSES, s.status),
-    outcome: oneOf(RUN_OUTCOMES, s.outcome),
-    initiator: oneOf(INITIATOR_KINDS, s.initiator),
-    from: day(s.from),
-    to: day(s.to),
-    q: str(s.q, 36),
-    cursor: str(s.cursor),
-    back: back.length > 0 ? back : undefined,
-  };
-}
+type Ctx = { queryClient: QueryClient };
 
 // Notifications live inside the router: their "View run" links are router links.
 const rootRoute = createRootRouteWithContext<Ctx>()({
@@ -135,63 +108,59 @@ const tenantIndexRoute = createRoute({
   },
 });
 
-export const operationsRoute = createRoute({
+const operationsRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/operations',
   validateSearch: validateOperationsSearch,
-  component: OperationsPage,
+  component: page.operations,
 });
 
-export const runRoute = createRoute({
+const runRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/operations/$runId',
   beforeLoad: ({ params }) => {
     if (!UUID.test(params.runId)) throw notFound();
   },
-  component: RunDetailPage,
+  component: page.run,
 });
 
-export const overviewRoute = createRoute({
+const overviewRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/overview',
-  validateSearch: (s: Record<string, unknown>): { window?: '24h' | '7d' | '30d' } => ({
-    window: oneOf(['24h', '7d', '30d'] as const, s.window),
-  }),
-  component: OverviewPage,
+  validateSearch: validateOverviewSearch,
+  component: page.overview,
 });
 
-export const inventoryRoute = createRoute({
+const inventoryRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/inventory',
   validateSearch: (s: Record<string, unknown>): { family?: string } => ({ family: str(s.family, 64) }),
-  component: InventoryPage,
+  component: page.inventory,
 });
 
-export const driftRoute = createRoute({
+const driftRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/drift',
   validateSearch: (s: Record<string, unknown>): { baseline?: string } => ({
     baseline: typeof s.baseline === 'string' && UUID.test(s.baseline) ? s.baseline : undefined,
   }),
-  component: DriftPage,
+  component: page.drift,
 });
 
-export const backupsRoute = createRoute({
+const backupsRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/backups',
   validateSearch: (s: Record<string, unknown>): { set?: string } => ({
     set: typeof s.set === 'string' && UUID.test(s.set) ? s.set : undefined,
   }),
-  component: BackupsPage,
+  component: page.backups,
 });
 
-export const restoreRoute = createRoute({
+const restoreRoute = createRoute({
   getParentRoute: () => tenantRoute,
   path: '/restore',
-  validateSearch: (s: Record<string, unknown>): { record?: string } => ({
-    record: typeof s.record === 'string' && UUID.test(s.record) ? s.record : undefined,
-  }),
-  component: RestorePage,
+  validateSearch: validateRestoreSearch,
+  component: page.restore,
 });
 
 const routeTree = rootRoute.addChildren([
@@ -226,5 +195,3 @@ declare module '@tanstack/react-router' {
     router: ReturnType<typeof createAppRouter>;
   }
 }
-
-export { tenantRoute };

@@ -1,22 +1,32 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
-import Type from 'typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import Type, { type Static } from 'typebox';
 import { LIST_LIMIT } from '../../ledger/cursor.ts';
 import type { OperationRunService } from '../../ledger/service.ts';
 import { STATS_WINDOWS, type StatsWindow } from '../../ledger/stats.ts';
 import { INITIATOR_KINDS, RUN_OUTCOMES, RUN_STATUSES } from '../../ledger/vocabulary.ts';
 import { caller, initiatorOf } from '../auth.ts';
-import { DateTime, enumOf, problems, RunParams, TenantParams } from '../schemas.ts';
+import { DateTime, enumOf, problems, RunParams, RunSchema, TenantParams, Uuid } from '../schemas.ts';
+import { registerBulkRoutes } from './operations-bulk.ts';
 
-const ListQuery = Type.Object(
+export const ListQuery = Type.Object(
   {
     type: Type.Optional(Type.String({ maxLength: 100 })),
     status: Type.Optional(enumOf(RUN_STATUSES)),
     outcome: Type.Optional(enumOf(RUN_OUTCOMES)),
     initiator: Type.Optional(enumOf(INITIATOR_KINDS)),
+    initiatorUserId: Type.Optional(
+      Type.String({ maxLength: 36, description: 'runs this user started: a user id, or `me`' }),
+    ),
     since: Type.Optional(DateTime),
     until: Type.Optional(DateTime),
-    q: Type.Optional(Type.String({ maxLength: 36, description: 'a run id or the start of one' })),
+    q: Type.Optional(
+      Type.String({
+        maxLength: 36,
+        description:
+          'a run number (`#123`, or `123`, which also matches ids starting so), a run id or the start of one',
+      }),
+    ),
     limit: Type.Optional(
       Type.Integer({
         minimum: LIST_LIMIT.min,
@@ -61,12 +71,53 @@ const StatsSchema = Type.Object({
   ),
 });
 
+const RunDetail = Type.Object({
+  ...RunSchema.properties,
+  retries: Type.Array(
+    Type.Object({
+      id: Uuid,
+      number: Type.Integer({ format: 'int32' }),
+      status: enumOf(RUN_STATUSES),
+      outcome: enumOf(RUN_OUTCOMES),
+    }),
+    { description: 'runs started as retries of this one, newest first (at most 20)' },
+  ),
+});
+
+/** The list's query with `initiatorUserId=me` read as the caller's own user id. */
+function withMe(request: FastifyRequest, q: Static<typeof ListQuery>) {
+  return q.initiatorUserId === 'me' ? { ...q, initiatorUserId: caller(request).userId } : q;
+}
+
+const InsightsSchema = Type.Object({
+  failureRates: Type.Array(
+    Type.Object({
+      type: Type.String(),
+      typeLabel: Type.String(),
+      total: Type.Integer(),
+      failed: Type.Integer(),
+      previousTotal: Type.Integer(),
+      previousFailed: Type.Integer(),
+    }),
+  ),
+  slowest: Type.Array(Type.Ref('Run')),
+  recentFailures: Type.Array(Type.Ref('Run')),
+  hours: Type.Array(
+    Type.Object({
+      hour: Type.String(),
+      type: Type.String(),
+      counts: Type.Record(Type.String(), Type.Integer()),
+    }),
+  ),
+});
+
 export type OperationRouteOptions = { service: OperationRunService };
 
 /** The ledger's runs per tenant: thin handlers over OperationRunService, gated by route config. */
 export function registerOperationRoutes(root: FastifyInstance, { service }: OperationRouteOptions) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const base = '/api/v1/tenants/:tenantId/operations';
+  registerBulkRoutes(app, { service });
 
   app.get(
     base,
@@ -99,7 +150,27 @@ export function registerOperationRoutes(root: FastifyInstance, { service }: Oper
         },
       },
     },
-    async (request) => service.list(request.params.tenantId, request.query),
+    async (request) => service.list(request.params.tenantId, withMe(request, request.query)),
+  );
+
+  app.get(
+    `${base}/count`,
+    {
+      config: { tenant: 'read' },
+      schema: {
+        summary: 'How many runs match the list filters, counted up to 1,000',
+        description:
+          'Takes the list filters (cursor and limit are ignored). `capped` is true when more than 1,000 match: show "1,000+". The count never walks a tenant\'s whole history.',
+        tags: ['operations'],
+        params: TenantParams,
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({ total: Type.Integer({ minimum: 0, maximum: 1000 }), capped: Type.Boolean() }),
+          ...problems(400, 401, 404),
+        },
+      },
+    },
+    async (request) => service.count(request.params.tenantId, withMe(request, request.query)),
   );
 
   app.get(
@@ -125,17 +196,45 @@ export function registerOperationRoutes(root: FastifyInstance, { service }: Oper
   );
 
   app.get(
+    `${base}/insights`,
+    {
+      config: { tenant: 'read' },
+      schema: {
+        summary: 'Is something wrong? Failure rate per type with its trend, slowest and latest failed runs',
+        description:
+          'Over the window (default 24h): per type, runs and failed runs, and the same over the window before (the trend); the 5 slowest completed runs; the 5 most recently failed; and for 24h, runs per UTC hour and type by outcome.',
+        tags: ['operations'],
+        params: TenantParams,
+        querystring: Type.Object(
+          { window: Type.Optional(enumOf(Object.keys(STATS_WINDOWS) as StatsWindow[])) },
+          { additionalProperties: false },
+        ),
+        response: { 200: InsightsSchema, ...problems(400, 401, 404) },
+      },
+    },
+    async (request) =>
+      service.insights(request.params.tenantId, (request.query.window ?? '24h') as StatsWindow),
+  );
+
+  app.get(
     `${base}/:runId`,
     {
       config: { tenant: 'read' },
       schema: {
-        summary: 'One run',
+        summary: 'One run, with the runs that retry it',
         tags: ['operations'],
         params: RunParams,
-        response: { 200: Type.Ref('Run'), ...problems(400, 401, 404) },
+        response: { 200: RunDetail, ...problems(400, 401, 404) },
       },
     },
-    async (request) => service.detail(request.params.tenantId, request.params.runId),
+    async (request) => {
+      const run = await service.detail(request.params.tenantId, request.params.runId);
+      const retries = await service.retries(request.params.tenantId, run.id);
+      return {
+        ...run,
+        retries: retries.map((r) => ({ id: r.id, number: r.number, status: r.status, outcome: r.outcome })),
+      };
+    },
   );
 
   app.post(

@@ -5,6 +5,7 @@ import type { PolicyFamily } from '../../graph/families.ts';
 import type { OperationTypeDefinition } from '../../ledger/catalog.ts';
 import type { SuiteTypeDeps } from '../inventory/sync.ts';
 import { type FetchedPolicy, fetchFamily, normalizeScope, scopeSchema } from '../policies.ts';
+import { describeBackupCreate } from '../titles.ts';
 import { backupRepository } from './repository.ts';
 
 export type BackupCreateInputs = { name: string; scope: PolicyFamily[] };
@@ -32,6 +33,7 @@ export function backupCreateType(deps: SuiteTypeDeps): OperationTypeDefinition<B
   return {
     name: 'backup.create',
     label: 'Backup',
+    describe: describeBackupCreate,
     inputSchema: Type.Object(
       {
         name: Type.String({ minLength: 1, maxLength: 200, default: 'Backup' }),

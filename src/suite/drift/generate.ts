@@ -9,6 +9,7 @@ import type { SuiteTypeDeps } from '../inventory/sync.ts';
 import { driftLegacy, legacyWriter } from '../legacy/legacy.ts';
 import { changedPaths, UUID_PATTERN } from '../policies.ts';
 import type { DriftKind } from '../tables.ts';
+import { describeDriftGenerate } from '../titles.ts';
 
 export type DriftGenerateInputs = { baselineId: string };
 
@@ -124,6 +125,7 @@ export function driftGenerateType(deps: SuiteTypeDeps): OperationTypeDefinition<
   return {
     name: 'drift.generate',
     label: 'Drift generation',
+    describe: describeDriftGenerate,
     inputSchema: Type.Object(
       { baselineId: Type.String({ pattern: UUID_PATTERN }) },
       { additionalProperties: false },
@@ -135,11 +137,12 @@ export function driftGenerateType(deps: SuiteTypeDeps): OperationTypeDefinition<
     retryDelaySeconds: deps.retryDelaySeconds ?? 10,
     normalize: (inputs) => ({ baselineId: inputs.baselineId.toLowerCase() }),
     // The door of every start (API, schedule, retry): an unknown baseline and another tenant's are
-    // refused alike, before any run exists, as restore.execute refuses a backup.
+    // refused alike, before any run exists, as restore.execute refuses a backup. The baseline's
+    // name is kept for the run's title.
     async validate(trx, { tenantId, inputs }) {
-      if (!(await backupRepository.getSet(trx, tenantId, inputs.baselineId))) {
-        throw new NotFoundError('baseline not found');
-      }
+      const set = await backupRepository.getSet(trx, tenantId, inputs.baselineId);
+      if (!set) throw new NotFoundError('baseline not found');
+      return { baselineName: set.name };
     },
     onRunWrite: legacyWriter(driftLegacy, deps.legacyWrites),
     async handler(ctx) {

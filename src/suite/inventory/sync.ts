@@ -7,6 +7,7 @@ import type { FailureEntry } from '../../ledger/run.ts';
 import { toFailureEntry } from '../../shared/failures.ts';
 import { inventoryLegacy, legacyWriter } from '../legacy/legacy.ts';
 import { fetchFamily, normalizeScope, scopeSchema } from '../policies.ts';
+import { describeInventorySync } from '../titles.ts';
 import { inventoryRepository } from './repository.ts';
 
 export type InventorySyncInputs = { scope: PolicyFamily[] };
@@ -32,6 +33,7 @@ export function inventorySyncType(deps: SuiteTypeDeps): OperationTypeDefinition<
   return {
     name: 'inventory.sync',
     label: 'Inventory sync',
+    describe: describeInventorySync,
     inputSchema: Type.Object({ scope: scopeSchema() }, { additionalProperties: false }),
     identityKeys: ['scope'],
     countKeys: INVENTORY_COUNT_KEYS,

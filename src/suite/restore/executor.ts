@@ -12,6 +12,7 @@ import { ConflictError, NotFoundError } from '../../shared/errors.ts';
 import { toFailureEntry } from '../../shared/failures.ts';
 import { backupRepository } from '../backup/repository.ts';
 import { changedPaths, configurationOf, UUID_PATTERN } from '../policies.ts';
+import { describeRestore } from '../titles.ts';
 import { RESTORE_COUNT_KEYS, RESTORE_RUN_TYPE } from './mirror.ts';
 import { checkRestoreMirrors } from './mirror-check.ts';
 import { type ItemOutcome, isTerminal, type RestoreRunRow, restoreRepository } from './repository.ts';
@@ -93,6 +94,7 @@ export function restoreExecuteType(deps: RestoreTypeDeps): OperationTypeDefiniti
   return {
     name: RESTORE_RUN_TYPE,
     label: 'Restore',
+    describe: describeRestore,
     inputSchema: Type.Object(
       {
         backupId: Type.String({ pattern: UUID_PATTERN }),
@@ -115,9 +117,9 @@ export function restoreExecuteType(deps: RestoreTypeDeps): OperationTypeDefiniti
     // The same door as the restore-runs API: an unknown backup (or another tenant's) is refused
     // before any run exists.
     async validate(trx, { tenantId, inputs }) {
-      if (!(await backupRepository.getSet(trx, tenantId, inputs.backupId))) {
-        throw new NotFoundError('backup not found');
-      }
+      const set = await backupRepository.getSet(trx, tenantId, inputs.backupId);
+      if (!set) throw new NotFoundError('backup not found');
+      return { backupName: set.name };
     },
     // A retry through the operations API restores exactly what the record restored, whoever wrote
     // it (or is refused when that is unknown); the new record is linked to this one

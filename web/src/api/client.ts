@@ -2,6 +2,16 @@ import createClient, { type Middleware } from 'openapi-fetch';
 import type { components, paths } from './schema';
 
 export type Run = components['schemas']['Run'];
+/** A run as its own page reads it: with the runs that retry it. */
+export type RunDetail = Json<'/api/v1/tenants/{tenantId}/operations/{runId}', 'get'>;
+export type BulkRetryResult = Json<
+  '/api/v1/tenants/{tenantId}/operations/bulk-retry',
+  'post'
+>['results'][number];
+export type BulkCancelResult = Json<
+  '/api/v1/tenants/{tenantId}/operations/bulk-cancel',
+  'post'
+>['results'][number];
 export type RunStatus = Run['status'];
 export type RunOutcome = Run['outcome'];
 type Json<P extends keyof paths, M extends 'get' | 'post'> = paths[P][M] extends {
@@ -16,6 +26,7 @@ type Json<P extends keyof paths, M extends 'get' | 'post'> = paths[P][M] extends
 export type Me = Json<'/api/v1/me', 'get'>;
 export type Tenant = Json<'/api/v1/tenants', 'get'>['data'][number];
 export type Stats = Json<'/api/v1/tenants/{tenantId}/operations/stats', 'get'>;
+export type Insights = Json<'/api/v1/tenants/{tenantId}/operations/insights', 'get'>;
 export type InventoryFamily = Json<'/api/v1/tenants/{tenantId}/inventory', 'get'>['data'][number];
 export type BackupSet = Json<'/api/v1/tenants/{tenantId}/backup-sets', 'get'>['data'][number];
 export type BackupItem = Json<

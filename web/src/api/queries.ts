@@ -1,13 +1,30 @@
 import { queryOptions } from '@tanstack/react-query';
 import { ApiError, api, type ListQuery, ok, setCsrfToken } from './client.ts';
 
-/** Every read of the UI, keyed so the live stream can update them in place. */
+/**
+ * Every read of the UI, keyed here and nowhere else, so the live stream can update or re-read
+ * them: a tenant's runs all live under ['runs', tenantId].
+ */
 export const keys = {
   me: ['me'] as const,
   tenants: ['tenants'] as const,
+  types: ['operation-types'] as const,
   runs: (tenantId: string) => ['runs', tenantId] as const,
   runList: (tenantId: string, query: ListQuery) => ['runs', tenantId, 'list', query] as const,
   run: (tenantId: string, runId: string) => ['runs', tenantId, 'one', runId] as const,
+  count: (tenantId: string, query?: ListQuery) =>
+    query ? (['count', tenantId, query] as const) : (['count', tenantId] as const),
+  bell: (tenantId: string, userId?: string) =>
+    userId ? (['bell', tenantId, userId] as const) : (['bell', tenantId] as const),
+  stats: (tenantId: string, window?: string) =>
+    window ? (['stats', tenantId, window] as const) : (['stats', tenantId] as const),
+  inventory: (tenantId: string) => ['inventory', tenantId] as const,
+  backupSets: (tenantId: string) => ['backup-sets', tenantId] as const,
+  backupItems: (tenantId: string, setId: string) => ['backup-sets', tenantId, setId] as const,
+  drift: (tenantId: string) => ['drift', tenantId] as const,
+  findings: (tenantId: string, baselineId: string) => ['drift', tenantId, baselineId] as const,
+  restoreRuns: (tenantId: string) => ['restore-runs', tenantId] as const,
+  restoreRun: (tenantId: string, id: string) => ['restore-runs', tenantId, id] as const,
 };
 
 /** Set at sign-in and cleared at sign-out, so a signed-out visit goes to sign-in without a 401. */
@@ -40,27 +57,64 @@ export const runListQuery = (tenantId: string, query: ListQuery) =>
   });
 
 /**
- * One run, read through the list filtered by its full id: an unknown id (or one of another
- * tenant) is then an empty page rather than a 404 the browser would report as a failed load.
+ * One run, read through GET …/operations/{id} (the detail read, which falls back from a lagging
+ * replica to the primary), with the runs that retry it. An unknown id, or another tenant's, is a
+ * 404 like any other: the page shows "not found".
  */
 export const runQuery = (tenantId: string, runId: string) =>
   queryOptions({
     queryKey: keys.run(tenantId, runId),
-    queryFn: async () => {
-      const page = await ok(
-        api.GET('/api/v1/tenants/{tenantId}/operations', {
-          params: { path: { tenantId }, query: { q: runId.toLowerCase(), limit: 1 } },
+    queryFn: () =>
+      ok(
+        api.GET('/api/v1/tenants/{tenantId}/operations/{runId}', {
+          params: { path: { tenantId, runId: runId.toLowerCase() } },
         }),
-      );
-      return page.data.find((r) => r.id === runId.toLowerCase()) ?? null;
-    },
-    staleTime: Number.POSITIVE_INFINITY,
+      ),
+    staleTime: Number.POSITIVE_INFINITY, // the stream keeps it current
     retry: false,
   });
 
+/** How many runs a list's filters match (bounded by the server at 1,000). */
+export const countQuery = (tenantId: string, query: ListQuery) => {
+  const { cursor: _c, limit: _l, ...filters } = query;
+  return queryOptions({
+    queryKey: keys.count(tenantId, filters),
+    queryFn: () =>
+      ok(
+        api.GET('/api/v1/tenants/{tenantId}/operations/count', {
+          params: { path: { tenantId }, query: filters },
+        }),
+      ),
+    staleTime: 30_000,
+  });
+};
+
+/** The caller's own runs that finished since `since`: the server filters, the bell only shows. */
+export const bellQuery = (tenantId: string, userId: string, since: string) =>
+  queryOptions({
+    queryKey: keys.bell(tenantId, userId),
+    queryFn: async () =>
+      (
+        await ok(
+          api.GET('/api/v1/tenants/{tenantId}/operations', {
+            params: {
+              path: { tenantId },
+              query: { initiatorUserId: userId, status: 'completed', since, limit: 20 },
+            },
+          }),
+        )
+      ).data,
+  });
+
+export const typesQuery = queryOptions({
+  queryKey: keys.types,
+  queryFn: async () => (await ok(api.GET('/api/v1/operation-types'))).data,
+  staleTime: Number.POSITIVE_INFINITY,
+});
+
 export const statsQuery = (tenantId: string, window: '24h' | '7d' | '30d') =>
   queryOptions({
-    queryKey: ['stats', tenantId, window],
+    queryKey: keys.stats(tenantId, window),
     queryFn: () =>
       ok(
         api.GET('/api/v1/tenants/{tenantId}/operations/stats', {
@@ -69,23 +123,34 @@ export const statsQuery = (tenantId: string, window: '24h' | '7d' | '30d') =>
       ),
   });
 
+export const insightsQuery = (tenantId: string, window: '24h' | '7d' | '30d') =>
+  queryOptions({
+    queryKey: [...keys.stats(tenantId, window), 'insights'] as const,
+    queryFn: () =>
+      ok(
+        api.GET('/api/v1/tenants/{tenantId}/operations/insights', {
+          params: { path: { tenantId }, query: { window } },
+        }),
+      ),
+  });
+
 export const inventoryQuery = (tenantId: string) =>
   queryOptions({
-    queryKey: ['inventory', tenantId],
+    queryKey: keys.inventory(tenantId),
     queryFn: async () =>
       (await ok(api.GET('/api/v1/tenants/{tenantId}/inventory', { params: { path: { tenantId } } }))).data,
   });
 
 export const backupSetsQuery = (tenantId: string) =>
   queryOptions({
-    queryKey: ['backup-sets', tenantId],
+    queryKey: keys.backupSets(tenantId),
     queryFn: async () =>
       (await ok(api.GET('/api/v1/tenants/{tenantId}/backup-sets', { params: { path: { tenantId } } }))).data,
   });
 
 export const backupItemsQuery = (tenantId: string, backupSetId: string) =>
   queryOptions({
-    queryKey: ['backup-sets', tenantId, backupSetId],
+    queryKey: keys.backupItems(tenantId, backupSetId),
     queryFn: async () =>
       (
         await ok(
@@ -98,7 +163,7 @@ export const backupItemsQuery = (tenantId: string, backupSetId: string) =>
 
 export const baselinesQuery = (tenantId: string) =>
   queryOptions({
-    queryKey: ['drift', tenantId],
+    queryKey: keys.drift(tenantId),
     queryFn: async () =>
       (await ok(api.GET('/api/v1/tenants/{tenantId}/drift/baselines', { params: { path: { tenantId } } })))
         .data,
@@ -106,7 +171,7 @@ export const baselinesQuery = (tenantId: string) =>
 
 export const findingsQuery = (tenantId: string, baselineId: string) =>
   queryOptions({
-    queryKey: ['drift', tenantId, baselineId],
+    queryKey: keys.findings(tenantId, baselineId),
     queryFn: () =>
       ok(
         api.GET('/api/v1/tenants/{tenantId}/drift/baselines/{baselineId}/findings', {
@@ -117,13 +182,13 @@ export const findingsQuery = (tenantId: string, baselineId: string) =>
 
 export const restoreRunsQuery = (tenantId: string) =>
   queryOptions({
-    queryKey: ['restore-runs', tenantId],
+    queryKey: keys.restoreRuns(tenantId),
     queryFn: () => ok(api.GET('/api/v1/tenants/{tenantId}/restore-runs', { params: { path: { tenantId } } })),
   });
 
 export const restoreRunQuery = (tenantId: string, restoreRunId: string) =>
   queryOptions({
-    queryKey: ['restore-runs', tenantId, restoreRunId],
+    queryKey: keys.restoreRun(tenantId, restoreRunId),
     queryFn: () =>
       ok(
         api.GET('/api/v1/tenants/{tenantId}/restore-runs/{restoreRunId}', {

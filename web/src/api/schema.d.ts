@@ -2902,10 +2902,12 @@ export interface paths {
                 query?: {
                     cursor?: string;
                     initiator?: "user" | "api" | "schedule" | "system";
+                    /** @description runs this user started: a user id, or `me` */
+                    initiatorUserId?: string;
                     /** @description runs per page, default 50 */
                     limit?: number;
                     outcome?: "pending" | "succeeded" | "partially_succeeded" | "failed" | "cancelled";
-                    /** @description a run id or the start of one */
+                    /** @description a run number (`#123`, or `123`, which also matches ids starting so), a run id or the start of one */
                     q?: string;
                     since?: string;
                     status?: "queued" | "running" | "completed";
@@ -3202,7 +3204,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One run */
+        /** One run, with the runs that retry it */
         get: {
             parameters: {
                 query?: never;
@@ -3227,7 +3229,66 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Run"];
+                        "application/json": {
+                            /** Format: int64 */
+                            attempts: number;
+                            completedAt: string | null;
+                            context: {
+                                [key: string]: unknown;
+                            };
+                            /** Format: date-time */
+                            createdAt: string;
+                            durationMs: number | null;
+                            failureSummary: {
+                                code: string;
+                                message: string;
+                            }[];
+                            /** Format: uuid */
+                            id: string;
+                            initiator: {
+                                /** @enum {unknown} */
+                                kind: "user" | "api" | "schedule" | "system";
+                                name: string;
+                                userId: string | null;
+                            };
+                            /**
+                             * Format: int32
+                             * @description the run number in its tenant (#1, #2, …): unique in the tenant, never reused
+                             */
+                            number: number;
+                            /** @enum {unknown} */
+                            outcome: "pending" | "succeeded" | "partially_succeeded" | "failed" | "cancelled";
+                            /** @description runs started as retries of this one, newest first (at most 20) */
+                            retries: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: int32 */
+                                number: number;
+                                /** @enum {unknown} */
+                                outcome: "pending" | "succeeded" | "partially_succeeded" | "failed" | "cancelled";
+                                /** @enum {unknown} */
+                                status: "queued" | "running" | "completed";
+                            }[];
+                            retryOf: string | null;
+                            source: {
+                                id: string;
+                                type: string;
+                            } | null;
+                            startedAt: string | null;
+                            /** @enum {unknown} */
+                            status: "queued" | "running" | "completed";
+                            summaryCounts: {
+                                [key: string]: number;
+                            };
+                            /** @description a short qualifier, e.g. "Dry run" */
+                            tag: string | null;
+                            /** Format: uuid */
+                            tenantId: string;
+                            /** @description what the run is, in words, e.g. "Restore (dry run) of Nightly — 3 items" */
+                            title: string;
+                            type: string;
+                            typeLabel: string;
+                        };
                     };
                 };
                 /** @description problem details (400) */
@@ -3601,6 +3662,623 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/operations/bulk-cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel several runs (idempotent; one result per run) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description run ids, at most 100; each is answered on its own */
+                        runIds: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            results: ({
+                                /** @enum {unknown} */
+                                result: "cancelled" | "cancel_requested" | "already_completed";
+                                run: components["schemas"]["Run"];
+                                /** @description the id as sent (lower-cased) */
+                                runId: string;
+                            } | {
+                                /** @enum {string} */
+                                result: "not_found";
+                                /** @description the id as sent (lower-cased) */
+                                runId: string;
+                            })[];
+                        };
+                    };
+                };
+                /** @description problem details (400) */
+                400: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (401) */
+                401: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (403) */
+                403: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (404) */
+                404: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (413) */
+                413: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An internal error (details are logged, never returned) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/operations/bulk-retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry several failed, partial or cancelled runs (idempotent; one result per run)
+         * @description A run whose retry is already active or has succeeded is not retried again: its result is `already_retried` with that retry, so a repeated request starts nothing more.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description run ids, at most 100; each is answered on its own */
+                        runIds: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            results: ({
+                                /** @enum {unknown} */
+                                result: "retried" | "already_retried";
+                                run: components["schemas"]["Run"];
+                                /** @description the id as sent (lower-cased) */
+                                runId: string;
+                            } | {
+                                reason: string;
+                                /** @enum {string} */
+                                result: "not_retryable";
+                                /** @description the id as sent (lower-cased) */
+                                runId: string;
+                            } | {
+                                /** @enum {string} */
+                                result: "not_found";
+                                /** @description the id as sent (lower-cased) */
+                                runId: string;
+                            })[];
+                        };
+                    };
+                };
+                /** @description problem details (400) */
+                400: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (401) */
+                401: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (403) */
+                403: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (404) */
+                404: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (413) */
+                413: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (429) */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An internal error (details are logged, never returned) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/operations/count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How many runs match the list filters, counted up to 1,000
+         * @description Takes the list filters (cursor and limit are ignored). `capped` is true when more than 1,000 match: show "1,000+". The count never walks a tenant's whole history.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    initiator?: "user" | "api" | "schedule" | "system";
+                    /** @description runs this user started: a user id, or `me` */
+                    initiatorUserId?: string;
+                    /** @description runs per page, default 50 */
+                    limit?: number;
+                    outcome?: "pending" | "succeeded" | "partially_succeeded" | "failed" | "cancelled";
+                    /** @description a run number (`#123`, or `123`, which also matches ids starting so), a run id or the start of one */
+                    q?: string;
+                    since?: string;
+                    status?: "queued" | "running" | "completed";
+                    type?: string;
+                    until?: string;
+                };
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            capped: boolean;
+                            /** Format: int64 */
+                            total: number;
+                        };
+                    };
+                };
+                /** @description problem details (400) */
+                400: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (401) */
+                401: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (404) */
+                404: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An internal error (details are logged, never returned) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/operations/insights": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Is something wrong? Failure rate per type with its trend, slowest and latest failed runs
+         * @description Over the window (default 24h): per type, runs and failed runs, and the same over the window before (the trend); the 5 slowest completed runs; the 5 most recently failed; and for 24h, runs per UTC hour and type by outcome.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    window?: "24h" | "7d" | "30d";
+                };
+                header?: never;
+                path: {
+                    tenantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            failureRates: {
+                                /** Format: int64 */
+                                failed: number;
+                                /** Format: int64 */
+                                previousFailed: number;
+                                /** Format: int64 */
+                                previousTotal: number;
+                                /** Format: int64 */
+                                total: number;
+                                type: string;
+                                typeLabel: string;
+                            }[];
+                            hours: {
+                                counts: {
+                                    [key: string]: number;
+                                };
+                                hour: string;
+                                type: string;
+                            }[];
+                            recentFailures: components["schemas"]["Run"][];
+                            slowest: components["schemas"]["Run"][];
+                        };
+                    };
+                };
+                /** @description problem details (400) */
+                400: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (401) */
+                401: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description problem details (404) */
+                404: {
+                    headers: {
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
+                        /** @description Requests allowed per window for this caller */
+                        "X-RateLimit-Limit"?: number;
+                        /** @description Requests left in the current window */
+                        "X-RateLimit-Remaining"?: number;
+                        /** @description Seconds until the window resets */
+                        "X-RateLimit-Reset"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An internal error (details are logged, never returned) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -5707,6 +6385,11 @@ export interface components {
                 name: string;
                 userId: string | null;
             };
+            /**
+             * Format: int32
+             * @description the run number in its tenant (#1, #2, …): unique in the tenant, never reused
+             */
+            number: number;
             /** @enum {unknown} */
             outcome: "pending" | "succeeded" | "partially_succeeded" | "failed" | "cancelled";
             retryOf: string | null;
@@ -5720,8 +6403,12 @@ export interface components {
             summaryCounts: {
                 [key: string]: number;
             };
+            /** @description a short qualifier, e.g. "Dry run" */
+            tag: string | null;
             /** Format: uuid */
             tenantId: string;
+            /** @description what the run is, in words, e.g. "Restore (dry run) of Nightly — 3 items" */
+            title: string;
             type: string;
             typeLabel: string;
         };

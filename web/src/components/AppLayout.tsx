@@ -6,7 +6,9 @@ import { api, setCsrfToken } from '../api/client.ts';
 import { SIGNED_IN_KEY } from '../api/queries.ts';
 import { useRunStream } from '../api/stream.ts';
 import { Bell } from './Bell.tsx';
+import { LiveIndicator } from './LiveIndicator.tsx';
 import { NavLinkLink } from './links.tsx';
+import { Shortcuts } from './Shortcuts.tsx';
 
 const MONITORING = [
   { to: '/t/$tenantId/operations', label: 'Operations' },
@@ -26,7 +28,7 @@ export function AppLayout() {
   const navigate = useNavigate();
   const matchRoute = useMatchRoute();
   const client = useQueryClient();
-  useRunStream(tenant.id);
+  const live = useRunStream(tenant.id);
 
   const signOut = async () => {
     await api.POST('/api/v1/auth/logout', {});
@@ -61,6 +63,10 @@ export function AppLayout() {
       navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }}
       padding="md"
     >
+      <a href="#main" className="skip-link">
+        Skip to content
+      </a>
+      <Shortcuts tenantId={tenant.id} />
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap" gap="xs">
           <Group gap="xs" wrap="nowrap">
@@ -76,12 +82,13 @@ export function AppLayout() {
             </Text>
           </Group>
           <Group gap="xs" wrap="nowrap">
+            <LiveIndicator state={live} />
             <Select
               aria-label="Tenant"
               data={tenants.map((t) => ({ value: t.id, label: t.name }))}
               value={tenant.id}
               allowDeselect={false}
-              w={{ base: 150, sm: 220 }}
+              w={{ base: 120, sm: 220 }}
               onChange={(id) => {
                 if (id && id !== tenant.id)
                   navigate({ to: '/t/$tenantId/operations', params: { tenantId: id } });
@@ -110,17 +117,17 @@ export function AppLayout() {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main">
-        <Text size="xs" fw={700} c="dark.6" tt="uppercase" px="sm" pt="xs" id="nav-monitoring">
+        <Text size="xs" fw={700} c="var(--ol-muted)" tt="uppercase" px="sm" pt="xs" id="nav-monitoring">
           Monitoring
         </Text>
         <nav aria-labelledby="nav-monitoring">{MONITORING.map(link)}</nav>
-        <Text size="xs" fw={700} c="dark.6" tt="uppercase" px="sm" pt="md" id="nav-suite">
+        <Text size="xs" fw={700} c="var(--ol-muted)" tt="uppercase" px="sm" pt="md" id="nav-suite">
           Suite
         </Text>
         <nav aria-labelledby="nav-suite">{SUITE.map(link)}</nav>
         <VisuallyHidden>Signed in as {me.user.email}</VisuallyHidden>
       </AppShell.Navbar>
-      <AppShell.Main>
+      <AppShell.Main id="main" tabIndex={-1}>
         <Outlet />
       </AppShell.Main>
     </AppShell>

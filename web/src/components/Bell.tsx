@@ -1,7 +1,7 @@
 import { ActionIcon, Indicator, Popover, Stack, Text } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, ok } from '../api/client.ts';
+import { bellQuery } from '../api/queries.ts';
 import { AnchorLink } from './links.tsx';
 import { OutcomeBadge } from './RunBadges.tsx';
 import { RelativeTime } from './Time.tsx';
@@ -17,20 +17,9 @@ export function Bell({ tenantId, userId }: { tenantId: string; userId: string })
   const [seen, setSeen] = useState(
     () => localStorage.getItem(storageKey) ?? new Date(Date.now() - DAY).toISOString(),
   );
-  const { data = [] } = useQuery({
-    queryKey: ['bell', tenantId, userId],
-    queryFn: async () => {
-      const page = await ok(
-        api.GET('/api/v1/tenants/{tenantId}/operations', {
-          params: {
-            path: { tenantId },
-            query: { status: 'completed', since: new Date(Date.now() - 7 * DAY).toISOString(), limit: 200 },
-          },
-        }),
-      );
-      return page.data.filter((r) => r.initiator.userId === userId).slice(0, 20);
-    },
-  });
+  // A week back, fixed for the life of the page: the server filters by person, status and time.
+  const [since] = useState(() => new Date(Date.now() - 7 * DAY).toISOString());
+  const { data = [] } = useQuery(bellQuery(tenantId, userId, since));
   const unread = data.filter((r) => (r.completedAt ?? '') > seen);
   const [opened, setOpened] = useState(false);
   const toggle = () => {
@@ -89,8 +78,11 @@ export function Bell({ tenantId, userId }: { tenantId: string; userId: string })
                     fw={(r.completedAt ?? '') > seen ? 700 : 400}
                     onClick={() => toggle()}
                   >
-                    {r.typeLabel}
+                    {r.title}
                   </AnchorLink>{' '}
+                  <Text span size="xs" className="mono">
+                    #{r.number}
+                  </Text>{' '}
                   <OutcomeBadge outcome={r.outcome} />{' '}
                   <Text span size="xs">
                     <RelativeTime iso={r.completedAt} />

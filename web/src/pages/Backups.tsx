@@ -1,7 +1,7 @@
 import { Anchor, Button, Group, Modal, Paper, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
-import { useNavigate, useRouteContext } from '@tanstack/react-router';
+import { getRouteApi, useRouteContext } from '@tanstack/react-router';
 import { useState } from 'react';
 import { backupItemsQuery, backupSetsQuery } from '../api/queries.ts';
 import { QueryState } from '../components/Empty.tsx';
@@ -10,13 +10,14 @@ import { AnchorLink } from '../components/links.tsx';
 import { Schedules } from '../components/Schedules.tsx';
 import { useStartOperation } from '../components/start.tsx';
 import { RelativeTime } from '../components/Time.tsx';
-import { backupsRoute } from '../router.tsx';
 import { ROLE_MAY_OPERATE } from '../vocabulary.ts';
 
+const route = getRouteApi('/authed/t/$tenantId/backups');
+
 export function BackupsPage() {
-  const { tenantId } = backupsRoute.useParams();
-  const { set } = backupsRoute.useSearch();
-  const navigate = useNavigate({ from: backupsRoute.fullPath });
+  const { tenantId } = route.useParams();
+  const { set } = route.useSearch();
+  const navigate = route.useNavigate();
   const { tenant } = useRouteContext({ from: '/authed/t/$tenantId' });
   const sets = useQuery(backupSetsQuery(tenantId));
   const items = useQuery({ ...backupItemsQuery(tenantId, set ?? ''), enabled: Boolean(set) });

@@ -1,20 +1,21 @@
 import { Anchor, Badge, Button, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
-import { useNavigate, useRouteContext } from '@tanstack/react-router';
+import { getRouteApi, useRouteContext } from '@tanstack/react-router';
 import { baselinesQuery, findingsQuery } from '../api/queries.ts';
 import { QueryState } from '../components/Empty.tsx';
 import { AnchorLink } from '../components/links.tsx';
 import { useStartOperation } from '../components/start.tsx';
 import { RelativeTime } from '../components/Time.tsx';
-import { driftRoute } from '../router.tsx';
 import { ROLE_MAY_OPERATE } from '../vocabulary.ts';
+
+const route = getRouteApi('/authed/t/$tenantId/drift');
 
 const KIND_COLORS = { added: 'teal.9', removed: 'red.9', modified: 'yellow.4' } as const;
 
 export function DriftPage() {
-  const { tenantId } = driftRoute.useParams();
-  const search = driftRoute.useSearch();
-  const navigate = useNavigate({ from: driftRoute.fullPath });
+  const { tenantId } = route.useParams();
+  const search = route.useSearch();
+  const navigate = route.useNavigate();
   const { tenant } = useRouteContext({ from: '/authed/t/$tenantId' });
   const baselines = useQuery(baselinesQuery(tenantId));
   const baseline = search.baseline ?? baselines.data?.[0]?.id;
@@ -56,7 +57,7 @@ export function DriftPage() {
                       >
                         {b.name}
                       </Anchor>{' '}
-                      <Text span size="xs" c="dark.4">
+                      <Text span size="xs" c="var(--ol-muted)">
                         <RelativeTime iso={b.createdAt} />
                       </Text>
                     </Table.Td>
@@ -142,7 +143,7 @@ export function DriftPage() {
                           </Table.Td>
                           <Table.Td>
                             {f.displayName}
-                            <Text size="xs" c="dark.4">
+                            <Text size="xs" c="var(--ol-muted)">
                               {f.family}
                             </Text>
                           </Table.Td>

@@ -1,6 +1,6 @@
 import { Anchor, Button, Group, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
-import { useNavigate, useRouteContext } from '@tanstack/react-router';
+import { getRouteApi, useRouteContext } from '@tanstack/react-router';
 import { api, ok } from '../api/client.ts';
 import { inventoryQuery } from '../api/queries.ts';
 import { QueryState } from '../components/Empty.tsx';
@@ -8,13 +8,14 @@ import { LastRun } from '../components/LastRun.tsx';
 import { Schedules } from '../components/Schedules.tsx';
 import { useStartOperation } from '../components/start.tsx';
 import { RelativeTime } from '../components/Time.tsx';
-import { inventoryRoute } from '../router.tsx';
 import { ROLE_MAY_OPERATE } from '../vocabulary.ts';
 
+const route = getRouteApi('/authed/t/$tenantId/inventory');
+
 export function InventoryPage() {
-  const { tenantId } = inventoryRoute.useParams();
-  const { family } = inventoryRoute.useSearch();
-  const navigate = useNavigate({ from: inventoryRoute.fullPath });
+  const { tenantId } = route.useParams();
+  const { family } = route.useSearch();
+  const navigate = route.useNavigate();
   const { tenant } = useRouteContext({ from: '/authed/t/$tenantId' });
   const families = useQuery(inventoryQuery(tenantId));
   const items = useQuery({
@@ -102,7 +103,7 @@ export function InventoryPage() {
                 {data.map((i) => (
                   <Text key={i.externalId} size="sm">
                     {i.displayName}{' '}
-                    <Text span className="mono" c="dark.4">
+                    <Text span className="mono" c="var(--ol-muted)">
                       {i.externalId}
                     </Text>
                   </Text>

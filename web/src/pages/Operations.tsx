@@ -12,73 +12,163 @@ import {
   Title,
 } from '@mantine/core';
 import { DatePickerInput } from '@mantine/dates';
-import { useQuery } from '@tanstack/react-query';
-import { useNavigate } from '@tanstack/react-router';
+import { notifications } from '@mantine/notifications';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { getRouteApi, useRouteContext } from '@tanstack/react-router';
 import dayjs from 'dayjs';
 import { useEffect, useState } from 'react';
-import { api, type ListQuery, ok } from '../api/client.ts';
-import { runListQuery } from '../api/queries.ts';
-import { RunsTable } from '../components/RunsTable.tsx';
-import { type OperationsSearch, operationsRoute } from '../router.tsx';
+import { api, type BulkCancelResult, type BulkRetryResult, type ListQuery, ok } from '../api/client.ts';
+import { countQuery, runListQuery, typesQuery } from '../api/queries.ts';
+import { applyRunEvent, rereadTenant } from '../api/stream.ts';
+import { RunsTable, type Selection } from '../components/RunsTable.tsx';
+import { type OperationsSearch, PAGE_SIZES } from '../search.ts';
 import {
   INITIATOR_KINDS,
   INITIATOR_LABELS,
   OUTCOME_LABELS,
+  RETRYABLE_OUTCOMES,
+  ROLE_MAY_OPERATE,
   RUN_OUTCOMES,
   RUN_STATUSES,
   STATUS_LABELS,
 } from '../vocabulary.ts';
 
-const PAGE = 25;
+const route = getRouteApi('/authed/t/$tenantId/operations');
+
+const CALENDAR_LABELS = {
+  nextMonth: 'Next month',
+  previousMonth: 'Previous month',
+  nextYear: 'Next year',
+  previousYear: 'Previous year',
+  nextDecade: 'Next decade',
+  previousDecade: 'Previous decade',
+};
 
 /** The URL's view as the API's list query (dates are local days: from 00:00 to the next 00:00). */
-export function listQueryOf(s: OperationsSearch): ListQuery {
+export function listQueryOf(s: OperationsSearch, meId: string): ListQuery {
   return {
     type: s.type,
     status: s.status,
     outcome: s.outcome,
     initiator: s.initiator,
+    initiatorUserId: s.by === 'me' ? meId : s.by,
     q: s.q?.toLowerCase(),
     since: s.from ? dayjs(s.from).startOf('day').toISOString() : undefined,
     until: s.to ? dayjs(s.to).add(1, 'day').startOf('day').toISOString() : undefined,
     cursor: s.cursor,
-    limit: PAGE,
+    limit: s.size ?? PAGE_SIZES[0],
   };
 }
 
+const RESULT_WORDS: Record<string, string> = {
+  cancelled: 'cancelled',
+  cancel_requested: 'asked to stop',
+  already_completed: 'already finished',
+  retried: 'retried',
+  already_retried: 'already retried',
+  not_retryable: 'not retryable',
+  not_found: 'not found',
+};
+
+function summarize(results: { result: string }[]): string {
+  const n = new Map<string, number>();
+  for (const r of results) n.set(r.result, (n.get(r.result) ?? 0) + 1);
+  return [...n.entries()].map(([k, v]) => `${v} ${RESULT_WORDS[k] ?? k}`).join(', ');
+}
+
 export function OperationsPage() {
-  const { tenantId } = operationsRoute.useParams();
-  const search = operationsRoute.useSearch();
-  const navigate = useNavigate({ from: operationsRoute.fullPath });
-  const query = listQueryOf(search);
+  const { tenantId } = route.useParams();
+  const search = route.useSearch();
+  const navigate = route.useNavigate();
+  const { tenant, me } = useRouteContext({ from: '/authed/t/$tenantId' });
+  const client = useQueryClient();
+  const query = listQueryOf(search, me.user.id);
   const list = useQuery(runListQuery(tenantId, query));
-  const types = useQuery({
-    queryKey: ['operation-types'],
-    queryFn: async () => (await ok(api.GET('/api/v1/operation-types'))).data,
-    staleTime: Number.POSITIVE_INFINITY,
-  });
+  const count = useQuery(countQuery(tenantId, query));
+  const types = useQuery(typesQuery);
   const [q, setQ] = useState(search.q ?? '');
   useEffect(() => setQ(search.q ?? ''), [search.q]);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const mayOperate = ROLE_MAY_OPERATE(tenant.role);
 
   // Any change of filter starts again from the newest page.
   const setFilter = (patch: Partial<OperationsSearch>) =>
     navigate({ search: (prev) => ({ ...prev, ...patch, cursor: undefined, back: undefined }) });
 
   const runs = list.data?.data ?? [];
-  const counts = runs.reduce<Record<string, number>>((acc, r) => {
-    const key = r.status === 'completed' ? OUTCOME_LABELS[r.outcome] : STATUS_LABELS[r.status];
-    acc[key] = (acc[key] ?? 0) + 1;
-    return acc;
-  }, {});
+  // The selection is of runs on this page: what the page no longer shows is no longer selected.
+  const pageIds = runs.map((r) => r.id).join(',');
+  useEffect(() => {
+    const shown = new Set(pageIds.split(','));
+    setSelected((prev) => {
+      const kept = [...prev].filter((id) => shown.has(id));
+      return kept.length === prev.size ? prev : new Set(kept);
+    });
+  }, [pageIds]);
+  const selection: Selection = {
+    selected,
+    toggle: (id, on) =>
+      setSelected((prev) => {
+        const next = new Set(prev);
+        if (on) next.add(id);
+        else next.delete(id);
+        return next;
+      }),
+    toggleAll: (on) => setSelected(on ? new Set(runs.map((r) => r.id)) : new Set()),
+  };
+  const chosen = runs.filter((r) => selected.has(r.id));
+  const cancellable = chosen.filter((r) => r.status !== 'completed');
+  const retryable = chosen.filter((r) => r.status === 'completed' && RETRYABLE_OUTCOMES.includes(r.outcome));
+  const [lastBulk, setLastBulk] = useState<string | null>(null);
+  const bulk = useMutation({
+    mutationFn: async (action: 'cancel' | 'retry') => {
+      const runIds = (action === 'cancel' ? cancellable : retryable).map((r) => r.id);
+      const res =
+        action === 'cancel'
+          ? await ok(
+              api.POST('/api/v1/tenants/{tenantId}/operations/bulk-cancel', {
+                params: { path: { tenantId } },
+                body: { runIds },
+              }),
+            )
+          : await ok(
+              api.POST('/api/v1/tenants/{tenantId}/operations/bulk-retry', {
+                params: { path: { tenantId } },
+                body: { runIds },
+              }),
+            );
+      return { action, results: res.results as (BulkCancelResult | BulkRetryResult)[] };
+    },
+    onSuccess: ({ action, results }) => {
+      for (const r of results) if ('run' in r) applyRunEvent(client, tenantId, r.run);
+      rereadTenant(client, tenantId);
+      setSelected(new Set());
+      const text = `${action === 'cancel' ? 'Cancel' : 'Retry'}: ${summarize(results)}.`;
+      setLastBulk(text);
+      notifications.show({ color: 'teal.9', title: 'Done', message: text });
+    },
+    onError: (err) => notifications.show({ color: 'red.9', title: 'Not done', message: err.message }),
+  });
+
   const filtered = Boolean(
     search.type ||
       search.status ||
       search.outcome ||
       search.initiator ||
+      search.by ||
       search.from ||
       search.to ||
       search.q,
   );
+  const total = count.data
+    ? `${count.data.capped ? '1,000+' : count.data.total.toLocaleString('en')} run${count.data.total === 1 && !count.data.capped ? '' : 's'}${filtered ? ' match' : ''}`
+    : '';
+  const person =
+    search.by === 'me'
+      ? 'me'
+      : search.by
+        ? (runs.find((r) => r.initiator.userId === search.by)?.initiator.name ?? 'the chosen person')
+        : null;
 
   return (
     <Stack gap="md">
@@ -96,11 +186,12 @@ export function OperationsPage() {
           setFilter({ q: q.trim() || undefined });
         }}
       >
-        <SimpleGrid cols={{ base: 1, xs: 2, md: 3, lg: 6 }} spacing="xs">
+        <SimpleGrid cols={{ base: 1, xs: 2, md: 4, lg: 7 }} spacing="xs">
           <Select
             label="Type"
             placeholder="All types"
             clearable
+            clearButtonProps={{ 'aria-label': 'Clear type' }}
             data={(types.data ?? []).map((t) => ({ value: t.type, label: t.label }))}
             value={search.type ?? null}
             onChange={(v) => setFilter({ type: v ?? undefined })}
@@ -109,6 +200,7 @@ export function OperationsPage() {
             label="Status"
             placeholder="Any status"
             clearable
+            clearButtonProps={{ 'aria-label': 'Clear status' }}
             data={RUN_STATUSES.map((s) => ({ value: s, label: STATUS_LABELS[s] }))}
             value={search.status ?? null}
             onChange={(v) => setFilter({ status: (v ?? undefined) as OperationsSearch['status'] })}
@@ -117,14 +209,16 @@ export function OperationsPage() {
             label="Outcome"
             placeholder="Any outcome"
             clearable
+            clearButtonProps={{ 'aria-label': 'Clear outcome' }}
             data={RUN_OUTCOMES.map((o) => ({ value: o, label: OUTCOME_LABELS[o] }))}
             value={search.outcome ?? null}
             onChange={(v) => setFilter({ outcome: (v ?? undefined) as OperationsSearch['outcome'] })}
           />
           <Select
             label="Initiator"
-            placeholder="Anyone"
+            placeholder="Any kind"
             clearable
+            clearButtonProps={{ 'aria-label': 'Clear initiator' }}
             data={INITIATOR_KINDS.map((k) => ({ value: k, label: INITIATOR_LABELS[k] }))}
             value={search.initiator ?? null}
             onChange={(v) => setFilter({ initiator: (v ?? undefined) as OperationsSearch['initiator'] })}
@@ -134,6 +228,8 @@ export function OperationsPage() {
             label="Created"
             placeholder="Any time"
             clearable
+            clearButtonProps={{ 'aria-label': 'Clear dates' }}
+            ariaLabels={CALENDAR_LABELS}
             allowSingleDateInRange
             valueFormat="YYYY-MM-DD"
             value={[search.from ?? null, search.to ?? null]}
@@ -152,9 +248,22 @@ export function OperationsPage() {
               if ((from && to) || (!from && !to)) setFilter({ from: from ?? undefined, to: to ?? undefined });
             }}
           />
+          <Select
+            label="Started by"
+            placeholder="Anyone"
+            clearable
+            clearButtonProps={{ 'aria-label': 'Clear started by' }}
+            data={[
+              { value: 'me', label: 'Me' },
+              ...(search.by && search.by !== 'me' ? [{ value: search.by, label: person ?? 'Someone' }] : []),
+            ]}
+            value={search.by ?? null}
+            onChange={(v) => setFilter({ by: v ?? undefined })}
+          />
           <TextInput
-            label="Run id"
-            placeholder="Search by id"
+            label="Run number or id"
+            placeholder="#123 or an id"
+            data-shortcut="search"
             value={q}
             maxLength={36}
             onChange={(e) => setQ(e.currentTarget.value)}
@@ -166,12 +275,19 @@ export function OperationsPage() {
             {list.isSuccess
               ? runs.length === 0
                 ? 'No runs on this page'
-                : `${runs.length} run${runs.length === 1 ? '' : 's'} on this page: ${Object.entries(counts)
-                    .map(([k, v]) => `${v} ${k.toLowerCase()}`)
-                    .join(', ')}`
+                : `${total ? `${total} · ` : ''}${runs.length} on this page`
               : ' '}
           </Text>
           <Group gap="xs">
+            <Select
+              aria-label="Runs per page"
+              size="xs"
+              w={120}
+              allowDeselect={false}
+              data={PAGE_SIZES.map((n) => ({ value: String(n), label: `${n} a page` }))}
+              value={String(search.size ?? PAGE_SIZES[0])}
+              onChange={(v) => setFilter({ size: Number(v) as OperationsSearch['size'] })}
+            />
             <Button type="submit" size="xs" variant="default">
               Search
             </Button>
@@ -198,14 +314,59 @@ export function OperationsPage() {
       ) : runs.length === 0 ? (
         <Paper withBorder p="xl" ta="center" data-testid="empty">
           <Text fw={600}>{filtered ? 'No runs match these filters.' : 'No runs yet.'}</Text>
-          <Text size="sm" c="dark.4">
+          <Text size="sm" c="var(--ol-muted)">
             {filtered
               ? 'Change or clear the filters to see more.'
               : 'Runs appear here as soon as any work starts.'}
           </Text>
         </Paper>
       ) : (
-        <RunsTable runs={runs} />
+        <Stack gap="xs">
+          {mayOperate && (
+            <Group gap="xs" data-testid="bulk-bar" mih={30}>
+              <Text size="sm">
+                {selected.size > 0
+                  ? `${selected.size} selected`
+                  : 'Select runs to cancel or retry them together.'}
+              </Text>
+              {selected.size > 0 && (
+                <>
+                  <Button
+                    size="xs"
+                    color="red.9"
+                    disabled={cancellable.length === 0}
+                    loading={bulk.isPending && bulk.variables === 'cancel'}
+                    onClick={() => bulk.mutate('cancel')}
+                  >
+                    Cancel selected ({cancellable.length})
+                  </Button>
+                  <Button
+                    size="xs"
+                    color="blue.8"
+                    disabled={retryable.length === 0}
+                    loading={bulk.isPending && bulk.variables === 'retry'}
+                    onClick={() => bulk.mutate('retry')}
+                  >
+                    Retry selected ({retryable.length})
+                  </Button>
+                  <Button size="xs" variant="default" onClick={() => setSelected(new Set())}>
+                    Clear selection
+                  </Button>
+                </>
+              )}
+              {lastBulk && selected.size === 0 && (
+                <Text size="sm" data-testid="bulk-result" role="status">
+                  {lastBulk}
+                </Text>
+              )}
+            </Group>
+          )}
+          <RunsTable
+            runs={runs}
+            selection={mayOperate ? selection : undefined}
+            byPerson={(userId) => setFilter({ by: userId })}
+          />
+        </Stack>
       )}
 
       <Group justify="space-between">

@@ -1,10 +1,12 @@
 import { BarChart } from '@mantine/charts';
 import { Alert, Group, Loader, Paper, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
-import { useNavigate } from '@tanstack/react-router';
-import { statsQuery } from '../api/queries.ts';
-import { overviewRoute } from '../router.tsx';
+import { getRouteApi } from '@tanstack/react-router';
+import { insightsQuery, statsQuery } from '../api/queries.ts';
+import { Trouble } from '../components/Trouble.tsx';
 import { formatDuration, OUTCOME_CHART_COLORS, OUTCOME_LABELS, RUN_OUTCOMES } from '../vocabulary.ts';
+
+const route = getRouteApi('/authed/t/$tenantId/overview');
 
 const WINDOWS = [
   { value: '24h', label: '24 h' },
@@ -23,12 +25,23 @@ function dayRange(since: string): string[] {
   }
 }
 
+/** The last 24 UTC hours, oldest first, as the insights API names them (2026-12-05T13:00Z). */
+function hourRange(): string[] {
+  const now = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+  return Array.from(
+    { length: 24 },
+    (_, i) => `${new Date(now - (23 - i) * 3_600_000).toISOString().slice(0, 13)}:00Z`,
+  );
+}
+
 /** Per type: runs per day by outcome (stacked bars) and p50/p95 durations, from the stats API. */
 export function OverviewPage() {
-  const { tenantId } = overviewRoute.useParams();
-  const { window = '7d' } = overviewRoute.useSearch();
-  const navigate = useNavigate({ from: overviewRoute.fullPath });
+  const { tenantId } = route.useParams();
+  const { window = '7d' } = route.useSearch();
+  const navigate = route.useNavigate();
   const stats = useQuery(statsQuery(tenantId, window));
+  const insights = useQuery(insightsQuery(tenantId, window));
+  const hourly = window === '24h';
 
   return (
     <Stack gap="md">
@@ -43,6 +56,9 @@ export function OverviewPage() {
           onChange={(v) => navigate({ search: { window: v as typeof window } })}
         />
       </Group>
+      {insights.data && stats.data && (
+        <Trouble tenantId={tenantId} insights={insights.data} from={stats.data.since.slice(0, 10)} />
+      )}
       {stats.isPending ? (
         <Group justify="center" p="xl">
           <Loader aria-label="Loading statistics" />
@@ -59,12 +75,16 @@ export function OverviewPage() {
         <SimpleGrid cols={{ base: 1, lg: 2 }} spacing="md">
           {stats.data.data.map((t) => {
             const byDay = new Map(
-              stats.data.days.filter((d) => d.type === t.type).map((d) => [d.day, d.counts]),
+              hourly
+                ? (insights.data?.hours ?? []).filter((d) => d.type === t.type).map((d) => [d.hour, d.counts])
+                : stats.data.days.filter((d) => d.type === t.type).map((d) => [d.day, d.counts]),
             );
-            const days = dayRange(stats.data.since).map((day) => ({
-              day: day.slice(5),
-              ...(byDay.get(day) ?? {}),
-            }));
+            const days = hourly
+              ? hourRange().map((hour) => ({ day: `${hour.slice(11, 13)}:00`, ...(byDay.get(hour) ?? {}) }))
+              : dayRange(stats.data.since).map((day) => ({
+                  day: day.slice(5),
+                  ...(byDay.get(day) ?? {}),
+                }));
             const present = RUN_OUTCOMES.filter((o) => days.some((d) => (d as Record<string, unknown>)[o]));
             return (
               <Paper key={t.type} withBorder p="md" data-testid="type-stats" data-type={t.type}>
@@ -96,7 +116,8 @@ export function OverviewPage() {
                   type="stacked"
                   withLegend
                   legendProps={{ verticalAlign: 'bottom' }}
-                  aria-label={`${t.typeLabel}: runs per day by outcome`}
+                  aria-label={`${t.typeLabel}: runs per ${hourly ? 'hour (UTC)' : 'day'} by outcome`}
+                  yAxisProps={{ allowDecimals: false }}
                   series={present.map((o) => ({
                     name: o,
                     label: OUTCOME_LABELS[o],

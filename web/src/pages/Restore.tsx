@@ -17,17 +17,25 @@ import {
 import { useDisclosure } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useNavigate, useRouteContext } from '@tanstack/react-router';
-import { useEffect, useState } from 'react';
+import { getRouteApi, useRouteContext } from '@tanstack/react-router';
+import { useEffect } from 'react';
 import { api, ok, type RestoreRun } from '../api/client.ts';
-import { backupItemsQuery, backupSetsQuery, restoreRunQuery, restoreRunsQuery } from '../api/queries.ts';
+import {
+  backupItemsQuery,
+  backupSetsQuery,
+  keys,
+  restoreRunQuery,
+  restoreRunsQuery,
+  runQuery,
+} from '../api/queries.ts';
 import { applyRunEvent } from '../api/stream.ts';
 import { QueryState } from '../components/Empty.tsx';
 import { AnchorLink } from '../components/links.tsx';
 import { announceRun } from '../components/start.tsx';
 import { RelativeTime } from '../components/Time.tsx';
-import { restoreRoute } from '../router.tsx';
 import { ROLE_MAY_OPERATE } from '../vocabulary.ts';
+
+const route = getRouteApi('/authed/t/$tenantId/restore');
 
 const RESTORE_STATUS: Record<string, { label: string; color: string }> = {
   pending: { label: 'Pending', color: 'gray.3' },
@@ -126,7 +134,7 @@ function RestoreRecord({ tenantId, record }: { tenantId: string; record: Restore
                 <Table.Tr key={`${i.family}/${i.externalId}`} data-action={i.action ?? ''}>
                   <Table.Td>
                     {i.displayName || i.externalId}
-                    <Text size="xs" c="dark.4">
+                    <Text size="xs" c="var(--ol-muted)">
                       {i.family}
                     </Text>
                   </Table.Td>
@@ -152,21 +160,58 @@ function RestoreRecord({ tenantId, record }: { tenantId: string; record: Restore
   );
 }
 
+const FINAL = (status: string | undefined) =>
+  status !== undefined && status !== 'pending' && status !== 'running';
+
+/**
+ * A restore record, read until it is final, and its mirrored run. The run's changes come live
+ * through the stream; each one (and a record not yet final, every few seconds) reads the record
+ * again, so the page follows the record itself, never a guess of where it may be.
+ */
+function useRestoreRecord(tenantId: string, id: string | undefined) {
+  const record = useQuery({
+    ...restoreRunQuery(tenantId, id ?? ''),
+    enabled: Boolean(id),
+    refetchInterval: (q) => (FINAL(q.state.data?.status) ? false : 2000),
+  });
+  const runId = record.data?.runId ?? '';
+  const run = useQuery({ ...runQuery(tenantId, runId), enabled: Boolean(runId) });
+  const moved = run.data
+    ? `${run.data.status}/${run.data.outcome}/${JSON.stringify(run.data.summaryCounts)}`
+    : '';
+  const { refetch } = record;
+  useEffect(() => {
+    if (moved) refetch();
+  }, [moved, refetch]);
+  return record;
+}
+
 export function RestorePage() {
-  const { tenantId } = restoreRoute.useParams();
-  const { record } = restoreRoute.useSearch();
-  const navigate = useNavigate({ from: restoreRoute.fullPath });
+  const { tenantId } = route.useParams();
+  const search = route.useSearch();
+  const { record, dry: dryRunId } = search;
+  const backupId = search.backup ?? null;
+  const navigate = route.useNavigate();
   const { tenant } = useRouteContext({ from: '/authed/t/$tenantId' });
   const client = useQueryClient();
   const may = ROLE_MAY_OPERATE(tenant.role);
   const sets = useQuery(backupSetsQuery(tenantId));
-  const [backupId, setBackupId] = useState<string | null>(null);
   const items = useQuery({ ...backupItemsQuery(tenantId, backupId ?? ''), enabled: Boolean(backupId) });
-  const [chosen, setChosen] = useState<string[]>([]);
-  useEffect(() => setChosen((items.data ?? []).map((i) => i.externalId)), [items.data]);
-  const [dryRunId, setDryRunId] = useState<string | null>(null);
-  const dry = useQuery({ ...restoreRunQuery(tenantId, dryRunId ?? ''), enabled: Boolean(dryRunId) });
-  const current = useQuery({ ...restoreRunQuery(tenantId, record ?? ''), enabled: Boolean(record) });
+  const all = (items.data ?? []).map((i) => i.externalId);
+  const chosen = search.items ?? all;
+  /** The choices live in the URL; a new choice drops the dry run made for the old one. */
+  const choose = (patch: { backup?: string; items?: string[] }) =>
+    navigate({
+      search: (prev) => ({
+        record: prev.record,
+        backup: 'backup' in patch ? patch.backup : prev.backup,
+        items: 'backup' in patch ? undefined : patch.items,
+      }),
+      replace: true,
+    });
+  const setChosen = (v: string[]) => choose({ items: v.length === all.length ? undefined : v });
+  const dry = useRestoreRecord(tenantId, dryRunId);
+  const current = useRestoreRecord(tenantId, record);
   const history = useQuery(restoreRunsQuery(tenantId));
   const [confirming, { open, close }] = useDisclosure(false);
 
@@ -180,19 +225,19 @@ export function RestorePage() {
       ),
     onSuccess: (res, dryRun) => {
       applyRunEvent(client, tenantId, res.run);
-      client.invalidateQueries({ queryKey: ['restore-runs', tenantId] });
+      client.invalidateQueries({ queryKey: keys.restoreRuns(tenantId) });
       announceRun(tenantId, res.run, res.created, dryRun ? 'Dry run' : 'Restore');
-      if (dryRun) setDryRunId(res.restore.id);
+      if (dryRun) navigate({ search: (prev) => ({ ...prev, dry: res.restore.id }) });
       else {
         close();
-        setDryRunId(null);
         navigate({ search: { record: res.restore.id } });
       }
     },
     onError: (err) =>
       notifications.show({ color: 'red.9', title: 'The restore could not start', message: err.message }),
   });
-  const dryDone = dry.data && dry.data.status !== 'pending' && dry.data.status !== 'running';
+  const dryDone = FINAL(dry.data?.status);
+  const dryUsable = dryDone && dry.data?.status !== 'failed' && dry.data?.status !== 'cancelled';
   const changes = dry.data?.items.filter((i) => i.action && i.action !== 'none').length ?? 0;
 
   return (
@@ -214,10 +259,7 @@ export function RestorePage() {
                 label: `${s.name} (${s.itemCount} items, ${s.createdAt.slice(0, 10)})`,
               }))}
               value={backupId}
-              onChange={(v) => {
-                setBackupId(v);
-                setDryRunId(null);
-              }}
+              onChange={(v) => choose({ backup: v ?? undefined })}
             />
             {backupId && (
               <QueryState
@@ -229,17 +271,10 @@ export function RestorePage() {
                   <Checkbox.Group
                     label={`2. Items to restore (${chosen.length} of ${data.length} chosen)`}
                     value={chosen}
-                    onChange={(v) => {
-                      setChosen(v);
-                      setDryRunId(null);
-                    }}
+                    onChange={setChosen}
                   >
                     <Group gap="xs" my={6}>
-                      <Button
-                        size="compact-xs"
-                        variant="default"
-                        onClick={() => setChosen(data.map((i) => i.externalId))}
-                      >
+                      <Button size="compact-xs" variant="default" onClick={() => setChosen(all)}>
                         All
                       </Button>
                       <Button size="compact-xs" variant="default" onClick={() => setChosen([])}>
@@ -274,16 +309,23 @@ export function RestorePage() {
               >
                 3. Dry run
               </Button>
-              <Button color="red.9" disabled={!dryDone || dry.data?.status === 'failed'} onClick={open}>
+              <Button color="red.9" disabled={!dryUsable} onClick={open}>
                 4. Execute
               </Button>
             </Group>
+            {dryRunId && dry.isError && (
+              <Alert color="red.9" role="alert" title="The dry run could not be read">
+                {dry.error.message}
+              </Alert>
+            )}
             {dry.data && (
               <>
                 <Text size="sm" fw={600} data-testid="dry-run-summary">
-                  {dryDone
-                    ? `The dry run found ${changes} item${changes === 1 ? '' : 's'} to change.`
-                    : 'Dry run in progress…'}
+                  {!dryDone
+                    ? 'Dry run in progress…'
+                    : dryUsable
+                      ? `The dry run found ${changes} item${changes === 1 ? '' : 's'} to change.`
+                      : `The dry run ended ${dry.data?.status}: run it again before executing.`}
                 </Text>
                 <RestoreRecord tenantId={tenantId} record={dry.data} />
               </>

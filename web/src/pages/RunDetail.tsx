@@ -17,36 +17,64 @@ import {
 import { useDisclosure } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useNavigate, useRouteContext } from '@tanstack/react-router';
-import { ApiError, api, ok, type Run } from '../api/client.ts';
+import { getRouteApi, useNavigate, useRouteContext } from '@tanstack/react-router';
+import { ApiError, api, ok, type Run, type RunDetail } from '../api/client.ts';
 import { runQuery } from '../api/queries.ts';
 import { applyRunEvent } from '../api/stream.ts';
 import { DivergenceNotice } from '../components/DivergenceNotice.tsx';
+import { Failures, groupFailures } from '../components/Failures.tsx';
 import { AnchorLink } from '../components/links.tsx';
 import { RunBadges } from '../components/RunBadges.tsx';
 import { RunEvents } from '../components/RunEvents.tsx';
+import { Copy, RunNumber, RunTag } from '../components/RunIdentity.tsx';
 import { durationOf } from '../components/RunsTable.tsx';
 import { exact, RelativeTime } from '../components/Time.tsx';
-import { runRoute } from '../router.tsx';
-import { INITIATOR_LABELS, RETRYABLE_OUTCOMES, ROLE_MAY_OPERATE } from '../vocabulary.ts';
+import { formatCounts, INITIATOR_LABELS, RETRYABLE_OUTCOMES, ROLE_MAY_OPERATE } from '../vocabulary.ts';
 import { NotFoundPage } from './NotFound.tsx';
 
+const route = getRouteApi('/authed/t/$tenantId/operations/$runId');
+
+/**
+ * An action behind a confirmation. When it may not be taken (the role, or the run's state) it is
+ * shown disabled with the reason beside it, rather than hidden.
+ */
 function Confirm(props: {
   label: string;
   title: string;
   body: string;
+  warning?: string;
   color: string;
+  disabledReason?: string;
   onConfirm: () => Promise<unknown>;
 }) {
   const [opened, { open, close }] = useDisclosure(false);
   const m = useMutation({ mutationFn: props.onConfirm, onSuccess: close });
+  const reasonId = `why-${props.label.toLowerCase()}`;
   return (
     <>
-      <Button color={props.color} variant="filled" onClick={open}>
-        {props.label}
-      </Button>
+      <Stack gap={2} align="flex-end">
+        <Button
+          color={props.color}
+          variant="filled"
+          onClick={open}
+          disabled={Boolean(props.disabledReason)}
+          aria-describedby={props.disabledReason ? reasonId : undefined}
+        >
+          {props.label}
+        </Button>
+        {props.disabledReason && (
+          <Text size="xs" id={reasonId} maw={260} ta="right" data-testid="disabled-reason">
+            {props.disabledReason}
+          </Text>
+        )}
+      </Stack>
       <Modal opened={opened} onClose={close} title={props.title} centered>
         <Text size="sm">{props.body}</Text>
+        {props.warning && (
+          <Alert color="yellow.4" variant="outline" mt="sm" data-testid="retry-warning">
+            <Text size="sm">{props.warning}</Text>
+          </Alert>
+        )}
         {m.isError && (
           <Alert color="red.9" mt="sm" role="alert">
             {m.error.message}
@@ -105,22 +133,109 @@ function DomainLinks({ run }: { run: Run }) {
         Drift findings for baseline {baseline.slice(0, 8)}
       </AnchorLink>,
     );
-  if (run.retryOf)
-    out.push(
-      <AnchorLink
-        key="retry"
-        to="/t/$tenantId/operations/$runId"
-        params={{ tenantId: t, runId: run.retryOf }}
-      >
-        Retry of run {run.retryOf.slice(0, 8)}
-      </AnchorLink>,
-    );
   if (out.length === 0) return <Text size="sm">None</Text>;
   return <Stack gap={4}>{out}</Stack>;
 }
 
+/** Retry lineage, both ways: the run this one retries, and the runs that retry it. */
+function Lineage({ run }: { run: RunDetail }) {
+  if (!run.retryOf && run.retries.length === 0) return null;
+  return (
+    <Group gap="md" data-testid="lineage" wrap="wrap">
+      {run.retryOf && (
+        <Text size="sm">
+          Retry of{' '}
+          <AnchorLink
+            to="/t/$tenantId/operations/$runId"
+            params={{ tenantId: run.tenantId, runId: run.retryOf }}
+            size="sm"
+          >
+            the original run
+          </AnchorLink>
+        </Text>
+      )}
+      {run.retries.length > 0 && (
+        <Group gap={6} wrap="wrap">
+          <Text size="sm">Retried by</Text>
+          {run.retries.map((r) => (
+            <Group key={r.id} gap={4} wrap="nowrap">
+              <AnchorLink
+                to="/t/$tenantId/operations/$runId"
+                params={{ tenantId: run.tenantId, runId: r.id }}
+                size="sm"
+                data-testid="retried-by"
+              >
+                #{r.number}
+              </AnchorLink>
+              <RunBadges run={r} />
+            </Group>
+          ))}
+        </Group>
+      )}
+    </Group>
+  );
+}
+
+/** The outcome and its reason, first thing under the title: what happened, in one box. */
+function Outcome({ run }: { run: Run }) {
+  if (run.status !== 'completed') return null;
+  const groups = groupFailures(run.failureSummary);
+  const first = run.failureSummary[0];
+  const tone = { succeeded: 'teal.9', partially_succeeded: 'yellow.4', failed: 'red.9', cancelled: 'gray.7' }[
+    run.outcome as 'succeeded'
+  ];
+  const headline =
+    run.outcome === 'succeeded'
+      ? 'Succeeded'
+      : run.outcome === 'partially_succeeded'
+        ? `Partially succeeded: ${run.failureSummary.length} failure${run.failureSummary.length === 1 ? '' : 's'}`
+        : run.outcome === 'failed'
+          ? 'Failed'
+          : 'Cancelled';
+  return (
+    <Alert
+      color={tone}
+      variant="outline"
+      data-testid="outcome"
+      title={
+        <Text fw={700} size="md" c="var(--mantine-color-text)">
+          {headline}
+          {run.completedAt ? ` · took ${durationOf(run)}` : ''}
+        </Text>
+      }
+    >
+      {first ? (
+        <Stack gap={4} data-testid="outcome-reason">
+          <Group gap="xs" wrap="nowrap" align="flex-start">
+            <span className="failure-code">{first.code}</span>
+            <Text size="sm" lineClamp={3} style={{ overflowWrap: 'anywhere' }} c="var(--mantine-color-text)">
+              {first.message}
+            </Text>
+          </Group>
+          {groups.length > 1 && (
+            <Text size="sm" c="var(--mantine-color-text)">
+              Also:{' '}
+              {groups
+                .slice(1)
+                .map((g) => `${g.code} ×${g.messages.length}`)
+                .join(', ')}{' '}
+              (see Failures below)
+            </Text>
+          )}
+        </Stack>
+      ) : (
+        <Text size="sm" c="var(--mantine-color-text)">
+          {run.outcome === 'cancelled'
+            ? 'The run was cancelled before it finished.'
+            : formatCounts(run.summaryCounts)}
+        </Text>
+      )}
+    </Alert>
+  );
+}
+
 export function RunDetailPage() {
-  const { tenantId, runId } = runRoute.useParams();
+  const { tenantId, runId } = route.useParams();
   const { tenant } = useRouteContext({ from: '/authed/t/$tenantId' });
   const client = useQueryClient();
   const navigate = useNavigate();
@@ -142,11 +257,16 @@ export function RunDetailPage() {
     );
   }
   const run = q.data;
-  if (!run) return <NotFoundPage />;
   const mayOperate = ROLE_MAY_OPERATE(tenant.role);
+  const roleReason = mayOperate
+    ? undefined
+    : `A ${tenant.role} cannot cancel or retry runs; an operator or owner can.`;
   const counts = Object.entries(run.summaryCounts);
   const total = counts.reduce((a, [, v]) => a + v, 0);
   const inputs = (run.context as { inputs?: unknown }).inputs ?? {};
+  const activeRetry = run.retries.find((r) => r.status !== 'completed');
+  const succeededRetry = run.retries.find((r) => r.outcome === 'succeeded');
+  const failedFirst = run.status === 'completed' && run.failureSummary.length > 0;
 
   const cancel = async () => {
     const res = await ok(
@@ -158,7 +278,7 @@ export function RunDetailPage() {
     notifications.show({
       color: 'blue.8',
       title: 'Cancel requested',
-      message: `${run.typeLabel} is being cancelled.`,
+      message: `${run.title} is being cancelled.`,
     });
   };
   const retry = async () => {
@@ -171,53 +291,73 @@ export function RunDetailPage() {
     notifications.show({
       color: 'teal.9',
       title: 'Retry started',
-      message: `A new ${run.typeLabel} run started.`,
+      message: `Run #${res.run.number} retries #${run.number}.`,
     });
     await navigate({ to: '/t/$tenantId/operations/$runId', params: { tenantId, runId: res.run.id } });
   };
 
   const attempts = Array.from({ length: Math.max(run.attempts, run.startedAt ? 1 : 0) }, (_, i) => i + 1);
+  const failures = <Failures run={run} />;
   return (
     <Stack gap="md" data-testid="run-detail" data-status={run.status} data-outcome={run.outcome}>
-      <Group justify="space-between" align="flex-start">
-        <div>
+      <Group justify="space-between" align="flex-start" wrap="wrap">
+        <div style={{ minWidth: 0, flex: '1 1 320px' }}>
           <AnchorLink to="/t/$tenantId/operations" params={{ tenantId }} size="sm">
             ← Operations
           </AnchorLink>
-          <Group gap="sm" mt={4}>
-            <Title order={1} size="h2">
-              {run.typeLabel}
+          <Group gap="sm" mt={4} wrap="wrap">
+            <Title order={1} size="h2" style={{ overflowWrap: 'anywhere' }}>
+              {run.title}
             </Title>
+            <RunTag run={run} />
             <RunBadges run={run} />
           </Group>
-          <Text className="mono" c="dark.4" mt={4}>
-            {run.id}
-          </Text>
-          <DivergenceNotice run={run} />
-        </div>
-        {mayOperate && (
-          <Group gap="xs">
-            {run.status !== 'completed' && (
-              <Confirm
-                label="Cancel"
-                color="red.9"
-                title="Cancel this run?"
-                body="A queued run will never start; a running one stops at its next checkpoint and completes as cancelled."
-                onConfirm={cancel}
-              />
-            )}
-            {run.status === 'completed' && RETRYABLE_OUTCOMES.includes(run.outcome) && (
-              <Confirm
-                label="Retry"
-                color="blue.8"
-                title="Retry this run?"
-                body="A new run starts with the same inputs; this one stays as it is."
-                onConfirm={retry}
-              />
-            )}
+          <Group gap="xs" mt={4} wrap="wrap">
+            <RunNumber run={run} withLink />
+            <Text className="mono" c="var(--ol-muted)" style={{ overflowWrap: 'anywhere' }}>
+              {run.id}
+            </Text>
+            <Copy value={run.id} what="run id" />
           </Group>
-        )}
+        </div>
+        <Group gap="xs" align="flex-start">
+          {run.status !== 'completed' && (
+            <Confirm
+              label="Cancel"
+              color="red.9"
+              title="Cancel this run?"
+              body="A queued run will never start; a running one stops at its next checkpoint and completes as cancelled."
+              disabledReason={roleReason}
+              onConfirm={cancel}
+            />
+          )}
+          {run.status === 'completed' && RETRYABLE_OUTCOMES.includes(run.outcome) && (
+            <Confirm
+              label="Retry"
+              color="blue.8"
+              title="Retry this run?"
+              body="A new run starts with the same inputs; this one stays as it is."
+              warning={
+                succeededRetry
+                  ? `Run #${succeededRetry.number} already retried this one and succeeded. Retry again only if you mean to redo the work.`
+                  : undefined
+              }
+              disabledReason={
+                roleReason ??
+                (activeRetry ? `Retry #${activeRetry.number} of this run is still active.` : undefined)
+              }
+              onConfirm={retry}
+            />
+          )}
+        </Group>
       </Group>
+
+      <Lineage run={run} />
+      <Outcome run={run} />
+      <DivergenceNotice run={run} />
+      {failedFirst && failures}
+
+      <RunEvents tenantId={run.tenantId} runId={run.id} />
 
       {run.status !== 'completed' && (
         <Paper withBorder p="md" data-testid="progress">
@@ -320,29 +460,7 @@ export function RunDetailPage() {
         </Paper>
       </SimpleGrid>
 
-      {run.failureSummary.length > 0 && (
-        <Paper withBorder p="md">
-          <Title order={2} size="h4" mb="sm">
-            Failures
-          </Title>
-          <Stack gap="xs">
-            {run.failureSummary.map((f, i) => (
-              // biome-ignore lint/suspicious/noArrayIndexKey: failures are a fixed list; codes may repeat
-              <Alert key={`${f.code}-${i}`} color="red.9" variant="light" title={failureTitle(f)}>
-                <Text size="sm" style={{ overflowWrap: 'anywhere' }}>
-                  {f.message}
-                </Text>
-              </Alert>
-            ))}
-          </Stack>
-        </Paper>
-      )}
-      <RunEvents tenantId={run.tenantId} runId={run.id} />
+      {!failedFirst && failures}
     </Stack>
   );
-}
-
-/** A failure's code, the item it concerns and the attempt it belongs to. */
-function failureTitle(f: Run['failureSummary'][number]): string {
-  return `${f.code}${f.item ? ` · ${f.item}` : ''}${f.attempt ? ` (attempt ${f.attempt})` : ''}`;
 }
