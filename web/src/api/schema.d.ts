@@ -3238,9 +3238,30 @@ export interface paths {
                             };
                             /** Format: date-time */
                             createdAt: string;
+                            /** @description set while a mirrored run disagrees with its domain record (found by the periodic mirror check); null otherwise */
+                            divergence: {
+                                detail: string;
+                                /** Format: date-time */
+                                detectedAt: string;
+                            } | null;
                             durationMs: number | null;
-                            failureSummary: {
+                            /** @description every failure the run reported, grouped by code, most frequent first */
+                            failureGroups: {
                                 code: string;
+                                /** Format: int64 */
+                                count: number;
+                            }[];
+                            failureSummary: {
+                                /**
+                                 * Format: int64
+                                 * @description the attempt of the run it belongs to
+                                 */
+                                attempt?: number;
+                                /** @description a stable code, e.g. graph_forbidden */
+                                code: string;
+                                /** @description the item it concerns (a policy family, an item id) */
+                                item?: string;
+                                /** @description the full redacted message, up to 4,000 characters */
                                 message: string;
                             }[];
                             /** Format: uuid */
