@@ -187,6 +187,8 @@ ALTER TABLE memberships ADD CONSTRAINT memberships_role_check CHECK ((role = ANY
 ALTER TABLE memberships ADD CONSTRAINT memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 ALTER TABLE memberships ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
 CREATE INDEX memberships_user_idx ON public.memberships USING btree (user_id);
+CREATE TRIGGER memberships_access_removed AFTER DELETE ON public.memberships FOR EACH ROW EXECUTE FUNCTION opsledger_access_changed();
+CREATE TRIGGER memberships_access_role AFTER UPDATE OF role ON public.memberships FOR EACH ROW WHEN ((old.role IS DISTINCT FROM new.role)) EXECUTE FUNCTION opsledger_access_changed();
 CREATE TRIGGER memberships_pause_schedules AFTER DELETE OR UPDATE OF role ON public.memberships FOR EACH ROW EXECUTE FUNCTION memberships_pause_schedules();
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 ALTER TABLE memberships FORCE ROW LEVEL SECURITY;
@@ -269,6 +271,23 @@ ALTER TABLE notification_targets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE notification_targets FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON notification_targets FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
 
+CREATE TABLE operation_run_daily_stats (
+  tenant_id uuid NOT NULL,
+  day date NOT NULL,
+  type text NOT NULL,
+  pending integer NOT NULL DEFAULT 0,
+  succeeded integer NOT NULL DEFAULT 0,
+  partially_succeeded integer NOT NULL DEFAULT 0,
+  failed integer NOT NULL DEFAULT 0,
+  cancelled integer NOT NULL DEFAULT 0,
+  durations integer[] NOT NULL DEFAULT '{}'::integer[]
+);
+ALTER TABLE operation_run_daily_stats ADD CONSTRAINT operation_run_daily_stats_pkey PRIMARY KEY (tenant_id, day, type);
+ALTER TABLE operation_run_daily_stats ADD CONSTRAINT operation_run_daily_stats_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
+ALTER TABLE operation_run_daily_stats ENABLE ROW LEVEL SECURITY;
+ALTER TABLE operation_run_daily_stats FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON operation_run_daily_stats FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));
+
 CREATE TABLE operation_run_events (
   tenant_id uuid NOT NULL,
   id uuid NOT NULL,
@@ -320,12 +339,15 @@ CREATE TABLE operation_runs (
   started_at timestamp with time zone,
   completed_at timestamp with time zone,
   updated_at timestamp with time zone NOT NULL DEFAULT now(),
-  divergence jsonb
+  divergence jsonb,
+  failure_counts jsonb NOT NULL DEFAULT '{}'::jsonb,
+  run_number integer NOT NULL
 );
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_attempts_check CHECK ((attempts >= 0));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_completed_at_matches_status CHECK (((status = 'completed'::text) = (completed_at IS NOT NULL)));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_context_check CHECK ((jsonb_typeof(context) = 'object'::text));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_divergence_check CHECK (((divergence IS NULL) OR ((jsonb_typeof(divergence) = 'object'::text) AND (length((divergence ->> 'detail'::text)) <= 1000))));
+ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_failure_counts_check CHECK ((jsonb_typeof(failure_counts) = 'object'::text));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_failure_summary_check CHECK (((jsonb_typeof(failure_summary) = 'array'::text) AND (jsonb_array_length(failure_summary) <= 20)));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_initiator_kind_check CHECK ((initiator_kind = ANY (ARRAY['user'::text, 'api'::text, 'schedule'::text, 'system'::text])));
 ALTER TABLE operation_runs ADD CONSTRAINT operation_runs_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100)));
@@ -361,6 +383,8 @@ CREATE TRIGGER operation_runs_guard BEFORE UPDATE ON public.operation_runs FOR E
 CREATE TRIGGER operation_runs_notify_delete AFTER DELETE ON public.operation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 CREATE TRIGGER operation_runs_notify_insert AFTER INSERT ON public.operation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
 CREATE TRIGGER operation_runs_notify_update AFTER UPDATE ON public.operation_runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION operation_runs_notify();
+CREATE TRIGGER operation_runs_number BEFORE INSERT ON public.operation_runs FOR EACH ROW EXECUTE FUNCTION operation_runs_number();
+CREATE TRIGGER operation_runs_number_immutable BEFORE UPDATE OF run_number ON public.operation_runs FOR EACH ROW EXECUTE FUNCTION operation_runs_number_immutable();
 CREATE TRIGGER operation_runs_redact_insert BEFORE INSERT ON public.operation_runs FOR EACH ROW WHEN ((new.failure_summary IS DISTINCT FROM '[]'::jsonb)) EXECUTE FUNCTION operation_runs_redact();
 CREATE TRIGGER operation_runs_redact_update BEFORE UPDATE OF failure_summary ON public.operation_runs FOR EACH ROW WHEN ((new.failure_summary IS DISTINCT FROM old.failure_summary)) EXECUTE FUNCTION operation_runs_redact();
 ALTER TABLE operation_runs ENABLE ROW LEVEL SECURITY;
@@ -560,11 +584,20 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
   WHERE ((m.user_id = users.id) AND (m.tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))))));
 
 -- function memberships_pause_schedules()
+-- function operation_run_daily_stats_apply()
+-- function operation_run_daily_stats_rebuild(tenant uuid)
+-- function operation_run_duration_bucket(started timestamp with time zone, completed timestamp with time zone)
+-- function operation_run_events_notify()
+-- function operation_run_histogram(buckets integer[], counts bigint[])
+-- function operation_run_histogram_add(a integer[], b integer[])
 -- function operation_runs_announce(r operation_runs)
 -- function operation_runs_digest(r operation_runs)
 -- function operation_runs_guard()
 -- function operation_runs_notify()
+-- function operation_runs_number()
+-- function operation_runs_number_immutable()
 -- function operation_runs_redact()
+-- function opsledger_access_changed()
 -- function opsledger_bound_failures(f jsonb)
 -- function opsledger_feed_seal(plain text)
 -- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid)
