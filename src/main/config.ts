@@ -37,6 +37,11 @@ export type Config = {
   allowSimulator: boolean;
   /** On SIGTERM, how long requests and runs in flight may take to finish before they are cut. */
   shutdownGraceSeconds: number;
+  /** API token lifetime in days: given to a token made without one, and the most one may ask for. */
+  tokenDefaultDays: number;
+  tokenMaxDays: number;
+  /** Days an invitation to a tenant stays open. */
+  invitationDays: number;
   production: boolean;
 };
 
@@ -173,6 +178,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'GRAPH_URL must name the real Graph API when NODE_ENV=production (or set ALLOW_SIMULATOR=true)',
     );
   }
+  const tokenMaxDays = intVar(env, 'TOKEN_MAX_DAYS', 365, 1, 3650);
+  const tokenDefaultDays = intVar(env, 'TOKEN_DEFAULT_DAYS', Math.min(90, tokenMaxDays), 1, 3650);
+  if (tokenDefaultDays > tokenMaxDays) {
+    throw new ConfigError(
+      `TOKEN_DEFAULT_DAYS (${tokenDefaultDays}) must not exceed TOKEN_MAX_DAYS (${tokenMaxDays})`,
+    );
+  }
   return {
     databaseUrl,
     databaseDirectUrl,
@@ -192,6 +204,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     metrics: metricsVar(env, production),
     allowSimulator,
     shutdownGraceSeconds: intVar(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
+    tokenDefaultDays,
+    tokenMaxDays,
+    invitationDays: intVar(env, 'INVITATION_DAYS', 7, 1, 90),
     production,
   };
 }

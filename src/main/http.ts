@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { CredentialService } from '../access/credentials.ts';
+import type { CredentialsRevokedListener } from '../access/revocation.ts';
 import { AccessService } from '../access/service.ts';
 import { pendingMigrations } from '../db/migrator.ts';
 import { buildHttpApp, type HttpApp, type HttpOptions } from '../http/app.ts';
@@ -15,6 +16,11 @@ export type ServerOptions = HttpOptions & {
   /** Wire the suite's restore-runs and Graph-connection routes (serve does; bare-ledger tests may not). */
   suite?: boolean;
   sessionTtlSeconds?: number;
+  /**
+   * Told of every revocation (token, session, password change, sign out everywhere, member
+   * removal) after it commits; for example to end streams in every process. None by default.
+   */
+  onCredentialsRevoked?: CredentialsRevokedListener;
 };
 
 /**
@@ -23,11 +29,15 @@ export type ServerOptions = HttpOptions & {
  */
 export async function createHttpServer(ledger: Opsledger, options: ServerOptions = {}): Promise<HttpApp> {
   const { database } = ledger;
-  const access = new AccessService({ database });
+  const { config } = ledger;
+  const onCredentialsRevoked = options.onCredentialsRevoked;
+  const access = new AccessService({ database, onCredentialsRevoked, invitationDays: config.invitationDays });
   const credentials = new CredentialService({
     database,
     csrfKey: deriveKey(ledger.rootKey, 'session'),
     sessionTtlSeconds: options.sessionTtlSeconds,
+    tokenLifetime: { defaultDays: config.tokenDefaultDays, maxDays: config.tokenMaxDays },
+    onCredentialsRevoked,
   });
   const metrics = createMetrics({
     events: ledger.events,

@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { accessCommands } from './access.ts';
+import { accountCommands } from './account.ts';
 import { migrateCommand, pruneCommand, schemaDumpCommand } from './maintenance.ts';
 import { runsCommands } from './runs.ts';
 import { scheduleCommands } from './schedules.ts';
@@ -17,4 +18,5 @@ export const commands: Command[] = [
   ...suiteCommands,
   ...runsCommands,
   ...scheduleCommands,
+  ...accountCommands,
 ];
