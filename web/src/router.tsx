@@ -11,9 +11,11 @@ import {
 import { ApiError, type RunOutcome, type RunStatus } from './api/client.ts';
 import { meQuery, SIGNED_IN_KEY, tenantsQuery } from './api/queries.ts';
 import { AppLayout } from './components/AppLayout.tsx';
+import { AccountPage } from './pages/Account.tsx';
 import { BackupsPage } from './pages/Backups.tsx';
 import { DriftPage } from './pages/Drift.tsx';
 import { InventoryPage } from './pages/Inventory.tsx';
+import { InvitationsPage } from './pages/Invitations.tsx';
 import { NotFoundPage } from './pages/NotFound.tsx';
 import { OperationsPage } from './pages/Operations.tsx';
 import { OverviewPage } from './pages/Overview.tsx';
@@ -194,6 +196,18 @@ export const restoreRoute = createRoute({
   component: RestorePage,
 });
 
+export const accountRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/account',
+  component: AccountPage,
+});
+
+export const invitationsRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/invitations',
+  component: InvitationsPage,
+});
+
 const routeTree = rootRoute.addChildren([
   signInRoute,
   authedRoute.addChildren([
@@ -207,6 +221,8 @@ const routeTree = rootRoute.addChildren([
       driftRoute,
       backupsRoute,
       restoreRoute,
+      accountRoute,
+      invitationsRoute,
     ]),
   ]),
 ]);
