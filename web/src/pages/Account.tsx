@@ -259,8 +259,7 @@ function ChangePassword() {
             onChange={(e) => setCurrent(e.currentTarget.value)}
           />
           <PasswordInput
-            label="New password"
-            description="12 characters or more"
+            label="New password (12 characters or more)"
             required
             autoComplete="new-password"
             value={next}
