@@ -124,6 +124,7 @@ export function registerAccountRoutes(root: FastifyInstance, opts: AccountRouteO
               Type.Integer({
                 minimum: 1,
                 maximum: 36500,
+                format: 'int32',
                 description:
                   'Days until it expires: the installation default when absent, at most TOKEN_MAX_DAYS',
               }),

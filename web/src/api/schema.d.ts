@@ -1082,7 +1082,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description Days until it expires: the installation default when absent, at most TOKEN_MAX_DAYS */
+                        /**
+                         * Format: int32
+                         * @description Days until it expires: the installation default when absent, at most TOKEN_MAX_DAYS
+                         */
                         expiresInDays?: number;
                         name: string;
                         /** @description The current password */
