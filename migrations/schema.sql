@@ -7,10 +7,13 @@ CREATE TABLE api_tokens (
   secret_hash text NOT NULL,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   last_used_at timestamp with time zone,
-  revoked_at timestamp with time zone
+  revoked_at timestamp with time zone,
+  scope text NOT NULL,
+  expires_at timestamp with time zone NOT NULL
 );
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)));
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_scope_check CHECK ((scope = ANY (ARRAY['read'::text, 'operate'::text])));
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_secret_hash_check CHECK ((secret_hash ~ '^[0-9a-f]{64}$'::text));
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
 CREATE INDEX api_tokens_user_idx ON public.api_tokens USING btree (user_id, created_at DESC);
@@ -164,13 +167,19 @@ CREATE TABLE invitations (
   tenant_id uuid NOT NULL,
   email text NOT NULL,
   role text NOT NULL,
-  created_at timestamp with time zone NOT NULL DEFAULT now()
+  created_at timestamp with time zone NOT NULL DEFAULT now(),
+  id uuid NOT NULL,
+  invited_by uuid,
+  expires_at timestamp with time zone NOT NULL
 );
 ALTER TABLE invitations ADD CONSTRAINT invitations_email_check CHECK ((((length(email) >= 3) AND (length(email) <= 320)) AND (email = lower(email))));
+ALTER TABLE invitations ADD CONSTRAINT invitations_id_key UNIQUE (tenant_id, id);
 ALTER TABLE invitations ADD CONSTRAINT invitations_pkey PRIMARY KEY (tenant_id, email);
 ALTER TABLE invitations ADD CONSTRAINT invitations_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'operator'::text, 'viewer'::text])));
+ALTER TABLE invitations ADD CONSTRAINT invitations_sender_fkey FOREIGN KEY (tenant_id, invited_by) REFERENCES memberships(tenant_id, user_id) ON DELETE CASCADE;
 ALTER TABLE invitations ADD CONSTRAINT invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 CREATE INDEX invitations_email_idx ON public.invitations USING btree (email);
+CREATE INDEX invitations_sender_idx ON public.invitations USING btree (tenant_id, invited_by);
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON invitations FOR ALL USING (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant)))) WITH CHECK (((CURRENT_USER <> 'opsledger_app'::name) OR (tenant_id = ( SELECT opsledger_tenant() AS opsledger_tenant))));

@@ -10,6 +10,7 @@ defineWriteFuzz(
   [
     {
       name: 'POST …/members',
+      via: 'session',
       request: (w) =>
         bodyOf(
           fc.record(
@@ -32,6 +33,7 @@ defineWriteFuzz(
     },
     {
       name: 'PATCH …/members/{userId}',
+      via: 'session',
       request: (w) =>
         fc
           .tuple(
@@ -42,10 +44,19 @@ defineWriteFuzz(
     },
     {
       name: 'DELETE …/members/{userId}',
+      via: 'session',
       request: (w) =>
         fc
           .oneof(segment(), fc.uuid().map(String), fc.constant(w.other.id))
           .map((id) => ({ method: 'DELETE', url: `${members(w.tenant)}/${id}` })),
+    },
+    {
+      name: 'DELETE …/invitations/{invitationId}',
+      via: 'session',
+      request: (w) =>
+        fc
+          .oneof(segment(), fc.uuid().map(String))
+          .map((id) => ({ method: 'DELETE', url: `/api/v1/tenants/${w.tenant}/invitations/${id}` })),
     },
     {
       name: 'POST …/restore-runs',

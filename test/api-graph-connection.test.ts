@@ -33,14 +33,18 @@ it('an owner sets the Graph connection; everyone reads it without the secret, wh
   const body = { directoryId, clientId: 'opsledger-app', clientSecret: SECRET };
   const denied = await h.app.inject({ method: 'PUT', url, headers: h.bearer(operator), payload: body });
   expect(denied.statusCode).toBe(403);
+  // An owner sets it signed in; the owner's API token may not (credentials are never a token's to set).
+  const byToken = await h.app.inject({ method: 'PUT', url, headers: h.bearer(owner), payload: body });
+  expect(byToken.statusCode).toBe(403);
+  const ownerSession = await h.session(owner);
   const bad = await h.app.inject({
     method: 'PUT',
     url,
-    headers: h.bearer(owner),
+    headers: ownerSession,
     payload: { ...body, graphUrl: 'http://169.254.169.254' },
   });
   expect(bad.statusCode).toBe(400);
-  const set = await h.app.inject({ method: 'PUT', url, headers: h.bearer(owner), payload: body });
+  const set = await h.app.inject({ method: 'PUT', url, headers: ownerSession, payload: body });
   expect(set.statusCode).toBe(200);
   expect(set.json()).toMatchObject({
     tenantId: tenant,

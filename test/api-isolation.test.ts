@@ -18,6 +18,7 @@ let restoreB: string;
 let backupB: string;
 let scheduleB: string;
 let targetB: string;
+let invitationB: string;
 let doc: {
   paths: Record<string, Record<string, { security?: unknown[]; requestBody?: unknown }>>;
 };
@@ -50,7 +51,9 @@ function bodyFor(op: Op): unknown {
     return { name: `isolation ${randomUUID()}`, type: 'test.task', inputs: { key: 'i' }, cron: '0 2 * * *' };
   if (op.path.endsWith('/graph-connection'))
     return { directoryId: randomUUID(), clientId: 'app', clientSecret: 's3cret' };
-  if (op.path.endsWith('/me/tokens')) return { name: 'isolation' };
+  if (op.path.endsWith('/me/tokens')) return { name: 'isolation', password: 'not-the-password' };
+  if (op.path.endsWith('/me/password')) return { currentPassword: 'not-the-password', newPassword: 'x' };
+  if (op.path.endsWith('/auth/logout-everywhere')) return { password: 'not-the-password' };
   if (op.path.endsWith('/alert-targets'))
     return { name: `isolation ${randomUUID()}`, url: 'https://hooks.example.com/i' };
   if (op.path.endsWith('/alert-targets/{targetId}')) return { enabled: true };
@@ -131,6 +134,15 @@ beforeAll(async () => {
   });
   expect(target.statusCode).toBe(201);
   targetB = target.json().target.id;
+  // A pending invitation of B, sent by B's owner (an owner does this signed in, never by token).
+  const invited = await h.app.inject({
+    method: 'POST',
+    url: `/api/v1/tenants/${tenantB}/members`,
+    headers: await h.session(bob),
+    payload: { email: 'someone-else@example.test', role: 'owner' },
+  });
+  expect(invited.statusCode).toBe(202);
+  invitationB = invited.json().id;
   doc = (await h.app.inject({ url: '/api/v1/openapi.json' })).json();
 });
 afterAll(async () => {
@@ -175,6 +187,10 @@ describe('the OpenAPI document', () => {
       'GET /api/v1/me/tokens',
       'POST /api/v1/me/tokens',
       'DELETE /api/v1/me/tokens/{id}',
+      'POST /api/v1/me/password',
+      'POST /api/v1/auth/logout-everywhere',
+      'GET /api/v1/tenants/{tenantId}/invitations',
+      'DELETE /api/v1/tenants/{tenantId}/invitations/{invitationId}',
       'GET /api/v1/tenants/{tenantId}/restore-runs',
       'POST /api/v1/tenants/{tenantId}/restore-runs',
       'GET /api/v1/tenants/{tenantId}/restore-runs/{restoreRunId}',
@@ -208,6 +224,7 @@ describe('isolation walk over every documented route', () => {
       baselineId: randomUUID(),
       scheduleId: randomUUID(),
       targetId: randomUUID(),
+      invitationId: randomUUID(),
     };
     const checked: string[] = [];
     for (const op of operations().filter((o) => !o.isPublic)) {
@@ -249,6 +266,7 @@ describe('isolation walk over every documented route', () => {
       baselineId: randomUUID(),
       scheduleId: randomUUID(),
       targetId: randomUUID(),
+      invitationId: randomUUID(),
     });
     const reference = await h.app.inject({
       url: `/api/v1/tenants/${randomUUID()}/operations/${randomUUID()}`,
@@ -270,6 +288,7 @@ describe('isolation walk over every documented route', () => {
           baselineId: backupB,
           scheduleId: scheduleB,
           targetId: targetB,
+          invitationId: invitationB,
         },
       ],
       [
@@ -284,40 +303,62 @@ describe('isolation walk over every documented route', () => {
           baselineId: backupB,
           scheduleId: scheduleB,
           targetId: targetB,
+          invitationId: invitationB,
         },
       ],
       ['unknown ids', unknown()],
     ];
+    // Walked with Alice's token and with her signed-in session: owners manage members and
+    // invitations signed in only (a token is refused that in its own tenant, whatever the ids).
+    const credentials: [string, Record<string, string>][] = [
+      ['token', h.bearer(alice)],
+      ['session', await h.session(alice)],
+    ];
+    const managed = (op: Op) =>
+      /\/(members|invitations|graph-connection)(\/|$)/.test(op.path) && op.method !== 'GET';
     let walked = 0;
-    for (const op of operations().filter((o) => !o.isPublic)) {
-      const uses = (name: string) => op.path.includes(`{${name}}`);
-      if (!uses('tenantId') && !uses('id')) continue;
-      for (const [label, ids] of cases) {
-        // In A's own tenant only ids of B in the path make it foreign.
-        if (
-          label === 'B ids in A' &&
-          !['runId', 'userId', 'restoreRunId', 'backupSetId', 'baselineId', 'scheduleId', 'targetId'].some(
-            uses,
-          )
-        )
-          continue;
-        const res = await call(op, ids, h.bearer(alice));
-        const what = `${op.method} ${op.path} (${label})`;
-        expect(res.statusCode, what).toBe(404);
-        expect(res.body, what).toBe(notFoundBody);
-        expect(res.headers['content-type'], what).toMatch(/^application\/problem\+json/);
-        walked++;
+    for (const [via, headers] of credentials) {
+      for (const op of operations().filter((o) => !o.isPublic)) {
+        const uses = (name: string) => op.path.includes(`{${name}}`);
+        if (!uses('tenantId') && !uses('id')) continue;
+        for (const [label, ids] of cases) {
+          // In A's own tenant only ids of B in the path make it foreign.
+          const foreignIds = [
+            'runId',
+            'userId',
+            'restoreRunId',
+            'backupSetId',
+            'baselineId',
+            'scheduleId',
+            'invitationId',
+            'targetId',
+          ];
+          if (label === 'B ids in A' && !foreignIds.some(uses)) continue;
+          if (label === 'B ids in A' && via === 'token' && managed(op)) continue;
+          const res = await call(op, ids, headers);
+          const what = `${op.method} ${op.path} (${label}, ${via})`;
+          expect(res.statusCode, what).toBe(404);
+          expect(res.body, what).toBe(notFoundBody);
+          expect(res.headers['content-type'], what).toMatch(/^application\/problem\+json/);
+          walked++;
+        }
       }
     }
-    expect(walked).toBeGreaterThanOrEqual(25);
+    expect(walked).toBeGreaterThanOrEqual(50);
     // Nothing of B moved: its run is still queued, its owner still owns it, Bob's token still works.
     expect((await h.ledger.service.get(tenantB, runB)).status).toBe('queued');
     expect(await h.ledger.schedules.get(tenantB, scheduleB)).toMatchObject({
       name: 'nightly',
       status: 'active',
     });
-    const members = await h.app.inject({ url: `/api/v1/tenants/${tenantB}/members`, headers: h.bearer(bob) });
+    const bobSession = await h.session(bob);
+    const members = await h.app.inject({ url: `/api/v1/tenants/${tenantB}/members`, headers: bobSession });
     expect(members.json().data).toEqual([expect.objectContaining({ userId: bob.id, role: 'owner' })]);
+    const invitations = await h.app.inject({
+      url: `/api/v1/tenants/${tenantB}/invitations`,
+      headers: bobSession,
+    });
+    expect(invitations.json().data.map((i: { id: string }) => i.id)).toEqual([invitationB]);
   });
 
   it("lists of A never show B's runs", async () => {

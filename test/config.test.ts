@@ -22,7 +22,21 @@ describe('configuration', () => {
       graphUrl: 'simulator',
       logLevel: 'info',
       trustProxy: false,
+      tokenDefaultDays: 90,
+      tokenMaxDays: 365,
+      invitationDays: 7,
     });
+  });
+
+  it('token lifetimes: the default follows a lower maximum, and may not exceed it', () => {
+    expect(loadConfig({ TOKEN_MAX_DAYS: '30' })).toMatchObject({ tokenDefaultDays: 30, tokenMaxDays: 30 });
+    expect(loadConfig({ TOKEN_DEFAULT_DAYS: '7', TOKEN_MAX_DAYS: '30' })).toMatchObject({
+      tokenDefaultDays: 7,
+      tokenMaxDays: 30,
+    });
+    expect(() => loadConfig({ TOKEN_DEFAULT_DAYS: '100', TOKEN_MAX_DAYS: '30' })).toThrow(
+      'TOKEN_DEFAULT_DAYS (100) must not exceed TOKEN_MAX_DAYS (30)',
+    );
   });
 
   it.each([
@@ -44,6 +58,9 @@ describe('configuration', () => {
     [{ GRAPH_URL: 'ftp://x' }, /GRAPH_URL/],
     [{ SECRET_KEY: 'short' }, /SECRET_KEY must be/],
     [{ NODE_ENV: 'production' }, /SECRET_KEY is required/],
+    [{ TOKEN_DEFAULT_DAYS: '0' }, /TOKEN_DEFAULT_DAYS must be between 1 and 3650/],
+    [{ TOKEN_MAX_DAYS: 'forever' }, /TOKEN_MAX_DAYS must be a whole number/],
+    [{ INVITATION_DAYS: '91' }, /INVITATION_DAYS must be between 1 and 90/],
   ])('rejects %o with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

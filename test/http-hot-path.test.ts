@@ -240,7 +240,7 @@ describe("a token's last use", () => {
     while (!lastUsedAt && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
       const tokens = await app.opsledger.credentials.listTokens(userId);
-      lastUsedAt = tokens.find((t) => t.id === freshId)?.lastUsedAt ?? null;
+      lastUsedAt = tokens.data.find((t) => t.id === freshId)?.lastUsedAt ?? null;
     }
     expect(lastUsedAt).not.toBeNull();
     // Used again within the minute: nothing more to write.

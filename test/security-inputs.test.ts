@@ -76,7 +76,7 @@ it('refuses a lone surrogate in any jsonb-bound input with 400, in values and in
   const graph = await h.app.inject({
     method: 'PUT',
     url: `/api/v1/tenants/${tenant}/graph-connection`,
-    headers: { ...h.bearer(user), 'content-type': 'application/json' },
+    headers: { ...(await h.session(user)), 'content-type': 'application/json' },
     payload: '{"directoryId":"d\\ud800","clientId":"c","clientSecret":"s-123456789"}',
   });
   expect(graph.statusCode).toBeLessThan(500);

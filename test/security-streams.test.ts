@@ -116,7 +116,7 @@ it('ends a stream at once when its token is revoked, its session logs out or its
   const removed = await h.app.inject({
     method: 'DELETE',
     url: `/api/v1/tenants/${tenantA}/members/${dave.id}`,
-    headers: h.bearer(owner),
+    headers: await h.session(owner),
   });
   expect(removed.statusCode).toBe(204);
   await until(() => byMember.state.ended, 2000);

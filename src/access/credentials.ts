@@ -1,9 +1,10 @@
 import { uuidv7 } from 'uuidv7';
 import type { Database, Trx } from '../db/database.ts';
-import { NotFoundError, ValidationError, withDbErrors } from '../shared/errors.ts';
-import { assertUuid } from '../shared/ids.ts';
+import { NotFoundError, UnauthorizedError, ValidationError, withDbErrors } from '../shared/errors.ts';
+import { assertUuid, isUuid } from '../shared/ids.ts';
 import { iso } from '../shared/time.ts';
-import { sessionRepository as sessions, tokenRepository as tokens } from './repository.ts';
+import { sessionRepository as sessions, type TokenRow, tokenRepository as tokens } from './repository.ts';
+import { announceRevocation, type CredentialsRevokedListener, ignoreRevocation } from './revocation.ts';
 import {
   csrfMatches,
   csrfTokenFor,
@@ -14,12 +15,28 @@ import {
   sha256Hex,
 } from './secrets.ts';
 import type { Principal } from './service.ts';
-import type { Role } from './tables.ts';
+import type { Role, TokenScope } from './tables.ts';
 
 export const SESSION_PREFIX = 'ols';
 export const TOKEN_PREFIX = 'olt';
 
-export type ApiToken = { id: string; name: string; createdAt: string; lastUsedAt: string | null };
+export const TOKEN_SCOPES: readonly TokenScope[] = ['read', 'operate'];
+
+export type ApiToken = {
+  id: string;
+  name: string;
+  scope: TokenScope;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string;
+};
+
+/** How long a new token lives: the installation's default, and the most a caller may ask for. */
+export type TokenLifetime = { defaultDays: number; maxDays: number };
+
+export const DEFAULT_TOKEN_LIFETIME: TokenLifetime = { defaultDays: 90, maxDays: 365 };
+
+const DAY_MS = 86_400_000;
 
 /** A token's last use is written at most this often. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -41,11 +58,25 @@ export class CredentialService {
   /** When this process last wrote (or queued) each token's use. */
   #touchedAt = new Map<string, number>();
   #touchTimer: NodeJS.Timeout | null = null;
+  #lifetime: TokenLifetime;
+  #onRevoked: CredentialsRevokedListener;
 
-  constructor(deps: { database: Database; csrfKey: Buffer; sessionTtlSeconds?: number }) {
+  constructor(deps: {
+    database: Database;
+    csrfKey: Buffer;
+    sessionTtlSeconds?: number;
+    tokenLifetime?: TokenLifetime;
+    onCredentialsRevoked?: CredentialsRevokedListener;
+  }) {
     this.#db = deps.database;
     this.#csrfKey = deps.csrfKey;
     this.#sessionTtlMs = (deps.sessionTtlSeconds ?? 12 * 3600) * 1000;
+    this.#lifetime = deps.tokenLifetime ?? DEFAULT_TOKEN_LIFETIME;
+    this.#onRevoked = deps.onCredentialsRevoked ?? ignoreRevocation;
+  }
+
+  get tokenLifetime(): TokenLifetime {
+    return this.#lifetime;
   }
 
   get sessionTtlSeconds(): number {
@@ -110,6 +141,8 @@ export class CredentialService {
     if (!cred) return null;
     const row = await this.#read(() => tokens.findActive(this.#db.db, cred.id, roleIn));
     if (!row || !secretMatches(cred.secret, row.secret_hash)) return null;
+    // Said only to whoever holds the secret: it is their token, and knowing why helps them.
+    if (row.expired) throw new UnauthorizedError('the API token has expired; create a new one');
     this.#noteUse(cred.id, row.last_used_at);
     return {
       userId: row.user_id,
@@ -118,6 +151,7 @@ export class CredentialService {
       via: 'token',
       tokenId: cred.id,
       tokenName: row.name,
+      tokenScope: row.scope,
       ...membership(roleIn, row.role),
     };
   }
@@ -154,26 +188,64 @@ export class CredentialService {
     }
   }
 
-  /** Returns the token's secret once; afterwards only its hash exists. */
-  async createToken(userId: string, name: string): Promise<{ token: ApiToken; secret: string }> {
+  /**
+   * Returns the token's secret once; afterwards only its hash exists. Who may mint is the caller's
+   * business (the API lets only a signed-in session that has just confirmed its password); this
+   * only checks the token's own terms.
+   */
+  async createToken(
+    userId: string,
+    name: string,
+    terms: { scope?: TokenScope; expiresInDays?: number } = {},
+  ): Promise<{ token: ApiToken; secret: string }> {
     const clean = name.trim();
     if (clean.length < 1 || clean.length > 100)
-      throw new ValidationError('a token name has 1–100 characters');
+      throw new ValidationError('a token name has 1–100 characters', [{ path: '/name', message: 'invalid' }]);
+    const scope = terms.scope ?? 'operate';
+    if (!TOKEN_SCOPES.includes(scope)) {
+      throw new ValidationError('a token scope is read or operate', [{ path: '/scope', message: 'invalid' }]);
+    }
+    const days = terms.expiresInDays ?? this.#lifetime.defaultDays;
+    const max = this.#lifetime.maxDays;
+    if (!Number.isInteger(days) || days < 1 || days > max) {
+      throw new ValidationError(`a token lives 1–${max} days on this installation`, [
+        { path: '/expiresInDays', message: `between 1 and ${max}` },
+      ]);
+    }
     const id = uuidv7();
     const secret = newSecret();
     const row = await this.#system((trx) =>
-      tokens.create(trx, { id, userId, name: clean, secretHash: sha256Hex(secret) }),
+      tokens.create(trx, {
+        id,
+        userId,
+        name: clean,
+        secretHash: sha256Hex(secret),
+        scope,
+        expiresAt: new Date(Date.now() + days * DAY_MS),
+      }),
     );
     return { token: presentToken(row), secret: formatCredential(TOKEN_PREFIX, id, secret) };
   }
 
-  async listTokens(userId: string): Promise<ApiToken[]> {
-    return (await this.#system((trx) => tokens.listActive(trx, userId))).map(presentToken);
+  /** One page of the user's live tokens, newest first; `cursor` is the previous page's nextCursor. */
+  async listTokens(
+    userId: string,
+    page: { limit?: number; cursor?: string | null } = {},
+  ): Promise<{ data: ApiToken[]; nextCursor: string | null }> {
+    const limit = page.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+      throw new ValidationError('limit is 1–200', [{ path: '/limit', message: 'between 1 and 200' }]);
+    }
+    const before = page.cursor ? decodeTokenCursor(page.cursor) : null;
+    const rows = await this.#system((trx) => tokens.listLive(trx, userId, { limit: limit + 1, before }));
+    const data = rows.slice(0, limit).map(presentToken);
+    return { data, nextCursor: rows.length > limit ? encodeTokenCursor(data.at(-1)!.id) : null };
   }
 
   async revokeToken(userId: string, tokenId: string): Promise<void> {
     const id = assertUuid(tokenId, 'token');
     if (!(await this.#system((trx) => tokens.revoke(trx, userId, id)))) throw new NotFoundError('not found');
+    announceRevocation(this.#onRevoked, { userId, sessionIds: [], tokenIds: [id], reason: 'token_revoked' });
   }
 
   #read<T>(fn: () => Promise<T>): Promise<T> {
@@ -189,11 +261,28 @@ function membership(roleIn: string | null, role: Role | null | undefined): Pick<
   return roleIn === null ? {} : { membership: { tenantId: roleIn, role: role ?? null } };
 }
 
-function presentToken(row: {
-  id: string;
-  name: string;
-  created_at: Date;
-  last_used_at: Date | null;
-}): ApiToken {
-  return { id: row.id, name: row.name, createdAt: iso(row.created_at)!, lastUsedAt: iso(row.last_used_at) };
+function presentToken(row: TokenRow): ApiToken {
+  return {
+    id: row.id,
+    name: row.name,
+    scope: row.scope,
+    createdAt: iso(row.created_at)!,
+    lastUsedAt: iso(row.last_used_at),
+    expiresAt: iso(row.expires_at)!,
+  };
+}
+
+// The cursor names the last token of a page. It is opaque to clients, and a user's own token id
+// tells them nothing they cannot list; it is still checked, so a bad one is a 400, not a 500.
+function encodeTokenCursor(id: string): string {
+  return Buffer.from(`t1:${id}`).toString('base64url');
+}
+
+function decodeTokenCursor(cursor: string): string {
+  const text = cursor.length <= 100 ? Buffer.from(cursor, 'base64url').toString() : '';
+  const id = text.startsWith('t1:') ? text.slice(3) : '';
+  if (!isUuid(id)) {
+    throw new ValidationError('the cursor is not valid', [{ path: '/cursor', message: 'invalid' }]);
+  }
+  return id.toLowerCase();
 }

@@ -1,7 +1,7 @@
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
 import type { DB } from '../db/schema.ts';
-import type { Role } from './tables.ts';
+import type { Role, TokenScope } from './tables.ts';
 
 /**
  * All SQL of access control. Users, sessions and tokens are global (a person is not a tenant's
@@ -48,8 +48,19 @@ function withRoleIn<QB extends SelectQueryBuilder<any, any, any>>(q: QB, tenantI
 export type TokenRow = {
   id: string;
   name: string;
+  scope: TokenScope;
   created_at: Date;
   last_used_at: Date | null;
+  expires_at: Date;
+};
+
+const tokenColumns = ['id', 'name', 'scope', 'created_at', 'last_used_at', 'expires_at'] as const;
+
+export type ActiveToken = TokenOwner & {
+  last_used_at: Date | null;
+  scope: TokenScope;
+  expires_at: Date;
+  expired: boolean;
 };
 
 export const userRepository = {
@@ -79,6 +90,25 @@ export const userRepository = {
       .where(sql<string>`lower(u.email)`, '=', email.toLowerCase())
       .executeTakeFirst();
     return row ?? null;
+  },
+
+  async passwordHash(trx: Trx, userId: string): Promise<string | null> {
+    const row = await trx
+      .selectFrom('user_passwords')
+      .select('password_hash')
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row?.password_hash ?? null;
+  },
+
+  async setPassword(trx: Trx, userId: string, passwordHash: string): Promise<void> {
+    await trx
+      .insertInto('user_passwords')
+      .values({ user_id: userId, password_hash: passwordHash })
+      .onConflict((oc) =>
+        oc.column('user_id').doUpdateSet({ password_hash: passwordHash, updated_at: sql`now()` }),
+      )
+      .execute();
   },
 
   async findById(trx: Trx, id: string): Promise<UserRow | null> {
@@ -114,6 +144,13 @@ export const sessionRepository = {
     await trx.deleteFrom('sessions').where('id', '=', id).execute();
   },
 
+  /** Ends every session of the user (but one, when named); returns the ids ended. */
+  async deleteAllOf(trx: Trx, userId: string, exceptId: string | null = null): Promise<string[]> {
+    let q = trx.deleteFrom('sessions').where('user_id', '=', userId);
+    if (exceptId !== null) q = q.where('id', '<>', exceptId);
+    return (await q.returning('id').execute()).map((r) => r.id);
+  },
+
   async deleteExpired(trx: Trx): Promise<void> {
     await trx.deleteFrom('sessions').where('expires_at', '<=', sql<Date>`now()`).execute();
   },
@@ -122,31 +159,42 @@ export const sessionRepository = {
 export const tokenRepository = {
   async create(
     trx: Trx,
-    t: { id: string; userId: string; name: string; secretHash: string },
+    t: { id: string; userId: string; name: string; secretHash: string; scope: TokenScope; expiresAt: Date },
   ): Promise<TokenRow> {
     return trx
       .insertInto('api_tokens')
-      .values({ id: t.id, user_id: t.userId, name: t.name, secret_hash: t.secretHash })
-      .returning(['id', 'name', 'created_at', 'last_used_at'])
+      .values({
+        id: t.id,
+        user_id: t.userId,
+        name: t.name,
+        secret_hash: t.secretHash,
+        scope: t.scope,
+        expires_at: t.expiresAt,
+      })
+      .returning(tokenColumns)
       .executeTakeFirstOrThrow();
   },
 
   /** The active token with its user, in one round trip (this runs on every API request). */
-  async findActive(
-    trx: Kysely<DB>,
-    id: string,
-    roleIn: string | null = null,
-  ): Promise<(TokenOwner & { last_used_at: Date | null }) | null> {
+  async findActive(trx: Kysely<DB>, id: string, roleIn: string | null = null): Promise<ActiveToken | null> {
     const q = trx
       .selectFrom('api_tokens as t')
       .innerJoin('users as u', 'u.id', 't.user_id')
-      .select(['t.user_id', 't.name', 't.secret_hash', 't.last_used_at', 'u.email', 'u.display_name'])
+      .select([
+        't.user_id',
+        't.name',
+        't.secret_hash',
+        't.last_used_at',
+        't.scope',
+        't.expires_at',
+        // The database's clock decides expiry, as it decides a session's: one clock for a fleet.
+        sql<boolean>`t.expires_at <= now()`.as('expired'),
+        'u.email',
+        'u.display_name',
+      ])
       .where('t.id', '=', id)
       .where('t.revoked_at', 'is', null);
-    const row: (TokenOwner & { last_used_at: Date | null }) | undefined = await withRoleIn(
-      q,
-      roleIn,
-    ).executeTakeFirst();
+    const row: ActiveToken | undefined = await withRoleIn(q, roleIn).executeTakeFirst();
     return row ?? null;
   },
 
@@ -156,15 +204,35 @@ export const tokenRepository = {
     await db.updateTable('api_tokens').set({ last_used_at: sql`now()` }).where('id', 'in', ids).execute();
   },
 
-  async listActive(trx: Trx, userId: string): Promise<TokenRow[]> {
-    return trx
+  /**
+   * One page of the user's live (unrevoked, unexpired) tokens, newest first: ids are time-ordered,
+   * so the page after `before` is the next `limit` ids below it.
+   */
+  async listLive(
+    trx: Trx,
+    userId: string,
+    page: { limit: number; before: string | null },
+  ): Promise<TokenRow[]> {
+    let q = trx
       .selectFrom('api_tokens')
-      .select(['id', 'name', 'created_at', 'last_used_at'])
+      .select(tokenColumns)
       .where('user_id', '=', userId)
       .where('revoked_at', 'is', null)
-      .orderBy('created_at', 'desc')
-      .limit(1000)
+      .where('expires_at', '>', sql<Date>`now()`);
+    if (page.before !== null) q = q.where('id', '<', page.before);
+    return q.orderBy('id', 'desc').limit(page.limit).execute();
+  },
+
+  /** Revokes every unrevoked token of the user; returns their ids. */
+  async revokeAllOf(trx: Trx, userId: string): Promise<string[]> {
+    const rows = await trx
+      .updateTable('api_tokens')
+      .set({ revoked_at: sql`now()` })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .returning('id')
       .execute();
+    return rows.map((r) => r.id);
   },
 
   /** Revokes one of the user's own tokens; false when the user has no such active token. */

@@ -1,4 +1,4 @@
-import type { Role } from './tables.ts';
+import type { Role, TokenScope } from './tables.ts';
 
 export const ROLES: readonly Role[] = ['owner', 'operator', 'viewer'];
 
@@ -17,4 +17,18 @@ export function roleAllows(role: Role, action: TenantAction): boolean {
 
 export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+/**
+ * What an API token may do on top of its user's role: at most read, or read and operate. Managing
+ * members, invitations and connections is never open to a token: it needs a signed-in person, so a
+ * leaked token can neither let anyone in nor keep anyone in.
+ */
+const TOKEN_ALLOWED: Record<TokenScope, readonly TenantAction[]> = {
+  read: ['read'],
+  operate: ['read', 'operate'],
+};
+
+export function tokenAllows(scope: TokenScope, action: TenantAction): boolean {
+  return TOKEN_ALLOWED[scope].includes(action);
 }

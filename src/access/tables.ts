@@ -5,6 +5,9 @@ type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
 export type Role = 'owner' | 'operator' | 'viewer';
 
+/** What an API token may do: read, or read and operate (start, cancel, retry, schedules). */
+export type TokenScope = 'read' | 'operate';
+
 export interface UserPasswordsTable {
   user_id: string;
   password_hash: string;
@@ -27,6 +30,8 @@ export interface ApiTokensTable {
   created_at: GeneratedTimestamp;
   last_used_at: Timestamp | null;
   revoked_at: Timestamp | null;
+  scope: TokenScope;
+  expires_at: Timestamp;
 }
 
 export interface MembershipsTable {

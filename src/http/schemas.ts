@@ -85,17 +85,27 @@ export const MemberSchema = Type.Object({
 });
 
 export const InvitationSchema = Type.Object({
+  id: Uuid,
   tenantId: Uuid,
   email: Type.String({ maxLength: 320 }),
   role: RoleSchema,
   createdAt: DateTime,
+  expiresAt: DateTime,
+});
+
+/** A pending invitation as the tenant's owners see it. */
+export const PendingInvitationSchema = Type.Object({
+  ...InvitationSchema.properties,
+  invitedBy: Type.Union([Type.Object({ userId: Uuid, email: Type.String() }), Type.Null()]),
 });
 
 export const TokenSchema = Type.Object({
   id: Uuid,
   name: Type.String(),
+  scope: Type.Union([Type.Literal('read'), Type.Literal('operate')]),
   createdAt: DateTime,
   lastUsedAt: Type.Union([DateTime, Type.Null()]),
+  expiresAt: DateTime,
 });
 
 export const TenantParams = Type.Object({ tenantId: Type.String({ maxLength: 100 }) });

@@ -51,6 +51,11 @@ export type Config = {
   webhookAllowPrivate: boolean;
   /** Seconds before the first retry of a failed webhook delivery; each further retry waits twice as long. */
   webhookRetrySeconds: number;
+  /** API token lifetime in days: given to a token made without one, and the most one may ask for. */
+  tokenDefaultDays: number;
+  tokenMaxDays: number;
+  /** Days an invitation to a tenant stays open. */
+  invitationDays: number;
   production: boolean;
 };
 
@@ -196,6 +201,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       'GRAPH_URL must name the real Graph API when NODE_ENV=production (or set ALLOW_SIMULATOR=true)',
     );
   }
+  const tokenMaxDays = intVar(env, 'TOKEN_MAX_DAYS', 365, 1, 3650);
+  const tokenDefaultDays = intVar(env, 'TOKEN_DEFAULT_DAYS', Math.min(90, tokenMaxDays), 1, 3650);
+  if (tokenDefaultDays > tokenMaxDays) {
+    throw new ConfigError(
+      `TOKEN_DEFAULT_DAYS (${tokenDefaultDays}) must not exceed TOKEN_MAX_DAYS (${tokenMaxDays})`,
+    );
+  }
   return {
     databaseUrl,
     databaseDirectUrl,
@@ -219,6 +231,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     shutdownGraceSeconds: intVar(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
     webhookAllowPrivate: boolVar(env, 'WEBHOOK_ALLOW_PRIVATE', false),
     webhookRetrySeconds: intVar(env, 'WEBHOOK_RETRY_SECONDS', 30, 1, 3600),
+    tokenDefaultDays,
+    tokenMaxDays,
+    invitationDays: intVar(env, 'INVITATION_DAYS', 7, 1, 90),
     production,
   };
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { AccessChanges } from '../access/access-changes.ts';
 import { CredentialService } from '../access/credentials.ts';
+import type { CredentialsRevokedListener } from '../access/revocation.ts';
 import { AccessService } from '../access/service.ts';
 import type { Database } from '../db/database.ts';
 import { pendingMigrations } from '../db/migrator.ts';
@@ -20,6 +21,11 @@ export type ServerOptions = HttpOptions & {
   /** Wire the suite's restore-runs and Graph-connection routes (serve does; bare-ledger tests may not). */
   suite?: boolean;
   sessionTtlSeconds?: number;
+  /**
+   * Told of every revocation (token, session, password change, sign out everywhere, member
+   * removal) after it commits; for example to end streams in every process. None by default.
+   */
+  onCredentialsRevoked?: CredentialsRevokedListener;
 };
 
 /** Ready: the database answers and every migration is applied. */
@@ -68,11 +74,15 @@ export function createWorkerHttpServer(
 export async function createHttpServer(ledger: Opsledger, options: ServerOptions = {}): Promise<HttpApp> {
   const { database } = ledger;
   for (const warning of trustProxyWarnings(ledger.config.trustProxy)) ledger.logger.warn(warning);
-  const access = new AccessService({ database });
+  const { config } = ledger;
+  const onCredentialsRevoked = options.onCredentialsRevoked;
+  const access = new AccessService({ database, onCredentialsRevoked, invitationDays: config.invitationDays });
   const credentials = new CredentialService({
     database,
     csrfKey: deriveKey(ledger.rootKey, 'session'),
     sessionTtlSeconds: options.sessionTtlSeconds,
+    tokenLifetime: { defaultDays: config.tokenDefaultDays, maxDays: config.tokenMaxDays },
+    onCredentialsRevoked,
   });
   const metrics = ledgerMetrics(ledger);
   const hub = new RunStreamHub({ feed: ledger.feed });

@@ -124,6 +124,7 @@ export function createApiToken(config: Config, email: string, name: string): Pro
     const credentials = new CredentialService({
       database,
       csrfKey: deriveKey(loadRootKey(config), 'session'),
+      tokenLifetime: { defaultDays: config.tokenDefaultDays, maxDays: config.tokenMaxDays },
     });
     return (await credentials.createToken(user.id, name)).secret;
   });

@@ -1,7 +1,7 @@
 import type { Role } from '../../src/access/tables.ts';
-import type { HttpApp, HttpOptions } from '../../src/http/app.ts';
+import type { HttpApp } from '../../src/http/app.ts';
 import type { OperationTypeDefinition } from '../../src/ledger/catalog.ts';
-import { createHttpServer } from '../../src/main/http.ts';
+import { createHttpServer, type ServerOptions } from '../../src/main/http.ts';
 import { startTestLedger, type TestLedger } from './ledger.ts';
 
 export type TestUser = { id: string; email: string; password: string; token: string };
@@ -14,6 +14,11 @@ export type ApiHarness = {
   bearer(user: TestUser): Record<string, string>;
   /** Signs in by password; returns the cookie header and CSRF token. */
   login(user: TestUser): Promise<{ cookie: string; csrf: string }>;
+  /**
+   * Headers of a fresh signed-in session (cookie and CSRF token): what a person in the browser
+   * sends. Managing members, invitations and credentials needs one; a token never may.
+   */
+  session(user: TestUser): Promise<Record<string, string>>;
   stop(): Promise<void>;
 };
 
@@ -23,7 +28,7 @@ let counter = 0;
 export async function startApiHarness(options: {
   definitions: OperationTypeDefinition[];
   worker?: boolean;
-  http?: HttpOptions;
+  http?: ServerOptions;
   env?: Record<string, string>;
   /** Wire the real restore-runs service (its routes exist only then). */
   withRestore?: boolean;
@@ -69,6 +74,10 @@ export async function startApiHarness(options: {
       if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
       const setCookie = String(res.headers['set-cookie']);
       return { cookie: setCookie.split(';')[0]!, csrf: res.json().csrfToken };
+    },
+    async session(user) {
+      const { cookie, csrf } = await harness.login(user);
+      return { cookie, 'x-csrf-token': csrf };
     },
     async stop() {
       await app.close();

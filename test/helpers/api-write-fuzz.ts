@@ -6,7 +6,15 @@ import { type HandlerLog, testTaskType } from './test-types.ts';
 
 const RUNS = 1000;
 
-export type FuzzWorld = { h: ApiHarness; tenant: string; owner: TestUser; other: TestUser; runId: string };
+export type FuzzWorld = {
+  h: ApiHarness;
+  tenant: string;
+  owner: TestUser;
+  other: TestUser;
+  runId: string;
+  /** The owner's signed-in session (cookie and CSRF headers). */
+  ownerSession: Record<string, string>;
+};
 
 export type WriteRoute = {
   name: string;
@@ -14,6 +22,17 @@ export type WriteRoute = {
   request: (w: FuzzWorld) => fc.Arbitrary<{ method: string; url: string; body?: unknown; raw?: string }>;
   /** True when the generated request happens to be a valid one (it is then skipped). */
   valid?: (w: FuzzWorld, req: { url: string; body?: unknown }) => boolean;
+  /**
+   * How the owner calls: by API token (the default) or signed in, for the routes a token may never
+   * use (members, invitations, making credentials), where a token would be refused before its
+   * body is even looked at.
+   */
+  via?: 'token' | 'session';
+  /**
+   * Requests to send (RUNS unless said): routes that check a password pay for one scrypt per
+   * well-shaped request, so they take fewer.
+   */
+  runs?: number;
 };
 
 /** A path segment from the fuzzer: ids of the wrong shape, traversal, SQL, unicode. */
@@ -54,6 +73,7 @@ export function defineWriteFuzz(routes: WriteRoute[], options: { withRestore?: b
     });
     w.runId = started.run.id;
     await w.h.app.inject({ url: '/api/v1/me', headers: w.h.bearer(w.owner) });
+    w.ownerSession = await w.h.session(w.owner);
     before = await snapshot(w.h.ledger.database);
   });
   afterAll(async () => {
@@ -62,13 +82,15 @@ export function defineWriteFuzz(routes: WriteRoute[], options: { withRestore?: b
 
   describe('write routes under fuzz', () => {
     for (const route of routes) {
-      it(`${route.name}: ${RUNS} random requests, each a 4xx problem JSON`, async () => {
+      const runs = route.runs ?? RUNS;
+      it(`${route.name}: ${runs} random requests, each a 4xx problem JSON`, async () => {
         await fc.assert(
           fc.asyncProperty(
             fc.constant(null).chain(() => route.request(w)),
             async (req) => {
               fc.pre(!route.valid?.(w, req));
-              const headers: Record<string, string> = { ...w.h.bearer(w.owner) };
+              const headers: Record<string, string> =
+                route.via === 'session' ? { ...w.ownerSession } : { ...w.h.bearer(w.owner) };
               let payload: string | undefined;
               if (req.raw !== undefined) {
                 payload = req.raw;
@@ -91,7 +113,7 @@ export function defineWriteFuzz(routes: WriteRoute[], options: { withRestore?: b
               expect(isProblem(res), res.body).toBe(true);
             },
           ),
-          { numRuns: RUNS },
+          { numRuns: runs },
         );
       });
     }

@@ -32,6 +32,8 @@ const page = {
   drift: lazyRouteComponent(() => import('./pages/Drift.tsx'), 'DriftPage'),
   backups: lazyRouteComponent(() => import('./pages/Backups.tsx'), 'BackupsPage'),
   restore: lazyRouteComponent(() => import('./pages/Restore.tsx'), 'RestorePage'),
+  account: lazyRouteComponent(() => import('./pages/Account.tsx'), 'AccountPage'),
+  invitations: lazyRouteComponent(() => import('./pages/Invitations.tsx'), 'InvitationsPage'),
 };
 
 type Ctx = { queryClient: QueryClient };
@@ -163,6 +165,18 @@ const restoreRoute = createRoute({
   component: page.restore,
 });
 
+const accountRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/account',
+  component: page.account,
+});
+
+const invitationsRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/invitations',
+  component: page.invitations,
+});
+
 const routeTree = rootRoute.addChildren([
   signInRoute,
   authedRoute.addChildren([
@@ -176,6 +190,8 @@ const routeTree = rootRoute.addChildren([
       driftRoute,
       backupsRoute,
       restoreRoute,
+      accountRoute,
+      invitationsRoute,
     ]),
   ]),
 ]);

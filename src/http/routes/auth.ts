@@ -5,8 +5,9 @@ import type { CredentialService } from '../../access/credentials.ts';
 import type { AccessService } from '../../access/service.ts';
 import { caller, SESSION_COOKIE } from '../auth.ts';
 import { WindowCounter } from '../limiter.ts';
-import { problems, TokenSchema, UserSchema, Uuid } from '../schemas.ts';
+import { problems, UserSchema } from '../schemas.ts';
 import type { StreamRegistry } from '../stream-registry.ts';
+import { registerAccountRoutes } from './account.ts';
 
 export type AuthRouteOptions = {
   access: AccessService;
@@ -32,7 +33,7 @@ const Me = Type.Object({
   csrfToken: Type.Union([Type.String(), Type.Null()]),
 });
 
-/** Sign-in, sign-out, the caller, and the caller's API tokens. */
+/** Sign-in, sign-out, the caller; the caller's own credentials are in account.ts. */
 export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { access, credentials } = opts;
@@ -122,57 +123,11 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
     },
   );
 
-  app.get(
-    '/api/v1/me/tokens',
-    {
-      schema: {
-        summary: "The caller's active API tokens (never their secrets)",
-        tags: ['tokens'],
-        response: { 200: Type.Object({ data: Type.Array(TokenSchema) }), ...problems(401) },
-      },
-    },
-    async (request) => ({ data: await credentials.listTokens(caller(request).userId) }),
-  );
-
-  app.post(
-    '/api/v1/me/tokens',
-    {
-      schema: {
-        summary: 'Create an API token; its secret is in this response only',
-        tags: ['tokens'],
-        body: Type.Object(
-          { name: Type.String({ minLength: 1, maxLength: 100 }) },
-          { additionalProperties: false },
-        ),
-        response: {
-          201: Type.Object({
-            token: TokenSchema,
-            secret: Type.String({ description: 'Send as `Authorization: Bearer <secret>`' }),
-          }),
-          ...problems(400, 401, 403, 413),
-        },
-      },
-    },
-    async (request, reply) => {
-      const created = await credentials.createToken(caller(request).userId, request.body.name);
-      return reply.code(201).header('cache-control', 'no-store').send(created);
-    },
-  );
-
-  app.delete(
-    '/api/v1/me/tokens/:id',
-    {
-      schema: {
-        summary: 'Revoke one of the caller’s API tokens',
-        tags: ['tokens'],
-        params: Type.Object({ id: Uuid }),
-        response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
-      },
-    },
-    async (request, reply) => {
-      await credentials.revokeToken(caller(request).userId, request.params.id);
-      opts.streams.endToken(request.params.id.toLowerCase());
-      return reply.code(204).send(null);
-    },
-  );
+  registerAccountRoutes(root, {
+    access,
+    credentials,
+    passwordFailuresPerUser: opts.loginFailuresPerEmail,
+    streams: opts.streams,
+    cookieOptions,
+  });
 }

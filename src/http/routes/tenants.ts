@@ -4,7 +4,15 @@ import Type from 'typebox';
 import type { AccessService } from '../../access/service.ts';
 import type { OperationCatalog } from '../../ledger/catalog.ts';
 import { caller } from '../auth.ts';
-import { InvitationSchema, MemberSchema, problems, RoleSchema, TenantParams, Uuid } from '../schemas.ts';
+import {
+  InvitationSchema,
+  MemberSchema,
+  PendingInvitationSchema,
+  problems,
+  RoleSchema,
+  TenantParams,
+  Uuid,
+} from '../schemas.ts';
 import type { StreamRegistry } from '../stream-registry.ts';
 
 export type TenantRouteOptions = {
@@ -107,7 +115,51 @@ export function registerTenantRoutes(
     async (request, reply) =>
       reply
         .code(202)
-        .send(await access.invite(request.params.tenantId, request.body.email, request.body.role)),
+        .send(
+          await access.invite(
+            request.params.tenantId,
+            request.body.email,
+            request.body.role,
+            caller(request).userId,
+          ),
+        ),
+  );
+
+  const invitationsOf = '/api/v1/tenants/:tenantId/invitations';
+
+  app.get(
+    invitationsOf,
+    {
+      config: { tenant: 'manage_members' },
+      schema: {
+        summary:
+          'Pending (unexpired) invitations of the tenant, newest first, with who sent each (owners only)',
+        tags: ['members'],
+        params: TenantParams,
+        response: {
+          200: Type.Object({ data: Type.Array(PendingInvitationSchema) }),
+          ...problems(401, 403, 404),
+        },
+      },
+    },
+    async (request) => ({ data: await access.listInvitations(request.params.tenantId) }),
+  );
+
+  app.delete(
+    `${invitationsOf}/:invitationId`,
+    {
+      config: { tenant: 'manage_members' },
+      schema: {
+        summary: 'Revoke a pending invitation (owners only)',
+        tags: ['members'],
+        params: Type.Object({ tenantId: Type.String({ maxLength: 100 }), invitationId: Uuid }),
+        response: { 204: Type.Null(), ...problems(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await access.revokeInvitation(request.params.tenantId, request.params.invitationId);
+      return reply.code(204).send(null);
+    },
   );
 
   const InvitationParams = Type.Object({ tenantId: Uuid });
@@ -133,10 +185,11 @@ export function registerTenantRoutes(
     '/api/v1/me/invitations/:tenantId/accept',
     {
       schema: {
-        summary: 'Accept an invitation: the caller joins the tenant with the invited role',
+        summary:
+          'Accept an invitation: the caller joins the tenant with the invited role (409 when it has expired)',
         tags: ['members'],
         params: InvitationParams,
-        response: { 200: MemberSchema, ...problems(400, 401, 403, 404) },
+        response: { 200: MemberSchema, ...problems(400, 401, 403, 404, 409) },
       },
     },
     async (request) => access.acceptInvitation(caller(request), request.params.tenantId),

@@ -110,6 +110,20 @@ export function AppLayout() {
                 <Menu.Label>
                   {me.user.email} · {tenant.role}
                 </Menu.Label>
+                <Menu.Item
+                  onClick={() => navigate({ to: '/t/$tenantId/account', params: { tenantId: tenant.id } })}
+                >
+                  Account and tokens
+                </Menu.Item>
+                {tenant.role === 'owner' && (
+                  <Menu.Item
+                    onClick={() =>
+                      navigate({ to: '/t/$tenantId/invitations', params: { tenantId: tenant.id } })
+                    }
+                  >
+                    Invitations
+                  </Menu.Item>
+                )}
                 <Menu.Item onClick={signOut}>Sign out</Menu.Item>
               </Menu.Dropdown>
             </Menu>

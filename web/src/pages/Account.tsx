@@ -1,0 +1,322 @@
+import {
+  Alert,
+  Button,
+  Code,
+  CopyButton,
+  Group,
+  NumberInput,
+  PasswordInput,
+  Select,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+  VisuallyHidden,
+} from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
+import { useNavigate } from '@tanstack/react-router';
+import { type FormEvent, useState } from 'react';
+import { ApiError, api, ok, setCsrfToken } from '../api/client.ts';
+import { SIGNED_IN_KEY } from '../api/queries.ts';
+import { RelativeTime } from '../components/Time.tsx';
+
+/** A write answered `204 No Content`: nothing to read, only whether it was done. */
+async function done(promise: Promise<{ error?: unknown; response: Response }>): Promise<void> {
+  const { error, response } = await promise;
+  if (response.ok) return;
+  const p = (error ?? {}) as { title?: string; detail?: string };
+  throw new ApiError(response.status, p.title ?? response.statusText, p.detail ?? '');
+}
+
+const tokensKey = ['me', 'tokens'] as const;
+
+/** The signed-in person's own credentials: API tokens, the password, and signing out everywhere. */
+export function AccountPage() {
+  return (
+    <Stack gap="xl" maw={880}>
+      <Title order={1} size="h2">
+        Account
+      </Title>
+      <Tokens />
+      <ChangePassword />
+      <SignOutEverywhere />
+    </Stack>
+  );
+}
+
+function Tokens() {
+  const client = useQueryClient();
+  const list = useInfiniteQuery({
+    queryKey: tokensKey,
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam }) =>
+      ok(api.GET('/api/v1/me/tokens', { params: { query: { limit: 50, cursor: pageParam ?? undefined } } })),
+    getNextPageParam: (page) => page.nextCursor,
+  });
+  const [name, setName] = useState('');
+  const [scope, setScope] = useState<'read' | 'operate'>('read');
+  const [days, setDays] = useState<number | string>('');
+  const [password, setPassword] = useState('');
+  const [secret, setSecret] = useState<string | null>(null);
+  const create = useMutation({
+    mutationFn: () =>
+      ok(
+        api.POST('/api/v1/me/tokens', {
+          body: {
+            name,
+            scope,
+            password,
+            ...(typeof days === 'number' ? { expiresInDays: days } : {}),
+          },
+        }),
+      ),
+    onSuccess: (created) => {
+      setSecret(created.secret);
+      setName('');
+      setPassword('');
+      client.invalidateQueries({ queryKey: tokensKey });
+    },
+    onError: (err) => notifications.show({ color: 'red.9', title: 'No token made', message: err.message }),
+  });
+  const revoke = useMutation({
+    mutationFn: (id: string) => done(api.DELETE('/api/v1/me/tokens/{id}', { params: { path: { id } } })),
+    onSuccess: () => client.invalidateQueries({ queryKey: tokensKey }),
+    onError: (err) => notifications.show({ color: 'red.9', title: 'Not revoked', message: err.message }),
+  });
+  const tokens = list.data?.pages.flatMap((p) => p.data) ?? [];
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate();
+  };
+
+  return (
+    <Stack component="section" aria-labelledby="tokens-title" gap="sm">
+      <Title order={2} size="h3" id="tokens-title">
+        API tokens
+      </Title>
+      <Text size="sm">
+        For automations and the command line. A token reads, or reads and operates (starts, cancels and
+        retries runs); it never manages members or makes other tokens, and it expires.
+      </Text>
+      {secret && (
+        <Alert
+          color="teal"
+          title="Copy the token now: it is not shown again"
+          withCloseButton
+          onClose={() => setSecret(null)}
+        >
+          <Group gap="xs" wrap="nowrap">
+            <Code style={{ overflowWrap: 'anywhere' }}>{secret}</Code>
+            <CopyButton value={secret}>
+              {({ copied, copy }) => (
+                <Button size="xs" variant="light" onClick={copy}>
+                  {copied ? 'Copied' : 'Copy'}
+                </Button>
+              )}
+            </CopyButton>
+          </Group>
+        </Alert>
+      )}
+      <form onSubmit={submit} aria-label="New API token">
+        <Group align="end" gap="sm">
+          <TextInput
+            label="Name"
+            required
+            maxLength={100}
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+          />
+          <Select
+            label="Scope"
+            data={[
+              { value: 'read', label: 'Read' },
+              { value: 'operate', label: 'Read and operate' },
+            ]}
+            value={scope}
+            allowDeselect={false}
+            onChange={(v) => setScope(v === 'operate' ? 'operate' : 'read')}
+            w={170}
+          />
+          <NumberInput
+            label="Expires in (days)"
+            placeholder="default"
+            min={1}
+            value={days}
+            onChange={setDays}
+            w={150}
+          />
+          <PasswordInput
+            label="Your password"
+            required
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.currentTarget.value)}
+          />
+          <Button type="submit" loading={create.isPending}>
+            Create token
+          </Button>
+        </Group>
+      </form>
+      <Table.ScrollContainer minWidth={600}>
+        <Table striped>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>Scope</Table.Th>
+              <Table.Th>Created</Table.Th>
+              <Table.Th>Last used</Table.Th>
+              <Table.Th>Expires</Table.Th>
+              <Table.Th>
+                <VisuallyHidden>Actions</VisuallyHidden>
+              </Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {tokens.map((t) => (
+              <Table.Tr key={t.id}>
+                <Table.Td>{t.name}</Table.Td>
+                <Table.Td>{t.scope === 'operate' ? 'read and operate' : 'read'}</Table.Td>
+                <Table.Td>
+                  <RelativeTime iso={t.createdAt} />
+                </Table.Td>
+                <Table.Td>{t.lastUsedAt ? <RelativeTime iso={t.lastUsedAt} /> : 'never'}</Table.Td>
+                <Table.Td>
+                  <RelativeTime iso={t.expiresAt} />
+                </Table.Td>
+                <Table.Td>
+                  <Button
+                    size="xs"
+                    color="red"
+                    variant="light"
+                    aria-label={`Revoke ${t.name}`}
+                    loading={revoke.isPending && revoke.variables === t.id}
+                    onClick={() => revoke.mutate(t.id)}
+                  >
+                    Revoke
+                  </Button>
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
+      {list.isSuccess && tokens.length === 0 && <Text size="sm">No API tokens.</Text>}
+      {list.hasNextPage && (
+        <Button
+          variant="default"
+          onClick={() => list.fetchNextPage()}
+          loading={list.isFetchingNextPage}
+          w="fit-content"
+        >
+          Show older tokens
+        </Button>
+      )}
+    </Stack>
+  );
+}
+
+function ChangePassword() {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const client = useQueryClient();
+  const change = useMutation({
+    mutationFn: () =>
+      done(api.POST('/api/v1/me/password', { body: { currentPassword: current, newPassword: next } })),
+    onSuccess: () => {
+      setCurrent('');
+      setNext('');
+      client.invalidateQueries({ queryKey: tokensKey });
+      notifications.show({
+        color: 'teal.9',
+        title: 'Password changed',
+        message: 'Your other sessions have ended and your API tokens are revoked.',
+      });
+    },
+    onError: (err) =>
+      notifications.show({ color: 'red.9', title: 'Password not changed', message: err.message }),
+  });
+  return (
+    <Stack component="section" aria-labelledby="password-title" gap="sm">
+      <Title order={2} size="h3" id="password-title">
+        Password
+      </Title>
+      <Text size="sm">Changing it signs out your other sessions and revokes all your API tokens.</Text>
+      <form
+        aria-label="Change password"
+        onSubmit={(e) => {
+          e.preventDefault();
+          change.mutate();
+        }}
+      >
+        <Group align="end" gap="sm">
+          <PasswordInput
+            label="Current password"
+            required
+            autoComplete="current-password"
+            value={current}
+            onChange={(e) => setCurrent(e.currentTarget.value)}
+          />
+          <PasswordInput
+            label="New password (12 characters or more)"
+            required
+            autoComplete="new-password"
+            value={next}
+            onChange={(e) => setNext(e.currentTarget.value)}
+          />
+          <Button type="submit" loading={change.isPending}>
+            Change password
+          </Button>
+        </Group>
+      </form>
+    </Stack>
+  );
+}
+
+function SignOutEverywhere() {
+  const [password, setPassword] = useState('');
+  const client = useQueryClient();
+  const navigate = useNavigate();
+  const out = useMutation({
+    mutationFn: () => done(api.POST('/api/v1/auth/logout-everywhere', { body: { password } })),
+    onSuccess: async () => {
+      setCsrfToken(null);
+      localStorage.removeItem(SIGNED_IN_KEY);
+      client.clear();
+      await navigate({ to: '/sign-in', search: {} });
+    },
+    onError: (err) => notifications.show({ color: 'red.9', title: 'Still signed in', message: err.message }),
+  });
+  return (
+    <Stack component="section" aria-labelledby="everywhere-title" gap="sm">
+      <Title order={2} size="h3" id="everywhere-title">
+        Sign out everywhere
+      </Title>
+      <Text size="sm">
+        Ends every session of yours, this one included, and revokes all your API tokens: for a lost device or
+        a password that may have been seen.
+      </Text>
+      <form
+        aria-label="Sign out everywhere"
+        onSubmit={(e) => {
+          e.preventDefault();
+          out.mutate();
+        }}
+      >
+        <Group align="end" gap="sm">
+          <PasswordInput
+            label="Your password"
+            required
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.currentTarget.value)}
+          />
+          <Button type="submit" color="red" loading={out.isPending}>
+            Sign out everywhere
+          </Button>
+        </Group>
+      </form>
+    </Stack>
+  );
+}
