@@ -16,7 +16,7 @@ ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_scope_check CHECK ((scope = ANY (ARRAY['read'::text, 'operate'::text])));
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_secret_hash_check CHECK ((secret_hash ~ '^[0-9a-f]{64}$'::text));
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
-CREATE INDEX api_tokens_user_idx ON public.api_tokens USING btree (user_id, created_at DESC);
+CREATE INDEX api_tokens_user_live_idx ON public.api_tokens USING btree (user_id, id DESC) WHERE (revoked_at IS NULL);
 CREATE TRIGGER api_tokens_access_deleted AFTER DELETE ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION opsledger_access_changed();
 CREATE TRIGGER api_tokens_access_revoked AFTER UPDATE OF revoked_at ON public.api_tokens FOR EACH ROW WHEN (((old.revoked_at IS NULL) AND (new.revoked_at IS NOT NULL))) EXECUTE FUNCTION opsledger_access_changed();
 
