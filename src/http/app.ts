@@ -23,8 +23,8 @@ import { installExpensiveReads, type TenantConcurrency } from './expensive-reads
 import type { Metrics } from './metrics.ts';
 import { completeOpenApi } from './openapi-bounds.ts';
 import { installErrorHandling, problem, SECURITY_HEADERS, sendProblem } from './problem.ts';
-import { AlertTargetSchema, registerAlertRoutes } from './routes/alerts.ts';
 import { trustProxyOption } from './proxy-trust.ts';
+import { AlertTargetSchema, registerAlertRoutes } from './routes/alerts.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { type GraphConnectionApi, registerGraphConnectionRoutes } from './routes/graph-connection.ts';
 import { registerOperationRoutes } from './routes/operations.ts';

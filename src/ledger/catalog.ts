@@ -3,8 +3,8 @@ import Value from 'typebox/value';
 import type { Trx } from '../db/database.ts';
 import { type FieldProblem, ValidationError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { MirrorCheckReport } from './mirror.ts';
 import type { RunLog } from '../shared/run-log.ts';
+import type { MirrorCheckReport } from './mirror.ts';
 import type { FailureEntry, RunRow } from './run.ts';
 
 /** What a handler is given for one attempt of one run. */

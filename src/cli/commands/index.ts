@@ -1,7 +1,7 @@
 import type { Command } from '../command.ts';
 import { accessCommands } from './access.ts';
-import { alertsCommands } from './alerts.ts';
 import { accountCommands } from './account.ts';
+import { alertsCommands } from './alerts.ts';
 import { migrateCommand, pruneCommand, schemaDumpCommand } from './maintenance.ts';
 import { runsCommands } from './runs.ts';
 import { scheduleCommands } from './schedules.ts';
