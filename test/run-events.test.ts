@@ -157,6 +157,7 @@ describe('a run whose Graph calls are throttled and partly fail', () => {
       headers: auth('viewer'),
     });
     const run = res.json();
+    expect(res.statusCode, res.body).toBe(200);
     expect(run.attempts).toBe(2);
     expect(run.failureSummary).toEqual([
       {

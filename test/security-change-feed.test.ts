@@ -5,7 +5,9 @@ import pg from 'pg';
 import { notifyChannelSql } from 'pg-boss/dist/plans.js';
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ACCESS_CHANNEL } from '../src/access/access-changes.ts';
 import { CHANGE_CHANNEL, type RunChange } from '../src/ledger/change-feed.ts';
+import { EVENT_CHANNEL } from '../src/ledger/event-log-feed.ts';
 import { openSealed } from '../src/ledger/feed-seal.ts';
 import { BOSS_SCHEMA } from '../src/worker/boss-queue.ts';
 import { externalWriter } from './helpers/external-writer.ts';
@@ -61,15 +63,18 @@ beforeAll(async () => {
   tenantA = await ledger.createTenant('Feed A');
   tenantB = await ledger.createTenant('Feed B');
   const code = channelsInCode();
-  // The product's own channel is the change feed's, and every LISTEN in the code is on it.
-  expect([...code.literal]).toEqual([CHANGE_CHANNEL]);
+  // The product's own channels: the change feed's, the run events' and the access changes'; every
+  // LISTEN in the code is on one of them.
+  expect([...code.literal].sort()).toEqual([ACCESS_CHANNEL, CHANGE_CHANNEL, EVENT_CHANNEL].sort());
   expect(code.listenCalls.length).toBeGreaterThan(0);
-  expect(code.listenCalls.filter((c) => !c.endsWith(': CHANGE_CHANNEL'))).toEqual([]);
+  expect(code.listenCalls.filter((c) => !/: (CHANGE_CHANNEL|EVENT_CHANNEL|ACCESS_CHANNEL)$/.test(c))).toEqual(
+    [],
+  );
   // pg-boss notifies its workers on a channel of its own (payload: the queue's name).
   const { rows } = await sql<{
     channel: string;
   }>`select ${sql.raw(notifyChannelSql(BOSS_SCHEMA))} as channel`.execute(ledger.database.db);
-  const channels = [CHANGE_CHANNEL, rows[0]!.channel];
+  const channels = [CHANGE_CHANNEL, EVENT_CHANNEL, ACCESS_CHANNEL, rows[0]!.channel];
   if (onPostgres()) {
     const admin = ledger.database.db;
     await sql
@@ -192,12 +197,17 @@ it('no notice names a tenant, an input, an initiator or a failure, while the ser
   const everything = received.map((r) => r.payload).join('\n');
   for (const f of forbidden)
     expect({ f, leaked: everything.toLowerCase().includes(f.toLowerCase()) }).toEqual({ f, leaked: false });
-  // A notice on the change channel is a random nonce, ciphertext and a tag: nothing in clear.
-  for (const r of received.filter((x) => x.channel === CHANGE_CHANNEL)) {
+  // A notice on the change and run-event channels is a random nonce, ciphertext and a tag: nothing
+  // in clear. The run events' notices open (with the key) to the runs' ids.
+  const sealed = new Set([CHANGE_CHANNEL, EVENT_CHANNEL]);
+  expect(received.filter((x) => x.channel === EVENT_CHANNEL).length).toBeGreaterThan(0);
+  for (const r of received.filter((x) => sealed.has(x.channel))) {
     expect(r.payload).toMatch(/^[0-9a-f]{32}\.[A-Za-z0-9+/]+=*\.[0-9a-f]{32}$/);
   }
-  // pg-boss's notices carry a queue's name.
-  for (const r of received.filter((x) => x.channel !== CHANGE_CHANNEL))
+  // An access change is a random value; pg-boss's notices carry a queue's name.
+  for (const r of received.filter((x) => x.channel === ACCESS_CHANNEL))
+    expect(r.payload).toMatch(/^[0-9a-f]{32}$/);
+  for (const r of received.filter((x) => !sealed.has(x.channel) && x.channel !== ACCESS_CHANNEL))
     expect(r.payload).toMatch(/^opsledger-[a-z]+$/);
   // Even with the key, the failure text in the notices is redacted.
   const { rows } = await sql<{ key: Uint8Array }>`select key from change_feed_key`.execute(
@@ -208,6 +218,10 @@ it('no notice names a tenant, an input, an initiator or a failure, while the ser
   expect(opened.every((o) => o !== null)).toBe(true);
   expect(opened.join('\n')).toContain(marks.failure);
   expect(opened.join('\n')).not.toContain('Zq8~FeedSecretValue');
+  const eventRuns = new Set(
+    received.filter((x) => x.channel === EVENT_CHANNEL).map((x) => openSealed(key, x.payload)),
+  );
+  expect(runs.filter((r) => eventRuns.has(r.id)).length).toBeGreaterThan(0);
 });
 
 it('a notice forged or altered by another login is dropped: streams hear only what the database sealed', async () => {

@@ -20,13 +20,14 @@ export function isRole(value: unknown): value is Role {
 }
 
 /**
- * What an API token may do on top of its user's role: at most read, or read and operate. Managing
- * members, invitations and connections is never open to a token: it needs a signed-in person, so a
- * leaked token can neither let anyone in nor keep anyone in.
+ * What an API token may do on top of its user's role: at most read, or read and operate (which
+ * includes an owner's alert targets, so automation can keep them, as GitHub's hook-scoped tokens
+ * do). Managing members, invitations and connections is never open to a token: it needs a
+ * signed-in person, so a leaked token can neither let anyone in nor keep anyone in.
  */
 const TOKEN_ALLOWED: Record<TokenScope, readonly TenantAction[]> = {
   read: ['read'],
-  operate: ['read', 'operate'],
+  operate: ['read', 'operate', 'manage_alerts'],
 };
 
 export function tokenAllows(scope: TokenScope, action: TenantAction): boolean {

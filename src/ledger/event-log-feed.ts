@@ -1,14 +1,19 @@
+import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
+import { withDbErrors } from '../shared/errors.ts';
 import { isUuid } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
+import { openSealed } from './feed-seal.ts';
 
-/** The channel new run events are announced on (migrations/0017_run_events.sql). */
+/** The channel new run events are announced on (migrations/0017, sealed since 0021). */
 export const EVENT_CHANNEL = 'opsledger_run_events';
 
 /**
  * Which runs have new events, from the database's notices, for the live streams of this process.
- * A notice names a run id and nothing else (any login may LISTEN): a listener reads the events
- * back itself, under its own tenant's scope, so a notice about another tenant's run reads nothing.
+ * A notice is the run's id sealed with the database's feed key, as the change feed's notices are
+ * (any login may LISTEN; an outsider sees a nonce, ciphertext and a tag). A listener reads the
+ * events back itself, under its own tenant's scope, so a notice about another tenant's run reads
+ * nothing; one that does not open with the key (forged, altered) is ignored.
  * One LISTEN per process, opened on first use.
  */
 export class RunEventFeed {
@@ -18,6 +23,7 @@ export class RunEventFeed {
   #listening: Promise<void> | null = null;
   #unlisten: (() => Promise<void>) | null = null;
   #closed = false;
+  #key: Buffer | null = null;
 
   constructor(deps: { database: Database; logger: Logger }) {
     this.#database = deps.database;
@@ -56,9 +62,20 @@ export class RunEventFeed {
     this.#unlisten = null;
   }
 
+  /** The database's key that opens the notices, read once with the connecting (owning) role. */
+  async #readKey(): Promise<void> {
+    if (this.#key) return;
+    const { rows } = await withDbErrors(() =>
+      sql<{ key: Uint8Array }>`select key from change_feed_key`.execute(this.#database.db),
+    );
+    const key = rows[0]?.key;
+    if (!key) throw new Error('the change feed has no key (is the database migrated?)');
+    this.#key = Buffer.from(key);
+  }
+
   #listen(): Promise<void> {
-    this.#listening ??= this.#database
-      .listen(EVENT_CHANNEL, (payload) => this.#onNotice(payload))
+    this.#listening ??= this.#readKey()
+      .then(() => this.#database.listen(EVENT_CHANNEL, (payload) => this.#onNotice(payload)))
       .then((unlisten) => {
         this.#unlisten = unlisten;
       })
@@ -70,8 +87,10 @@ export class RunEventFeed {
   }
 
   #onNotice(payload: string): void {
-    if (this.#closed || !isUuid(payload)) return;
-    for (const onNew of this.#byRun.get(payload.toLowerCase()) ?? []) {
+    if (this.#closed || !this.#key) return;
+    const runId = openSealed(this.#key, payload);
+    if (runId === null || !isUuid(runId)) return;
+    for (const onNew of this.#byRun.get(runId.toLowerCase()) ?? []) {
       try {
         onNew();
       } catch (err) {
