@@ -1,12 +1,16 @@
 import type { Command } from '../command.ts';
 import { accessCommands } from './access.ts';
 import { migrateCommand, pruneCommand, schemaDumpCommand } from './maintenance.ts';
-import { runsCommands } from './runs.ts';
+import { runsListCommand, runsStartCommand, runsViewCommand } from './runs.ts';
+import { runsCancelCommand, runsRetryCommand, runsWatchCommand } from './runs-follow.ts';
 import { scheduleCommands } from './schedules.ts';
 import { serveCommand, workerCommand } from './serve.ts';
 import { suiteCommands } from './suite.ts';
 
-/** Every command of `opsledger`, in the order --help lists them. */
+/**
+ * Every command of `opsledger`, in the order --help lists them. Each module here is loaded at
+ * start: it must import nothing heavy at its top (see Command in ../command.ts).
+ */
 export const commands: Command[] = [
   serveCommand,
   workerCommand,
@@ -15,6 +19,11 @@ export const commands: Command[] = [
   schemaDumpCommand,
   ...accessCommands,
   ...suiteCommands,
-  ...runsCommands,
+  runsListCommand,
+  runsViewCommand,
+  runsStartCommand,
+  runsWatchCommand,
+  runsCancelCommand,
+  runsRetryCommand,
   ...scheduleCommands,
 ];
