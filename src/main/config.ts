@@ -195,3 +195,39 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     production,
   };
 }
+
+/** A database URL as a log may show it: scheme, host, port and database, never the user or password. */
+function urlWithoutCredentials(raw: string | null): string | null {
+  if (!raw) return null;
+  try {
+    const url = new URL(raw);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return 'invalid';
+  }
+}
+
+/**
+ * The configuration as the start-up log line shows it: every setting an operator may need to
+ * confirm, no secret (SECRET_KEY and the metrics token only as set or not, URLs without credentials).
+ */
+export function describeConfig(config: Config) {
+  return {
+    database: config.databaseUrl ? urlWithoutCredentials(config.databaseUrl) : `embedded (${config.dataDir})`,
+    databaseDirect: urlWithoutCredentials(config.databaseDirectUrl),
+    databaseRead: urlWithoutCredentials(config.databaseReadUrl),
+    host: config.host,
+    port: config.port,
+    logLevel: config.logLevel,
+    production: config.production,
+    secretKey: config.secretKey ? 'set' : 'unset (a key in the data directory)',
+    trustProxy: config.trustProxy,
+    metrics: config.metrics.mode,
+    graph: config.graphUrl === 'simulator' ? 'simulator' : new URL(config.graphUrl).host,
+    retentionDays: config.retentionDays,
+    staleRunSeconds: config.staleRunSeconds,
+    tenantConcurrency: config.tenantConcurrency,
+    legacyWrites: config.legacyWrites,
+    shutdownGraceSeconds: config.shutdownGraceSeconds,
+  };
+}

@@ -1,7 +1,7 @@
 import { ensureDemoUsers } from '../access/demo-user.ts';
 import { seedDemo } from '../suite/demo.ts';
 import { startDemoActivity } from '../suite/demo-activity.ts';
-import type { Config } from './config.ts';
+import { type Config, describeConfig } from './config.ts';
 import { createHttpServer } from './http.ts';
 import { shutdown } from './shutdown.ts';
 import { createRestoreRunService } from './suite.ts';
@@ -12,6 +12,8 @@ export type RunningServer = {
   database: string;
   /** The demo owner's sign-in when demo data was seeded. */
   demo: { email: string; password: string } | null;
+  /** Every demo user's sign-in (one per role per demo tenant) when demo data was seeded. */
+  demoUsers: { tenant: string; role: string; email: string; password: string }[];
   /** A graceful stop: see shutdown(). */
   close(): Promise<void>;
 };
@@ -26,12 +28,16 @@ export async function startServer(
   try {
     app = await createHttpServer(ledger);
     let demo: RunningServer['demo'] = null;
+    let demoUsers: RunningServer['demoUsers'] = [];
     let tenants: Awaited<ReturnType<typeof seedDemo>> = [];
     if (options.demo) {
       tenants = await seedDemo({ database: ledger.database, config, rootKey: ledger.rootKey });
-      demo = (await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey)).owner;
+      const users = await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey);
+      demo = users.owner;
+      demoUsers = users.roles;
     }
     const address = await app.listen({ port: options.port, host: config.host });
+    ledger.logger.info({ role: 'server', address, config: describeConfig(config) }, 'started');
     // A newcomer's first minute: a few runs queue, run and finish while they look.
     const stopActivity = options.demo
       ? startDemoActivity(
@@ -44,6 +50,7 @@ export async function startServer(
       address,
       database: ledger.database.kind === 'pglite' ? `embedded, in ${config.dataDir}` : 'PostgreSQL',
       demo,
+      demoUsers,
       close: () => {
         stopActivity();
         return shutdown({ ledger, app: running, graceMs: config.shutdownGraceSeconds * 1000 });
@@ -59,5 +66,6 @@ export async function startServer(
 /** A worker alone, for scaling out on PostgreSQL. */
 export async function startWorker(config: Config): Promise<{ close(): Promise<void> }> {
   const ledger = await openLedger(config, { worker: true });
+  ledger.logger.info({ role: 'worker', config: describeConfig(config) }, 'started');
   return { close: () => shutdown({ ledger, graceMs: config.shutdownGraceSeconds * 1000 }) };
 }
