@@ -31,6 +31,7 @@ export async function createHttpServer(ledger: Opsledger, options: ServerOptions
   });
   const metrics = createMetrics({
     events: ledger.events,
+    types: () => ledger.catalog.list().map((d) => d.name),
     activeRunCounts: () => ledger.service.activeRunCounts(),
     queueDepth: () => ledger.queueDepth(),
     readReplica: database.readReplica,

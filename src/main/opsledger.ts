@@ -20,6 +20,7 @@ import {
   type RunQueue,
 } from '../worker/boss-queue.ts';
 import { RunWorker } from '../worker/worker.ts';
+import { type AccessAdmin, createAccessAdmin } from './admin.ts';
 import type { Config } from './config.ts';
 
 export { RunEvents };
@@ -39,7 +40,9 @@ export type Opsledger = {
   /** Every run change of every process, once each, in commit order. */
   feed: RunChangeFeed;
   rootKey: Buffer;
-  /** Jobs waiting in the run queue, from the queue's own monitor (0 when it cannot tell). */
+  /** Users, members and API tokens, in process (see AccessAdmin). */
+  access: AccessAdmin;
+  /** Jobs waiting in the run queue, from the queue's own monitor; rejects when it cannot tell. */
   queueDepth(): Promise<number>;
   close(): Promise<void>;
 };
@@ -193,8 +196,10 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       events,
       feed,
       rootKey,
+      access: createAccessAdmin(database, rootKey),
       async queueDepth() {
-        const state = await b.getQueue(RUN_QUEUE).catch(() => null);
+        // A failure is the metrics' to report (opsledger_collector_up), never a false 0.
+        const state = await b.getQueue(RUN_QUEUE);
         return state?.queuedCount ?? 0;
       },
       async close() {
