@@ -57,7 +57,7 @@ export function startServe(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${args[0]} did not start; stderr: ${err}`));
-    }, 90_000);
+    }, 240_000);
     child.stderr.on('data', (d) => (err += d));
     child.stdout.on('data', (d) => {
       out += d;
