@@ -6,8 +6,10 @@
 // With DATABASE_URL it creates a database of its own on that server (dropped at the end) and runs
 // every phase; without it, only the embedded phase. Progress goes to stderr; stdout gets the
 // summary and, with --json, one JSON object as its last line. Phases and what they measure:
-// bench/generate.ts, bench/api.ts, bench/prune.ts, bench/lifecycle-core.ts, bench/embedded.ts.
+// bench/generate.ts, bench/api.ts, bench/prune.ts, bench/lifecycle-core.ts, bench/embedded.ts,
+// bench/cli.ts (the command line's time to first output for `runs list`).
 import { parseArgs } from 'node:util';
+import { cliPhase } from './cli.ts';
 import { type EmbeddedResult, embeddedPhase } from './embedded.ts';
 import { FULL_PLAN, planFor, QUICK_PLAN } from './generate.ts';
 import { log, machine } from './lib.ts';
@@ -60,6 +62,7 @@ if (adminUrl && !values['skip-postgres']) {
 }
 let embedded: EmbeddedResult | null = null;
 if (!values['skip-embedded']) embedded = await embeddedPhase(embeddedRows, seconds, rounds);
+const cli = await cliPhase(quick ? 5 : 9);
 
 const result = summarize(pg, embedded, {
   quick,
@@ -69,6 +72,11 @@ const result = summarize(pg, embedded, {
   loadAverageAtStart: at.loadAverage,
   loadAverageAtEnd: machine().loadAverage,
   wallSeconds: Math.round((performance.now() - started) / 1000),
+});
+Object.assign(result, {
+  cliRunsListFirstOutputMs: cli.cliRunsListFirstOutputMs,
+  cliRunsListExitMs: cli.cliRunsListExitMs,
+  cliVersionMs: cli.cliVersionMs,
 });
 const r = result as Record<string, any>;
 console.log(`\nOpsledger benchmark, ${quick ? 'quick' : 'full'} (${new Date().toISOString()})`);
