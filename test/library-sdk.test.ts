@@ -67,8 +67,16 @@ export const report = defineOperationType({
 export type Inputs = Static<typeof schema>;
 `;
 
-describe('defineOperationType infers the handler inputs from the schema', () => {
-  it('compiles a handler that uses its inputs as the schema says', { timeout: 240_000 }, async () => {
+// The compiler's verdict does not depend on the database: it runs in the embedded-database pass.
+const EMBEDDED = !process.env.DATABASE_URL;
+console.log(
+  EMBEDDED
+    ? 'defineOperationType compile checks (tsc): running in the embedded-database pass'
+    : 'defineOperationType compile checks (tsc): not in this pass; they run in the embedded-database pass',
+);
+
+describe.runIf(EMBEDDED)('defineOperationType infers the handler inputs from the schema', () => {
+  it('compiles a handler that uses its inputs as the schema says', { timeout: 480_000 }, async () => {
     const file = path.join(tmp, 'good.ts');
     fs.writeFileSync(
       file,
