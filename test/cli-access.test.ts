@@ -48,7 +48,7 @@ describe('opsledger access commands', () => {
     token = tok.stdout.trim();
     // No secret in what the commands said besides the token itself.
     expect(user.stdout + user.stderr + member.stdout + member.stderr).not.toContain(password);
-  });
+  }, 400_000); // three processes, each opening the database
 
   it('refuses bad usage with one line and exit 2, unknown ids with exit 3, and failures with exit 1', async () => {
     oneLineError(await runCli(['tenant:create'], target.env), 2);
