@@ -7,8 +7,9 @@
 // every phase; without it, only the embedded phase. Progress goes to stderr; stdout gets the
 // summary and, with --json, one JSON object as its last line. Phases and what they measure:
 // bench/generate.ts, bench/api.ts, bench/prune.ts, bench/lifecycle-core.ts, bench/noisy.ts,
-// bench/embedded.ts.
+// bench/embedded.ts, bench/cli.ts (the command line's time to first output for `runs list`).
 import { parseArgs } from 'node:util';
+import { cliPhase } from './cli.ts';
 import { type EmbeddedResult, embeddedPhase } from './embedded.ts';
 import { FULL_PLAN, planFor, QUICK_PLAN } from './generate.ts';
 import { log, machine } from './lib.ts';
@@ -76,6 +77,7 @@ if (adminUrl && !values['skip-postgres']) {
 }
 let embedded: EmbeddedResult | null = null;
 if (!values['skip-embedded']) embedded = await embeddedPhase(embeddedRows, seconds, rounds);
+const cli = await cliPhase(quick ? 5 : 9);
 
 const result = summarize(pg, embedded, {
   quick,
@@ -85,6 +87,11 @@ const result = summarize(pg, embedded, {
   loadAverageAtStart: at.loadAverage,
   loadAverageAtEnd: machine().loadAverage,
   wallSeconds: Math.round((performance.now() - started) / 1000),
+});
+Object.assign(result, {
+  cliRunsListFirstOutputMs: cli.cliRunsListFirstOutputMs,
+  cliRunsListExitMs: cli.cliRunsListExitMs,
+  cliVersionMs: cli.cliVersionMs,
 });
 const r = result as Record<string, any>;
 console.log(`\nOpsledger benchmark, ${quick ? 'quick' : 'full'} (${new Date().toISOString()})`);

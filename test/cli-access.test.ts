@@ -26,12 +26,14 @@ describe('opsledger access commands', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toMatch(UUID);
     tenantId = r.stdout.trim();
-  });
+  }, 400_000); // the first command creates the embedded database: slow on a loaded machine
 
   it('user:create, member:add and token:create (which prints only the token)', async () => {
     const user = await runCli(
-      ['user:create', '--email', email, '--password', password, '--name', 'Owner'],
+      ['user:create', '--email', email, '--password-stdin', '--name', 'Owner'],
       target.env,
+      undefined,
+      `${password}\n`,
     );
     expect(user.code, user.stderr).toBe(0);
     expect(user.stdout.trim()).toMatch(UUID);
@@ -46,17 +48,27 @@ describe('opsledger access commands', () => {
     token = tok.stdout.trim();
     // No secret in what the commands said besides the token itself.
     expect(user.stdout + user.stderr + member.stdout + member.stderr).not.toContain(password);
-  });
+  }, 400_000); // three processes, each opening the database
 
-  it('refuses bad usage with one line and exit 2, and failures with one line and exit 1', async () => {
+  it('refuses bad usage with one line and exit 2, unknown ids with exit 3, and failures with exit 1', async () => {
     oneLineError(await runCli(['tenant:create'], target.env), 2);
     oneLineError(await runCli(['tenant:create', '--name', 'x', '--bogus'], target.env), 2);
     oneLineError(
-      await runCli(['user:create', '--email', 'not-an-email', '--password', 'longenough'], target.env),
+      await runCli(
+        ['user:create', '--email', 'not-an-email', '--password-stdin'],
+        target.env,
+        undefined,
+        'longenough',
+      ),
       2,
     );
     oneLineError(
-      await runCli(['user:create', '--email', 'short@example.test', '--password', 'short'], target.env),
+      await runCli(
+        ['user:create', '--email', 'short@example.test', '--password-stdin'],
+        target.env,
+        undefined,
+        'short',
+      ),
       2,
     );
     oneLineError(
@@ -69,7 +81,10 @@ describe('opsledger access commands', () => {
     );
     oneLineError(await runCli(['token:create'], target.env), 2);
     oneLineError(await runCli(['no-such-command'], target.env), 2);
-    const dup = await runCli(['user:create', '--email', email, '--password', 'another password'], target.env);
+    const dup = await runCli(['user:create', '--email', email], {
+      ...target.env,
+      OPSLEDGER_PASSWORD: 'another password',
+    });
     oneLineError(dup, 1);
     expect(dup.stderr).toMatch(/already exists/);
     expect(dup.stderr).not.toContain('another password');
@@ -85,13 +100,14 @@ describe('opsledger access commands', () => {
       ],
       target.env,
     );
-    oneLineError(unknownTenant, 1);
-    oneLineError(await runCli(['token:create', '--email', 'ghost@example.test'], target.env), 1);
+    // Not found is its own exit code (3), as `gh` separates its cases.
+    oneLineError(unknownTenant, 3);
+    oneLineError(await runCli(['token:create', '--email', 'ghost@example.test'], target.env), 3);
     oneLineError(
       await runCli(['member:add', '--tenant', tenantId, '--email', email, '--role', 'viewer'], target.env),
       1,
     );
-  });
+  }, 400_000); // a dozen processes, each opening the database: slow on a loaded machine
 
   it('every command answers --help with its usage', async () => {
     const list = await runCli(['--help'], target.env);

@@ -39,14 +39,21 @@ describe.runIf(EMBEDDED)('the CLI as an API client', () => {
     const env = target.env;
     ok(await runCli(['demo'], env));
     const email = 'ops-cli@example.test';
-    ok(await runCli(['user:create', '--email', email, '--password', 'operator password 1'], env));
+    ok(
+      await runCli(
+        ['user:create', '--email', email, '--password-stdin'],
+        env,
+        undefined,
+        'operator password 1',
+      ),
+    );
     ok(await runCli(['member:add', '--tenant', contoso, '--email', email, '--role', 'operator'], env));
     emptyTenant = ok(await runCli(['tenant:create', '--name', 'Second'], env)).trim();
     ok(await runCli(['member:add', '--tenant', emptyTenant, '--email', email, '--role', 'viewer'], env));
     const token = ok(await runCli(['token:create', '--email', email], env)).trim();
     server = await startServe(env);
     client = { OPSLEDGER_URL: server.url, OPSLEDGER_TOKEN: token };
-  });
+  }, 400_000);
   afterAll(async () => {
     await server?.stop();
   });
@@ -113,7 +120,7 @@ describe.runIf(EMBEDDED)('the CLI as an API client', () => {
         await cli(['runs', 'list', '--tenant', contoso, '--outcome', 'failed', '--type', 'restore.execute']),
       );
       const [head, ...rows] = listed.trimEnd().split('\n');
-      expect(head).toMatch(/^ID +TYPE +STATUS +INITIATOR +CREATED +DURATION$/);
+      expect(head).toMatch(/^ID +STATUS +TITLE +TYPE +INITIATOR +DURATION +CREATED$/);
       expect(rows.some((r) => r.startsWith(failed) && /\bfailed\b/.test(r))).toBe(true);
       expect(rows.some((r) => r.startsWith(synced))).toBe(false);
       const json = JSON.parse(ok(await cli(['runs', 'list', '--tenant', contoso, '--limit', '5', '--json'])));
@@ -136,21 +143,21 @@ describe.runIf(EMBEDDED)('the CLI as an API client', () => {
       );
     });
 
-    it('errors: the server problem in one line with exit 1; bad usage exit 2', async () => {
+    it('errors: one line each; exit 4 refused, 3 not found, 2 bad usage, 1 other problems', async () => {
       const badToken = await runCli(['runs', 'list', '--tenant', contoso], {
         ...client,
         OPSLEDGER_TOKEN: 'olt_nope',
       });
-      expect(oneLineError(badToken, 1)).toMatch(
+      expect(oneLineError(badToken, 4)).toMatch(
         /^opsledger runs list: 401 Unauthorized: the API token is not valid$/m,
       );
       expect(badToken.stdout).toBe('');
-      expect(oneLineError(await cli(['runs', 'view', randomUUID()]), 1)).toMatch(
+      expect(oneLineError(await cli(['runs', 'view', randomUUID()]), 3)).toMatch(
         /404 Not Found: run not found/,
       );
       // A viewer of the second tenant may not start there.
       expect(
-        oneLineError(await cli(['runs', 'start', 'inventory.sync', '--tenant', emptyTenant]), 1),
+        oneLineError(await cli(['runs', 'start', 'inventory.sync', '--tenant', emptyTenant]), 4),
       ).toMatch(/403 Forbidden/);
       expect(oneLineError(await cli(['runs', 'start', 'no.such', '--tenant', contoso]), 1)).toMatch(
         /400 Bad Request: unknown operation type/,
@@ -170,17 +177,12 @@ describe.runIf(EMBEDDED)('the CLI as an API client', () => {
 
     it('help lists the runs and schedules commands', async () => {
       const help = ok(await runCli(['--help'], {}));
-      for (const c of [
-        'runs list',
-        'runs view',
-        'runs start',
-        'runs watch',
-        'runs cancel',
-        'runs retry',
-        'schedules create',
-      ])
-        expect(help).toContain(c);
-      expect(ok(await runCli(['runs', '--help'], {}))).toContain('runs watch');
+      expect(help).toMatch(/^ {2}runs +Commands for runs/m);
+      expect(help).toMatch(/^ {2}schedules +Commands for schedules/m);
+      const runsHelp = ok(await runCli(['runs', '--help'], {}));
+      for (const verb of ['list', 'view', 'start', 'watch', 'cancel', 'retry'])
+        expect(runsHelp).toMatch(new RegExp(`^ {2}${verb} +[A-Z]`, 'm'));
+      expect(ok(await runCli(['schedules', '--help'], {}))).toMatch(/^ {2}create +Creates a schedule/m);
       expect(ok(await runCli(['runs', 'watch', '--help'], {}))).toContain('Usage: opsledger runs watch ID');
     });
   });

@@ -115,6 +115,24 @@ describe('configuration', () => {
     }
   });
 
+  it('reports every bad variable at once, not only the first', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'x', LOG_LEVEL: 'loud', METRICS: 'maybe', TRUST_PROXY: '99', SECRET_KEY: 'short' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(5);
+    for (const name of ['PORT', 'LOG_LEVEL', 'METRICS', 'TRUST_PROXY', 'SECRET_KEY'])
+      expect(
+        problems.some((p) => p.startsWith(name)),
+        name,
+      ).toBe(true);
+    expect((error as Error).message).toBe(problems.join('; '));
+  });
+
   it('a bad value stops the command with one line and a non-zero exit', () => {
     const r = spawnSync(process.execPath, ['bin/opsledger.js', 'migrate'], {
       env: { ...process.env, DATABASE_URL: '', PORT: 'abc' },

@@ -105,7 +105,12 @@ describe('cookies, passwords and headers', () => {
   const target = useCliTarget();
   it('user:create refuses `password` and eight spaces with one line and exit 2', async () => {
     for (const pw of ['password', '        ']) {
-      const r = await runCli(['user:create', '--email', 'weak@example.test', '--password', pw], target.env);
+      const r = await runCli(
+        ['user:create', '--email', 'weak@example.test', '--password-stdin'],
+        target.env,
+        undefined,
+        pw,
+      );
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }

@@ -1,6 +1,4 @@
-import { createOpsledger, createTenant, loadConfig, type OperationTypeDefinition, Type } from 'opsledger';
-
-type LicenceReportInputs = { month: string };
+import { createOpsledger, createTenant, defineOperationType, loadConfig, Type } from 'opsledger';
 
 /** Stands in for the suite's own paging through Graph: the licensed users of a month, page by page. */
 async function loadPages(month: string, signal: AbortSignal): Promise<string[][]> {
@@ -8,7 +6,8 @@ async function loadPages(month: string, signal: AbortSignal): Promise<string[][]
   return [[`${month}/ada`, `${month}/grace`], [`${month}/linus`]];
 }
 
-export const licenceReport: OperationTypeDefinition<LicenceReportInputs> = {
+// The handler's `inputs` are typed from inputSchema: `inputs.month` is a string.
+export const licenceReport = defineOperationType({
   name: 'licences.report',
   label: 'Licence report',
   inputSchema: Type.Object({ month: Type.String({ pattern: '^\\d{4}-\\d{2}$' }) }),
@@ -25,7 +24,7 @@ export const licenceReport: OperationTypeDefinition<LicenceReportInputs> = {
     }
     return { counts: { users } }; // or { outcome: 'partially_succeeded', failures: [...] }
   },
-};
+});
 
 // Without DATABASE_URL the ledger runs on an embedded database in DATA_DIR (default ./.data).
 const ledger = await createOpsledger({ config: loadConfig(), definitions: [licenceReport], worker: true });

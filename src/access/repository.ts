@@ -111,6 +111,16 @@ export const userRepository = {
       .execute();
   },
 
+  /** Replaces a hash only if it is still the one read (a concurrent change wins). */
+  async replacePasswordHash(trx: Trx, userId: string, from: string, to: string): Promise<void> {
+    await trx
+      .updateTable('user_passwords')
+      .set({ password_hash: to, updated_at: new Date() })
+      .where('user_id', '=', userId)
+      .where('password_hash', '=', from)
+      .execute();
+  },
+
   async findById(trx: Trx, id: string): Promise<UserRow | null> {
     const row = await trx
       .selectFrom('users')

@@ -49,20 +49,29 @@ export function csrfMatches(key: Buffer, sessionId: string, given: string): bool
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-// scrypt parameters travel with each hash, so they can be raised later without breaking old ones.
-const SCRYPT = { N: 32768, r: 8, p: 1, keyLength: 32 };
+// scrypt parameters travel with each hash, so they can be raised later without breaking old ones:
+// OWASP's current minimum (N=2^17, r=8, p=1); a hash made at a lower cost is replaced at the next
+// sign-in (needsRehash).
+export const SCRYPT = { N: 2 ** 17, r: 8, p: 1, keyLength: 32 };
 
 function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, len: number) {
   return new Promise<Buffer>((resolve, reject) => {
+    // scrypt needs 128·N·r bytes; the default limit (32 MiB) is below N=2^17's 128 MiB.
     scrypt(password, salt, len, { N, r, p, maxmem: 256 * N * r }, (err, key) =>
       err ? reject(err) : resolve(key),
     );
   });
 }
 
-export async function hashPassword(password: string): Promise<string> {
+/** Whether a stored hash was made with other (older, cheaper) parameters than SCRYPT's. */
+export function needsRehash(stored: string): boolean {
+  const [scheme, n, r, p] = stored.split('$');
+  return scheme !== 'scrypt' || Number(n) !== SCRYPT.N || Number(r) !== SCRYPT.r || Number(p) !== SCRYPT.p;
+}
+
+export async function hashPassword(password: string, params = SCRYPT): Promise<string> {
   const salt = randomBytes(16);
-  const { N, r, p, keyLength } = SCRYPT;
+  const { N, r, p, keyLength } = params;
   const key = await scryptAsync(password, salt, N, r, p, keyLength);
   return `scrypt$${N}$${r}$${p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }

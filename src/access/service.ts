@@ -15,7 +15,7 @@ import { EMAIL, isEmail, passwordWeakness } from './passwords.ts';
 import { type MemberRow, membershipRepository as members, userRepository as users } from './repository.ts';
 import { announceRevocation, type CredentialsRevokedListener, ignoreRevocation } from './revocation.ts';
 import { roleAllows, type TenantAction, tokenAllows } from './roles.ts';
-import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './secrets.ts';
+import { DUMMY_PASSWORD_HASH, hashPassword, needsRehash, verifyPassword } from './secrets.ts';
 import type { Role, TokenScope } from './tables.ts';
 import { tenantRepository } from './tenants.ts';
 
@@ -130,6 +130,12 @@ export class AccessService {
     const row = await this.#system((trx) => users.findByEmail(trx, email.trim()));
     const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_PASSWORD_HASH);
     if (!row?.password_hash || !ok) throw new UnauthorizedError('invalid email or password');
+    if (needsRehash(row.password_hash)) {
+      // Made at an older cost: the password is at hand, so it is hashed again at today's.
+      const stored = row.password_hash;
+      const rehashed = await hashPassword(password);
+      await this.#system((trx) => users.replacePasswordHash(trx, row.id, stored, rehashed));
+    }
     return { id: row.id, email: row.email, displayName: row.display_name };
   }
 

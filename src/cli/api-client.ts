@@ -1,11 +1,20 @@
 import { createParser } from 'eventsource-parser';
-import { UsageError } from './command.ts';
+import createClient, { type Client } from 'openapi-fetch';
+import type { paths } from '../../web/src/api/schema.d.ts';
+import { AuthError, type OptionSpec, UsageError } from './command.ts';
+import { safeText } from './output.ts';
 
 /**
  * The command line's client of the HTTP API (API v1 with an API token), for the commands that
  * follow and drive runs on a server rather than on a database: like `gh`, they need only a URL
- * and a token (OPSLEDGER_URL, OPSLEDGER_TOKEN, or --url and --token).
+ * and a token (OPSLEDGER_URL and OPSLEDGER_TOKEN, or --url and --token-stdin / --token-file).
+ *
+ * It is the UI's client: openapi-fetch over the types generated from the server's OpenAPI
+ * document (web/src/api/schema.d.ts, `npm run api:types`), so a route or field that changes on
+ * the server fails the type check here as it does in the UI.
  */
+
+export type Paths = paths;
 
 export type Problem = {
   status: number;
@@ -14,7 +23,7 @@ export type Problem = {
   errors?: { path: string; message: string }[];
 };
 
-/** The server refused: its problem details, as one line. */
+/** The server refused: its problem details, as one line (escaped: it is the server's text). */
 export class ApiError extends Error {
   override name = 'ApiError';
   readonly problem: Problem;
@@ -22,81 +31,129 @@ export class ApiError extends Error {
     const fields = problem.errors?.length
       ? ` (${problem.errors.map((e) => `${e.path} ${e.message}`).join('; ')})`
       : '';
-    super(`${problem.status} ${problem.title}: ${problem.detail}${fields}`.replace(/\s+/g, ' '));
+    super(safeText(`${problem.status} ${problem.title}: ${problem.detail}${fields}`.replace(/\s+/g, ' ')));
     this.problem = problem;
   }
 }
 
-export type ClientOptions = { url?: unknown; token?: unknown };
+export type ClientOptions = { url?: unknown; insecure?: unknown };
+
+/** The options of every API-client command. */
+export const CLIENT_OPTIONS = {
+  url: { type: 'string', value: 'URL', description: 'The server (default: OPSLEDGER_URL)' },
+  'token-stdin': {
+    type: 'boolean',
+    description: 'Read the API token from standard input (default: OPSLEDGER_TOKEN)',
+  },
+  'token-file': { type: 'string', value: 'FILE', description: 'Read the API token from a file' },
+  token: { type: 'string', value: 'SECRET', description: 'Not taken: use OPSLEDGER_TOKEN or --token-stdin' },
+  tenant: {
+    type: 'string',
+    value: 'ID',
+    description: "The tenant (default: OPSLEDGER_TENANT, or the token's only tenant)",
+  },
+  insecure: { type: 'boolean', description: 'Allow http:// to a host other than this machine' },
+} as const satisfies Record<string, OptionSpec>;
+export const CLIENT_USAGE = '[--url URL] [--token-stdin | --token-file FILE] [--tenant ID]';
+
+/** A token read by the program from --token-stdin or --token-file before the command runs. */
+let tokenOverride: string | null = null;
+export function useToken(token: string | null) {
+  tokenOverride = token;
+}
+
+const LOOPBACK = /^(localhost|.*\.localhost|127(?:\.\d{1,3}){3}|\[::1\]|\[::ffff:127(?:\.\d{1,3}){3}\])$/i;
+
+/** Whether a plain-http URL stays on this machine (where nobody can read the token on the wire). */
+export const isLoopback = (host: string) => LOOPBACK.test(host);
+
+type Fetched<T> = { data?: T; error?: unknown; response: Response };
 
 export class ApiClient {
   readonly baseUrl: string;
-  #token: string;
+  /** The typed client (openapi-fetch): `client.api.GET('/api/v1/tenants')`. */
+  readonly api: Client<paths>;
+  readonly #token: string;
 
   constructor(baseUrl: string, token: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.#token = token;
+    this.api = createClient<paths>({
+      baseUrl: this.baseUrl,
+      headers: { authorization: `Bearer ${token}` },
+    });
   }
 
-  /** From flags, else OPSLEDGER_URL and OPSLEDGER_TOKEN; a missing or malformed one is a usage error. */
+  /**
+   * From --url (else OPSLEDGER_URL) and the token (--token-stdin, --token-file, else
+   * OPSLEDGER_TOKEN). No URL or a malformed one is a usage error; no token, an auth error (exit 4);
+   * plain http to another machine needs --insecure.
+   */
   static fromOptions(
     values: ClientOptions,
     env: Record<string, string | undefined> = process.env,
   ): ApiClient {
     const url = (typeof values.url === 'string' ? values.url : env.OPSLEDGER_URL)?.trim();
-    const token = (typeof values.token === 'string' ? values.token : env.OPSLEDGER_TOKEN)?.trim();
+    const token = (tokenOverride ?? env.OPSLEDGER_TOKEN)?.trim();
     if (!url) throw new UsageError('no server: set OPSLEDGER_URL or pass --url');
-    if (!token) throw new UsageError('no API token: set OPSLEDGER_TOKEN or pass --token');
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      throw new UsageError('the server URL is not a valid URL (expected http://host:port)');
+      throw new UsageError(
+        'the server URL is not a valid URL (expected https://host or http://localhost:port)',
+      );
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new UsageError('the server URL must start with http:// or https://');
+      throw new UsageError('the server URL must start with https:// (or http:// for this machine)');
     }
+    if (parsed.protocol === 'http:' && !isLoopback(parsed.hostname) && values.insecure !== true) {
+      throw new UsageError(
+        `refusing plain http:// to ${safeText(parsed.host)}: the API token would cross the network in clear; use https://, or --insecure if you must`,
+      );
+    }
+    if (!token)
+      throw new AuthError('no API token: set OPSLEDGER_TOKEN, or pass --token-stdin or --token-file');
     return new ApiClient(parsed.toString(), token);
   }
 
-  async #fetch(method: string, path: string, init: RequestInit = {}): Promise<Response> {
+  /** Unwraps an openapi-fetch answer: its body, or the server's problem as an ApiError. */
+  async call<T>(pending: Promise<Fetched<T>>): Promise<T> {
+    let result: Fetched<T>;
     try {
-      return await fetch(`${this.baseUrl}${path}`, {
-        method,
-        ...init,
-        headers: { authorization: `Bearer ${this.#token}`, accept: 'application/json', ...init.headers },
-      });
+      result = await pending;
     } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new Error(
         `cannot reach ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
       );
     }
-  }
-
-  async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await this.#fetch(method, path, {
-      ...(body === undefined
-        ? {}
-        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    });
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    if (!res.ok) {
-      const p = parsed as Partial<Problem> | null;
+    const { response } = result;
+    if (!response.ok) {
+      const p = (result.error ?? null) as Partial<Problem> | null;
       throw new ApiError({
-        status: res.status,
-        title: p?.title ?? res.statusText,
+        status: response.status,
+        title: p?.title ?? response.statusText,
         detail: p?.detail ?? 'the server gave no details',
         errors: p?.errors,
       });
     }
-    return { status: res.status, body: parsed as T };
+    return result.data as T;
+  }
+
+  /** Any route by its path (for routes the typed calls do not name); prefer `api` with `call`. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    let status = 0;
+    const data = await this.call<T>(
+      (this.api.request as any)(method.toLowerCase(), path, body === undefined ? {} : { body }).then(
+        (r: Fetched<T>) => {
+          status = r.response.status;
+          return r;
+        },
+      ),
+    );
+    return { status, body: data };
   }
 
   get<T>(path: string) {
@@ -113,17 +170,12 @@ export class ApiClient {
     onEvent: (event: string, data: string) => void,
     signal: AbortSignal,
   ): Promise<{ ended: Promise<void> }> {
-    const res = await this.#fetch('GET', path, { headers: { accept: 'text/event-stream' }, signal });
-    if (!res.ok || !res.body) {
-      const p = (await res.json().catch(() => null)) as Partial<Problem> | null;
-      throw new ApiError({
-        status: res.status,
-        title: p?.title ?? res.statusText,
-        detail: p?.detail ?? 'the stream could not be opened',
-      });
-    }
+    const body = await this.call<ReadableStream<Uint8Array>>(
+      (this.api.GET as any)(path, { parseAs: 'stream', signal, headers: { accept: 'text/event-stream' } }),
+    );
+    if (!body) throw new Error('the stream could not be opened');
     const parser = createParser({ onEvent: (e) => onEvent(e.event ?? 'message', e.data) });
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
     const ended = (async () => {
       try {
         for (;;) {
@@ -137,13 +189,18 @@ export class ApiClient {
     })();
     return { ended };
   }
+
+  /** The token (for a command that hands it on, never to print). */
+  get token() {
+    return this.#token;
+  }
 }
 
 export const tenantPath = (tenantId: string) => `/api/v1/tenants/${encodeURIComponent(tenantId)}`;
 
 /**
  * The tenant a command acts on: --tenant or OPSLEDGER_TENANT, else the caller's only tenant.
- * Commands about one run may instead pass `findRun` to look the run up in each of the caller's
+ * Commands about one run may instead use `tenantOfRun` to look the run up in each of the caller's
  * tenants, since a run id names its tenant for anyone allowed to see it.
  */
 export async function resolveTenant(
@@ -153,13 +210,13 @@ export async function resolveTenant(
 ): Promise<string> {
   const given = (typeof values.tenant === 'string' ? values.tenant : env.OPSLEDGER_TENANT)?.trim();
   if (given) return given;
-  const tenants = await client.get<{ data: { id: string; name: string }[] }>('/api/v1/tenants');
+  const tenants = await client.call(client.api.GET('/api/v1/tenants'));
   if (tenants.data.length === 1) return tenants.data[0]!.id;
   if (tenants.data.length === 0) throw new Error('this token belongs to no tenant');
   throw new UsageError(
     `--tenant is required: the token's user belongs to ${tenants.data.length} tenants (${tenants.data
       .slice(0, 5)
-      .map((t) => `${t.name} ${t.id}`)
+      .map((t) => `${safeText(t.name)} ${t.id}`)
       .join(', ')}${tenants.data.length > 5 ? ', …' : ''})`,
   );
 }
@@ -173,10 +230,14 @@ export async function tenantOfRun(
 ): Promise<string> {
   const given = (typeof values.tenant === 'string' ? values.tenant : env.OPSLEDGER_TENANT)?.trim();
   if (given) return given;
-  const tenants = await client.get<{ data: { id: string }[] }>('/api/v1/tenants');
+  const tenants = await client.call(client.api.GET('/api/v1/tenants'));
   for (const t of tenants.data) {
     try {
-      await client.get(`${tenantPath(t.id)}/operations/${encodeURIComponent(runId)}`);
+      await client.call(
+        client.api.GET('/api/v1/tenants/{tenantId}/operations/{runId}', {
+          params: { path: { tenantId: t.id, runId } },
+        }),
+      );
       return t.id;
     } catch (err) {
       if (!(err instanceof ApiError && err.problem.status === 404)) throw err;

@@ -1,6 +1,7 @@
 import type { RunEvent } from '../ledger/event-log.ts';
 import type { ApiClient } from './api-client.ts';
 import type { CommandContext } from './command.ts';
+import { safeText } from './output.ts';
 
 /**
  * A run's event log on the command line: `runs view ID --log` prints it, `runs watch` follows it
@@ -13,7 +14,7 @@ export const LOG_OPTIONS = { log: { type: 'boolean' } } as const;
 export function formatEvent(e: RunEvent): string {
   const time = e.at.slice(11, 23);
   const level = e.level === 'info' ? '     ' : e.level.toUpperCase().padEnd(5);
-  return `${time} #${e.attempt} ${level} ${e.kind.padEnd(20)} ${e.message}`;
+  return `${time} #${e.attempt} ${level} ${safeText(e.kind).padEnd(20)} ${safeText(e.message)}`;
 }
 
 /** Prints every event of the run, page by page. */

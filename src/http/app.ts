@@ -184,6 +184,12 @@ export async function buildHttpApp(services: HttpServices, options: HttpOptions 
         route: request.routeOptions.url ?? null,
         statusCode: reply.statusCode,
         durationMs: Math.round(reply.elapsedTime),
+        // Who asked: the client address (after TRUST_PROXY), the caller once known, and the
+        // tenant acted on once the caller was allowed in it (never a tenant it was refused).
+        clientIp: request.ip,
+        userId: request.principal?.userId ?? null,
+        tokenId: request.principal?.tokenId ?? null,
+        tenantId: request.tenantRole ? ((request.params as { tenantId?: string }).tenantId ?? null) : null,
       },
       'request completed',
     );

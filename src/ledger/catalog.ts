@@ -1,4 +1,4 @@
-import type { TSchema } from 'typebox';
+import type { Static, TSchema } from 'typebox';
 import Value from 'typebox/value';
 import type { Trx } from '../db/database.ts';
 import { type FieldProblem, ValidationError } from '../shared/errors.ts';
@@ -107,6 +107,17 @@ export type OperationTypeDefinition<I = any> = {
   handler: OperationHandler<I>;
   onRunWrite?: RunWriteHook;
 };
+
+/**
+ * Declares an operation type with its handler's inputs inferred from `inputSchema`: the handler,
+ * `normalize` and `validate` see `Static<typeof inputSchema>`, so reading an input the schema does
+ * not have, or using one as the wrong type, fails to compile.
+ */
+export function defineOperationType<S extends TSchema>(
+  definition: Omit<OperationTypeDefinition<Static<S>>, 'inputSchema'> & { inputSchema: S },
+): OperationTypeDefinition<Static<S>> {
+  return definition;
+}
 
 export class CatalogError extends Error {
   override name = 'CatalogError';

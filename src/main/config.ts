@@ -61,6 +61,12 @@ export type Config = {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  /** Each bad variable's problem (one when thrown for a single variable). */
+  readonly problems: readonly string[];
+  constructor(message: string, problems: readonly string[] = [message]) {
+    super(message);
+    this.problems = problems;
+  }
 }
 
 type Env = Record<string, string | undefined>;
@@ -168,72 +174,133 @@ function metricsVar(env: Env, production: boolean): Config['metrics'] {
   throw new ConfigError('METRICS must be off, open or token:<secret of 16+ characters>');
 }
 
+/**
+ * Reads and checks the configuration. Every bad variable is reported at once: the error's message
+ * lists them all (one per `; `), and `problems` holds them one by one.
+ */
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
-  const logLevel = (env.LOG_LEVEL?.trim() || 'info') as Config['logLevel'];
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  const problems: string[] = [];
+  /** One variable's value, or its fallback with the problem noted. */
+  function check<T>(read: () => T, fallback: T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err.message);
+      return fallback;
+    }
   }
+  const logLevel = check(() => {
+    const level = (env.LOG_LEVEL?.trim() || 'info') as Config['logLevel'];
+    if (!LOG_LEVELS.includes(level)) {
+      throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+    }
+    return level;
+  }, 'info');
   const production = env.NODE_ENV === 'production';
   const secretKey = env.SECRET_KEY?.trim() || null;
   if (secretKey !== null && parseSecretKey(secretKey) === null) {
-    throw new ConfigError('SECRET_KEY must be 64 hex characters or base64 of 32 bytes');
+    problems.push('SECRET_KEY must be 64 hex characters or base64 of 32 bytes');
   }
-  const databaseUrl = databaseUrlVar(env);
-  const databaseDirectUrl = databaseUrlVar(env, 'DATABASE_DIRECT_URL');
-  if (databaseDirectUrl && !databaseUrl) {
-    throw new ConfigError(
-      'DATABASE_DIRECT_URL needs DATABASE_URL: the embedded database has no pooler to bypass',
-    );
+  const databaseUrl = check(() => databaseUrlVar(env), null);
+  const databaseDirectUrl = check(() => databaseUrlVar(env, 'DATABASE_DIRECT_URL'), null);
+  if (databaseDirectUrl && !databaseUrl && !env.DATABASE_URL?.trim()) {
+    problems.push('DATABASE_DIRECT_URL needs DATABASE_URL: the embedded database has no pooler to bypass');
   }
-  const databaseReadUrl = databaseUrlVar(env, 'DATABASE_READ_URL');
-  if (databaseReadUrl && !databaseUrl) {
-    throw new ConfigError(
+  const databaseReadUrl = check(() => databaseUrlVar(env, 'DATABASE_READ_URL'), null);
+  if (databaseReadUrl && !databaseUrl && !env.DATABASE_URL?.trim()) {
+    problems.push(
       'DATABASE_READ_URL needs DATABASE_URL: the embedded database has no replica (set DATABASE_URL to the primary)',
     );
   }
-  if (production && !secretKey) {
-    throw new ConfigError('SECRET_KEY is required when NODE_ENV=production');
-  }
-  const graphUrl = graphUrlVar(env);
-  const allowSimulator = boolVar(env, 'ALLOW_SIMULATOR', !production);
-  if (production && graphUrl === 'simulator' && !allowSimulator) {
-    throw new ConfigError(
+  if (production && !secretKey) problems.push('SECRET_KEY is required when NODE_ENV=production');
+  const graphChecked = check<string | null>(() => graphUrlVar(env), null);
+  const graphUrl = graphChecked ?? 'simulator';
+  const allowSimulator = check(() => boolVar(env, 'ALLOW_SIMULATOR', !production), !production);
+  if (production && graphChecked === 'simulator' && !allowSimulator) {
+    problems.push(
       'GRAPH_URL must name the real Graph API when NODE_ENV=production (or set ALLOW_SIMULATOR=true)',
     );
   }
-  const tokenMaxDays = intVar(env, 'TOKEN_MAX_DAYS', 365, 1, 3650);
-  const tokenDefaultDays = intVar(env, 'TOKEN_DEFAULT_DAYS', Math.min(90, tokenMaxDays), 1, 3650);
-  if (tokenDefaultDays > tokenMaxDays) {
-    throw new ConfigError(
-      `TOKEN_DEFAULT_DAYS (${tokenDefaultDays}) must not exceed TOKEN_MAX_DAYS (${tokenMaxDays})`,
-    );
-  }
-  return {
+  const tokenMaxDays = check(() => intVar(env, 'TOKEN_MAX_DAYS', 365, 1, 3650), 365);
+  const tokenDefaultDays = check(
+    () => {
+      const days = intVar(env, 'TOKEN_DEFAULT_DAYS', Math.min(90, tokenMaxDays), 1, 3650);
+      if (days > tokenMaxDays) {
+        throw new ConfigError(
+          `TOKEN_DEFAULT_DAYS (${days}) must not exceed TOKEN_MAX_DAYS (${tokenMaxDays})`,
+        );
+      }
+      return days;
+    },
+    Math.min(90, tokenMaxDays),
+  );
+  const int = (name: string, fallback: number, min: number, max: number) =>
+    check(() => intVar(env, name, fallback, min, max), fallback);
+  const config: Config = {
     databaseUrl,
     databaseDirectUrl,
     databaseReadUrl,
-    databaseReadMaxLagSeconds: intVar(env, 'DATABASE_READ_MAX_LAG_SECONDS', 10, 1, 3600),
+    databaseReadMaxLagSeconds: int('DATABASE_READ_MAX_LAG_SECONDS', 10, 1, 3600),
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './.data'),
-    port: intVar(env, 'PORT', 3000, 0, 65535),
-    workerPort: workerPortVar(env),
+    port: int('PORT', 3000, 0, 65535),
+    workerPort: check(() => workerPortVar(env), null),
     host: env.HOST?.trim() || '127.0.0.1',
-    retentionDays: intVar(env, 'RETENTION_DAYS', 90, 1, 36500),
-    staleRunSeconds: intVar(env, 'STALE_RUN_SECONDS', 120, 5, 86400),
-    mirrorCheckSeconds: intVar(env, 'MIRROR_CHECK_SECONDS', 60, 1, 86400),
-    tenantConcurrency: intVar(env, 'TENANT_CONCURRENCY', 4, 1, 256),
+    retentionDays: int('RETENTION_DAYS', 90, 1, 36500),
+    staleRunSeconds: int('STALE_RUN_SECONDS', 120, 5, 86400),
+    mirrorCheckSeconds: int('MIRROR_CHECK_SECONDS', 60, 1, 86400),
+    tenantConcurrency: int('TENANT_CONCURRENCY', 4, 1, 256),
     secretKey,
-    legacyWrites: boolVar(env, 'LEGACY_WRITES', true),
+    legacyWrites: check(() => boolVar(env, 'LEGACY_WRITES', true), true),
     graphUrl,
     logLevel,
-    trustProxy: trustProxyVar(env),
-    metrics: metricsVar(env, production),
+    trustProxy: check(() => trustProxyVar(env), false),
+    metrics: check(() => metricsVar(env, production), { mode: 'off' }),
     allowSimulator,
-    shutdownGraceSeconds: intVar(env, 'SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
-    webhookAllowPrivate: boolVar(env, 'WEBHOOK_ALLOW_PRIVATE', false),
-    webhookRetrySeconds: intVar(env, 'WEBHOOK_RETRY_SECONDS', 30, 1, 3600),
+    shutdownGraceSeconds: int('SHUTDOWN_GRACE_SECONDS', 10, 0, 3600),
+    webhookAllowPrivate: check(() => boolVar(env, 'WEBHOOK_ALLOW_PRIVATE', false), false),
+    webhookRetrySeconds: int('WEBHOOK_RETRY_SECONDS', 30, 1, 3600),
     tokenDefaultDays,
     tokenMaxDays,
-    invitationDays: intVar(env, 'INVITATION_DAYS', 7, 1, 90),
+    invitationDays: int('INVITATION_DAYS', 7, 1, 90),
     production,
+  };
+  if (problems.length > 0) throw new ConfigError(problems.join('; '), problems);
+  return config;
+}
+
+/** A database URL as a log may show it: scheme, host, port and database, never the user or password. */
+function urlWithoutCredentials(raw: string | null): string | null {
+  if (!raw) return null;
+  try {
+    const url = new URL(raw);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return 'invalid';
+  }
+}
+
+/**
+ * The configuration as the start-up log line shows it: every setting an operator may need to
+ * confirm, no secret (SECRET_KEY and the metrics token only as set or not, URLs without credentials).
+ */
+export function describeConfig(config: Config) {
+  return {
+    database: config.databaseUrl ? urlWithoutCredentials(config.databaseUrl) : `embedded (${config.dataDir})`,
+    databaseDirect: urlWithoutCredentials(config.databaseDirectUrl),
+    databaseRead: urlWithoutCredentials(config.databaseReadUrl),
+    host: config.host,
+    port: config.port,
+    logLevel: config.logLevel,
+    production: config.production,
+    secretKey: config.secretKey ? 'set' : 'unset (a key in the data directory)',
+    trustProxy: config.trustProxy,
+    metrics: config.metrics.mode,
+    graph: config.graphUrl === 'simulator' ? 'simulator' : new URL(config.graphUrl).host,
+    retentionDays: config.retentionDays,
+    staleRunSeconds: config.staleRunSeconds,
+    tenantConcurrency: config.tenantConcurrency,
+    legacyWrites: config.legacyWrites,
+    shutdownGraceSeconds: config.shutdownGraceSeconds,
   };
 }

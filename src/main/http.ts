@@ -43,6 +43,7 @@ async function databaseReadiness(database: Database): Promise<Readiness> {
 function ledgerMetrics(ledger: Opsledger) {
   return createMetrics({
     events: ledger.events,
+    types: () => ledger.catalog.list().map((d) => d.name),
     activeRunCounts: () => ledger.service.activeRunCounts(),
     divergentRunCount: () => ledger.service.divergentRunCount(),
     queueDepth: () => ledger.queueDepth(),

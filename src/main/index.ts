@@ -5,16 +5,23 @@
 import { tenantRepository } from '../access/tenants.ts';
 import type { Opsledger } from './opsledger.ts';
 
-export { default as Type } from 'typebox';
+export { default as Type, type Static, type TSchema } from 'typebox';
 export type {
   OperationContext,
   OperationHandler,
   OperationResult,
   OperationTypeDefinition,
   RunWriteHook,
+  StartValidator,
 } from '../ledger/catalog.ts';
-export { CatalogError, OperationCatalog } from '../ledger/catalog.ts';
+export { CatalogError, defineOperationType, OperationCatalog } from '../ledger/catalog.ts';
 export type { FailureEntry, Initiator, Run, RunRow } from '../ledger/run.ts';
+export {
+  AttemptTimeoutError,
+  LeaseLostError,
+  RunCancelledError,
+  WorkerShutdownError,
+} from '../ledger/run-errors.ts';
 export type { NewScheduleRequest, Schedule, ScheduleService } from '../ledger/schedules.ts';
 export type { OperationRunService, StartRequest, StartResult } from '../ledger/service.ts';
 export {
@@ -26,6 +33,7 @@ export {
   ValidationError,
 } from '../shared/errors.ts';
 export { createLogger, type Logger } from '../shared/logger.ts';
+export type { AccessAdmin } from './admin.ts';
 export { type Config, ConfigError, loadConfig } from './config.ts';
 export { createHttpServer, type ServerOptions } from './http.ts';
 export { createOpsledger, type DefinitionDeps, type Opsledger, type OpsledgerOptions } from './opsledger.ts';

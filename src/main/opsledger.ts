@@ -25,6 +25,7 @@ import {
   type RunQueue,
 } from '../worker/boss-queue.ts';
 import { RunWorker } from '../worker/worker.ts';
+import { type AccessAdmin, createAccessAdmin } from './admin.ts';
 import { type Config, ConfigError } from './config.ts';
 
 export { RunEvents };
@@ -50,7 +51,9 @@ export type Opsledger = {
   /** Tenants' alert targets (signed webhooks) and their deliveries. */
   alerts: AlertService;
   rootKey: Buffer;
-  /** Jobs waiting in the run queue, from the queue's own monitor (0 when it cannot tell). */
+  /** Users, members and API tokens, in process (see AccessAdmin). */
+  access: AccessAdmin;
+  /** Jobs waiting in the run queue, from the queue's own monitor; rejects when it cannot tell. */
   queueDepth(): Promise<number>;
   close(): Promise<void>;
 };
@@ -242,8 +245,10 @@ export async function createOpsledger(options: OpsledgerOptions): Promise<Opsled
       eventFeed,
       alerts,
       rootKey,
+      access: createAccessAdmin(database, rootKey),
       async queueDepth() {
-        const state = await b.getQueue(RUN_QUEUE).catch(() => null);
+        // A failure is the metrics' to report (opsledger_collector_up), never a false 0.
+        const state = await b.getQueue(RUN_QUEUE);
         return state?.queuedCount ?? 0;
       },
       async close() {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ensureDemoUsers } from '../access/demo-user.ts';
 import { seedDemo } from '../suite/demo.ts';
 import { startDemoActivity } from '../suite/demo-activity.ts';
-import type { Config } from './config.ts';
+import { type Config, describeConfig } from './config.ts';
 import { createHttpServer, createWorkerHttpServer } from './http.ts';
 import { shutdown } from './shutdown.ts';
 import { createRestoreRunService } from './suite.ts';
@@ -13,6 +13,8 @@ export type RunningServer = {
   database: string;
   /** The demo owner's sign-in when demo data was seeded. */
   demo: { email: string; password: string } | null;
+  /** Every demo user's sign-in (one per role per demo tenant) when demo data was seeded. */
+  demoUsers: { tenant: string; role: string; email: string; password: string }[];
   /** A graceful stop: see shutdown(). */
   close(): Promise<void>;
 };
@@ -27,12 +29,16 @@ export async function startServer(
   try {
     app = await createHttpServer(ledger);
     let demo: RunningServer['demo'] = null;
+    let demoUsers: RunningServer['demoUsers'] = [];
     let tenants: Awaited<ReturnType<typeof seedDemo>> = [];
     if (options.demo) {
       tenants = await seedDemo({ database: ledger.database, config, rootKey: ledger.rootKey });
-      demo = (await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey)).owner;
+      const users = await ensureDemoUsers(app.opsledger.access, tenants, ledger.rootKey);
+      demo = users.owner;
+      demoUsers = users.roles;
     }
     const address = await app.listen({ port: options.port, host: config.host });
+    ledger.logger.info({ role: 'server', address, config: describeConfig(config) }, 'started');
     // A newcomer's first minute: a few runs queue, run and finish while they look.
     const stopActivity = options.demo
       ? startDemoActivity(
@@ -45,6 +51,7 @@ export async function startServer(
       address,
       database: ledger.database.kind === 'pglite' ? `embedded, in ${config.dataDir}` : 'PostgreSQL',
       demo,
+      demoUsers,
       close: () => {
         stopActivity();
         return shutdown({ ledger, app: running, graceMs: config.shutdownGraceSeconds * 1000 });
@@ -80,6 +87,7 @@ export async function startWorker(
     throw err;
   }
   const listening = app;
+  ledger.logger.info({ role: 'worker', config: describeConfig(config) }, 'started');
   return {
     address,
     async close() {

@@ -11,6 +11,7 @@ import {
 import type { OperationRunService } from '../ledger/service.ts';
 import { type FailureEntry, toFailureEntry } from '../shared/failures.ts';
 import type { Logger } from '../shared/logger.ts';
+import { redact } from '../shared/redact.ts';
 import { NO_RUN_LOG } from '../shared/run-log.ts';
 
 export { AttemptFailedError, AttemptTimeoutError, LeaseLostError, RunCancelledError, WorkerShutdownError };
@@ -96,6 +97,7 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
   beat.unref();
 
   /** A failed attempt goes round again (a new job) while attempts remain, else the run fails. */
+  let failed: FailureEntry | null = null;
   const settleFailure = async (failure: FailureEntry): Promise<string> => {
     note.event(
       failure.code === 'attempt_timeout' ? 'attempt.timed_out' : 'attempt.failed',
@@ -103,6 +105,7 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
       `attempt ${attempt} failed: ${failure.message}`,
       { code: failure.code },
     );
+    failed = failure;
     if (attempt < run.max_attempts) {
       const row = await service.requeue(tenantId, runId, job.id, failure);
       if (row?.status === 'queued') {
@@ -219,10 +222,22 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
     clearInterval(beat);
     job.signal?.removeEventListener('abort', onQueueAbort);
     if (deps.active.get(runId)?.controller === controller) deps.active.delete(runId);
-    logger.info(
-      { runId, tenantId, type, attempt, durationMs: Math.round(performance.now() - startedAt), outcome },
-      'operation attempt finished',
-    );
+    const fields = {
+      runId,
+      tenantId,
+      type,
+      attempt,
+      durationMs: Math.round(performance.now() - startedAt),
+      outcome,
+    };
+    const failure = failed as FailureEntry | null;
+    // A failed attempt is what an operator looks for: at warn, with its code and redacted message.
+    if (failure) {
+      logger.warn(
+        { ...fields, code: failure.code, message: redact(failure.message) },
+        'operation attempt finished',
+      );
+    } else logger.info(fields, 'operation attempt finished');
     // Best-effort and bounded: the events of this attempt are written before the job is done.
     await log?.close();
   }

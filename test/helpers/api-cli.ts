@@ -11,18 +11,24 @@ const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bi
 
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
-/** Runs `opsledger …` as a child process, as a user would. */
+/** Runs `opsledger …` as a child process, as a user would; `input` is piped to its stdin. */
 /** `timeoutMs` is a budget against hangs, scaled by TEST_TIME_SCALE. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+  input?: string,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (input !== undefined) child.stdin?.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`opsledger ${args.join(' ')} timed out; stderr: ${stderr}`));

@@ -1,13 +1,15 @@
 import path from 'node:path';
-import { migrateDatabase, pruneExpiredRuns, writeSchemaDump } from '../../main/tasks.ts';
 import type { Command } from '../command.ts';
+
+/** The database and its wiring load only when a command runs (see Command in command.ts). */
+const tasks = () => import('../../main/tasks.ts');
 
 export const migrateCommand: Command = {
   name: 'migrate',
   summary: 'Applies pending database migrations',
   usage: 'migrate',
   async run(ctx) {
-    const applied = await migrateDatabase(ctx.config);
+    const applied = await (await tasks()).migrateDatabase(ctx.config);
     ctx.out(
       applied.length
         ? `applied ${applied.length} migration(s): ${applied.join(', ')}`
@@ -22,7 +24,7 @@ export const pruneCommand: Command = {
   summary: 'Deletes completed runs older than RETENTION_DAYS, in small batches',
   usage: 'prune',
   async run(ctx) {
-    const report = await pruneExpiredRuns(ctx.config);
+    const report = await (await tasks()).pruneExpiredRuns(ctx.config);
     ctx.out(
       `pruned ${report.deleted} run(s) completed more than ${ctx.config.retentionDays} days ago in ${report.batches} batch(es)`,
     );
@@ -35,7 +37,7 @@ export const schemaDumpCommand: Command = {
   summary: 'Writes migrations/schema.sql from a freshly migrated embedded database',
   usage: 'schema:dump',
   async run(ctx) {
-    const file = await writeSchemaDump();
+    const file = await (await tasks()).writeSchemaDump();
     ctx.out(`wrote ${path.relative(process.cwd(), file)}`);
     return 0;
   },

@@ -1,55 +1,87 @@
-import type { Schedule } from '../../ledger/schedules.ts';
 import { isUuid } from '../../shared/ids.ts';
-import { ApiClient, resolveTenant, tenantPath } from '../api-client.ts';
+import { ApiClient, CLIENT_OPTIONS, CLIENT_USAGE, type Paths, resolveTenant } from '../api-client.ts';
 import { type Command, type OptionValues, UsageError } from '../command.ts';
-import { parseInputs, table, when } from '../format.ts';
-import { CLIENT_OPTIONS } from './runs.ts';
+import { parseInputs, table } from '../format.ts';
+import {
+  OUTPUT_OPTIONS,
+  paintStatus,
+  printStructured,
+  type Style,
+  safeText,
+  styleFor,
+  timeText,
+} from '../output.ts';
 
 /** `opsledger schedules …`: a tenant's schedules on a server, over its HTTP API. */
 
-const CLIENT_USAGE = '[--url URL] [--token TOKEN] [--tenant ID]';
+type Schedule =
+  Paths['/api/v1/tenants/{tenantId}/schedules/{scheduleId}']['get']['responses'][200]['content']['application/json'];
+
+const SCHEDULE_FIELDS = [
+  'id',
+  'tenantId',
+  'name',
+  'type',
+  'typeLabel',
+  'cron',
+  'timezone',
+  'missed',
+  'inputs',
+  'status',
+  'nextFireAt',
+  'lastFiredAt',
+  'lastRunId',
+  'createdAt',
+  'updatedAt',
+] as const satisfies readonly (keyof Schedule)[];
 
 async function target(values: OptionValues) {
   const client = ApiClient.fromOptions(values);
-  const tenant = await resolveTenant(client, values);
-  return { client, base: `${tenantPath(tenant)}/schedules` };
+  const tenantId = await resolveTenant(client, values);
+  return { client, tenantId };
 }
 
 const scheduleId = (positionals: string[] = []) => {
   const id = positionals[0] ?? '';
-  if (!isUuid(id)) throw new UsageError(`"${id.slice(0, 60)}" is not a schedule id`);
+  if (!isUuid(id)) throw new UsageError(`"${safeText(id).slice(0, 60)}" is not a schedule id`);
   return id.toLowerCase();
 };
 
-const describe = (s: Schedule) =>
-  `schedule ${s.id} "${s.name}": ${s.type} on "${s.cron}" (${s.timezone}), ${s.status}${s.pausedReason ? ` (${s.pausedReason})` : ''}${s.nextFireAt ? `, next ${when(s.nextFireAt)}` : ''}${s.lastError ? `; last firing could not start: ${s.lastError.message}` : ''}`;
+const describeSchedule = (style: Style, s: Schedule) =>
+  `schedule ${s.id} "${safeText(s.name)}": ${safeText(s.type)} on "${safeText(s.cron)}" (${safeText(s.timezone)}), ${paintStatus(style, s.status)}${s.pausedReason ? ` (${safeText(s.pausedReason)})` : ''}${s.nextFireAt ? `, next ${timeText(style, s.nextFireAt)}` : ''}${s.lastError ? `; last firing could not start: ${safeText(s.lastError.message)}` : ''}`;
 
 export const schedulesListCommand: Command = {
   name: 'schedules list',
   summary: "Lists a tenant's schedules",
-  usage: `schedules list ${CLIENT_USAGE} [--json]`,
-  options: { ...CLIENT_OPTIONS, json: { type: 'boolean' } },
+  usage: `schedules list [--json [FIELDS]] ${CLIENT_USAGE}`,
+  examples: ['schedules list', 'schedules list --json id,name,nextFireAt'],
+  options: { ...CLIENT_OPTIONS, ...OUTPUT_OPTIONS },
   async run(ctx, values) {
-    const { client, base } = await target(values);
-    const { data } = await client.get<{ data: Schedule[] }>(base);
-    if (values.json) ctx.out(JSON.stringify(data, null, 2));
-    else if (data.length === 0) ctx.out('no schedules');
-    else
-      ctx.out(
-        table(
-          ['ID', 'NAME', 'TYPE', 'CRON', 'TIME ZONE', 'STATUS', 'NEXT', 'LAST RUN'],
-          data.map((s) => [
-            s.id,
-            s.name,
-            s.type,
-            s.cron,
-            s.timezone,
-            s.status,
-            when(s.nextFireAt),
-            s.lastRunId ?? '',
-          ]),
-        ),
-      );
+    const { client, tenantId } = await target(values);
+    const { data } = await client.call(
+      client.api.GET('/api/v1/tenants/{tenantId}/schedules', { params: { path: { tenantId } } }),
+    );
+    if (printStructured(ctx.out, values, data, SCHEDULE_FIELDS)) return 0;
+    if (data.length === 0) {
+      ctx.out('no schedules');
+      return 0;
+    }
+    const style = styleFor(Boolean(ctx.interactive));
+    ctx.out(
+      table(
+        ['ID', 'NAME', 'TYPE', 'CRON', 'TIME ZONE', 'STATUS', 'NEXT', 'LAST RUN'],
+        data.map((s) => [
+          s.id,
+          safeText(s.name),
+          safeText(s.type),
+          safeText(s.cron),
+          safeText(s.timezone),
+          paintStatus(style, s.status),
+          timeText(style, s.nextFireAt),
+          s.lastRunId ?? '',
+        ]),
+      ),
+    );
     return 0;
   },
 };
@@ -57,15 +89,27 @@ export const schedulesListCommand: Command = {
 export const schedulesCreateCommand: Command = {
   name: 'schedules create',
   summary: 'Creates a schedule that starts a run of a type on a cron expression',
-  usage: `schedules create NAME --type TYPE --cron "EXPR" [--timezone TZ] [--missed once|skip] [--input key=value …] ${CLIENT_USAGE} [--json]`,
+  usage: `schedules create NAME --type TYPE --cron "EXPR" [--timezone TZ] [--missed once|skip] [--input key=value …] [--json [FIELDS]] ${CLIENT_USAGE}`,
+  examples: [
+    `schedules create "Nightly inventory" --type inventory.sync --cron "0 2 * * *" --timezone Europe/Paris`,
+  ],
   options: {
     ...CLIENT_OPTIONS,
-    type: { type: 'string' },
-    cron: { type: 'string' },
-    timezone: { type: 'string' },
-    missed: { type: 'string' },
-    input: { type: 'string', multiple: true },
-    json: { type: 'boolean' },
+    type: { type: 'string', value: 'TYPE', description: 'The operation type each firing starts' },
+    cron: { type: 'string', value: 'EXPR', description: 'When it fires (five-field cron)' },
+    timezone: { type: 'string', value: 'TZ', description: 'Time zone of the cron expression (default UTC)' },
+    missed: {
+      type: 'string',
+      value: 'once|skip',
+      description: 'Firings missed while down: run once, or skip',
+    },
+    input: {
+      type: 'string',
+      multiple: true,
+      value: 'KEY=VALUE',
+      description: 'An input of each run (repeatable)',
+    },
+    ...OUTPUT_OPTIONS,
   },
   positionals: { min: 1, max: 1 },
   async run(ctx, values, positionals = []) {
@@ -79,16 +123,23 @@ export const schedulesCreateCommand: Command = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const { client, base } = await target(values);
-    const { body } = await client.request<Schedule>('POST', base, {
-      name: positionals[0],
-      type: values.type,
-      cron: values.cron,
-      inputs,
-      ...(typeof values.timezone === 'string' ? { timezone: values.timezone } : {}),
-      ...(typeof values.missed === 'string' ? { missed: values.missed } : {}),
-    });
-    ctx.out(values.json ? JSON.stringify(body, null, 2) : `created ${describe(body)}`);
+    const { client, tenantId } = await target(values);
+    const body = await client.call(
+      client.api.POST('/api/v1/tenants/{tenantId}/schedules', {
+        params: { path: { tenantId } },
+        body: {
+          name: positionals[0] ?? '',
+          type: values.type,
+          cron: values.cron,
+          inputs,
+          ...(typeof values.timezone === 'string' ? { timezone: values.timezone } : {}),
+          ...(typeof values.missed === 'string' ? { missed: values.missed } : {}),
+        },
+      }),
+    );
+    if (!printStructured(ctx.out, values, body, SCHEDULE_FIELDS)) {
+      ctx.out(`created ${describeSchedule(styleFor(Boolean(ctx.interactive)), body)}`);
+    }
     return 0;
   },
 };
@@ -98,17 +149,27 @@ function action(verb: 'pause' | 'resume' | 'delete', summary: string): Command {
     name: `schedules ${verb}`,
     summary,
     usage: `schedules ${verb} ID ${CLIENT_USAGE}`,
+    examples: [`schedules ${verb} 0193e5a4-7c1f-7b52-9d0e-4f2a1c3b5d6e`],
     options: CLIENT_OPTIONS,
     positionals: { min: 1, max: 1 },
     async run(ctx, values, positionals) {
       const id = scheduleId(positionals);
-      const { client, base } = await target(values);
+      const { client, tenantId } = await target(values);
+      const path = { tenantId, scheduleId: id };
       if (verb === 'delete') {
-        await client.request('DELETE', `${base}/${id}`);
+        await client.call(
+          client.api.DELETE('/api/v1/tenants/{tenantId}/schedules/{scheduleId}', { params: { path } }),
+        );
         ctx.out(`deleted schedule ${id}`);
       } else {
-        const { body } = await client.request<Schedule>('POST', `${base}/${id}/${verb}`);
-        ctx.out(describe(body));
+        const body = await client.call(
+          verb === 'pause'
+            ? client.api.POST('/api/v1/tenants/{tenantId}/schedules/{scheduleId}/pause', { params: { path } })
+            : client.api.POST('/api/v1/tenants/{tenantId}/schedules/{scheduleId}/resume', {
+                params: { path },
+              }),
+        );
+        ctx.out(describeSchedule(styleFor(Boolean(ctx.interactive)), body));
       }
       return 0;
     },

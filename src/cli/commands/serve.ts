@@ -1,6 +1,7 @@
-import { startServer, startWorker } from '../../main/serve.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
+
+const serving = () => import('../../main/serve.ts');
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -17,14 +18,22 @@ export const serveCommand: Command = {
       port = Number(values.port);
     }
     if (values.demo && ctx.config.production) throw new UsageError('--demo is not for NODE_ENV=production');
-    const server = await startServer(ctx.config, { port, demo: Boolean(values.demo) });
+    const server = await (await serving()).startServer(ctx.config, { port, demo: Boolean(values.demo) });
     try {
       ctx.out(`Opsledger is serving on ${server.address} (database: ${server.database})`);
       if (server.demo) {
         ctx.out(
           `Demo sign-in: ${server.demo.email} / ${server.demo.password} (POST ${server.address}/api/v1/auth/login)`,
         );
-        ctx.out('One user per role per demo tenant also exists: `npx opsledger demo` lists their sign-ins.');
+        ctx.out('One user per role per demo tenant:');
+        for (const u of server.demoUsers)
+          ctx.out(`  ${u.tenant.padEnd(18)} ${u.role.padEnd(8)} ${u.email} / ${u.password}`);
+      }
+      if (server.database.startsWith('embedded')) {
+        // The embedded database has one process: the admin commands cannot open it beside this one.
+        ctx.out(
+          "The embedded database is this process's alone: run user:create, token:create, member:add and demo before starting or after stopping it (or use DATABASE_URL); meanwhile, create API tokens in the UI or with POST /api/v1/me/tokens.",
+        );
       }
       await ctx.stopSignal;
       ctx.out('Stopping: finishing work in flight');
@@ -40,7 +49,7 @@ export const workerCommand: Command = {
   summary: 'A worker alone, for scaling out (needs DATABASE_URL to share work with a server)',
   usage: 'worker',
   async run(ctx) {
-    const worker = await startWorker(ctx.config);
+    const worker = await (await serving()).startWorker(ctx.config);
     ctx.out(
       worker.address
         ? `Opsledger worker started (health and metrics on ${worker.address})`

@@ -1,12 +1,13 @@
-import { backfill, describeDivergence, seedDemoData, verify } from '../../main/tasks.ts';
 import type { Command } from '../command.ts';
+
+const tasks = () => import('../../main/tasks.ts');
 
 export const backfillCommand: Command = {
   name: 'backfill',
   summary: 'Imports legacy run rows and restore records that have no canonical run (idempotent)',
   usage: 'backfill',
   async run(ctx) {
-    const report = await backfill(ctx.config);
+    const report = await (await tasks()).backfill(ctx.config);
     const parts = Object.entries(report.byTable).map(([table, n]) => `${table}: ${n}`);
     ctx.out(`imported ${report.imported} run(s) (${parts.join(', ')})`);
     if (report.notFinished > 0) {
@@ -24,6 +25,7 @@ export const verifyCommand: Command = {
     'Compares every legacy run row and restore record with its canonical run; exits 1 on any divergence',
   usage: 'verify',
   async run(ctx) {
+    const { verify, describeDivergence } = await tasks();
     const divergences = await verify(ctx.config);
     for (const d of divergences) ctx.out(describeDivergence(d));
     ctx.out(
@@ -41,7 +43,7 @@ export const demoCommand: Command = {
     'Seeds demo tenants, Graph simulator connections, a baseline, 90 days of history and a user per role per tenant (idempotent)',
   usage: 'demo',
   async run(ctx) {
-    const { tenants, users, owner } = await seedDemoData(ctx.config);
+    const { tenants, users, owner } = await (await tasks()).seedDemoData(ctx.config);
     for (const t of tenants) {
       ctx.out(`${t.seeded ? 'seeded' : 'already seeded'}: ${t.name} (tenant ${t.id})`);
     }

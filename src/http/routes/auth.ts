@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
@@ -26,6 +27,10 @@ class TooManyAttempts extends Error {
     this.headers = { 'retry-after': String(retryAfterSeconds) };
   }
 }
+
+/** An email as logs may carry it: the first 16 hex digits of its SHA-256. */
+export const emailFingerprint = (email: string) =>
+  createHash('sha256').update(email.trim().toLowerCase()).digest('hex').slice(0, 16);
 
 const Me = Type.Object({
   user: UserSchema,
@@ -75,10 +80,24 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
       // elsewhere cannot lock the owner out, and a burst of concurrent guesses cannot all slip
       // through before the first failure is counted. The per-address limit above bounds how many
       // accounts one address may try.
-      const key = `${request.body.email.trim().toLowerCase()}|${request.ip}`;
+      const email = request.body.email.trim().toLowerCase();
+      const key = `${email}|${request.ip}`;
+      // Failed sign-ins are what an operator watches for: at warn, with the email hashed (a
+      // fingerprint to group attempts by, never the address itself) and the client address.
+      const failed = (reason: string) =>
+        request.log.warn(
+          { emailHash: emailFingerprint(email), clientIp: request.ip, reason },
+          'sign-in failed',
+        );
       const wait = failures.take(key);
-      if (wait > 0) throw new TooManyAttempts(wait);
-      const user = await access.verifyCredentials(request.body.email, request.body.password);
+      if (wait > 0) {
+        failed('throttled');
+        throw new TooManyAttempts(wait);
+      }
+      const user = await access.verifyCredentials(request.body.email, request.body.password).catch((err) => {
+        failed('bad_credentials');
+        throw err;
+      });
       failures.reset(key);
       const session = await credentials.createSession(user.id);
       reply.setCookie(SESSION_COOKIE, session.cookie, {
