@@ -76,11 +76,12 @@ describe('a read request', () => {
     expect(statements.some((s) => /^\s*update/i.test(s))).toBe(false);
   });
 
-  it('shows one run with two messages as well', async () => {
+  it('shows one run with three messages: credential and role, the run, the runs that retried it', async () => {
     const { status, statements } = await statementsOf(`/api/v1/tenants/${tenant}/operations/${runId}`);
     expect(status).toBe(200);
-    expect(statements).toHaveLength(2);
-    expect(scopes(statements)).toBe(1);
+    expect(statements).toHaveLength(3);
+    expect(scopes(statements)).toBe(2);
+    expect(statements[2]).toMatch(/retry_of_run_id/);
   });
 
   it('presents the times of a run as the service does from Dates, in the page and in the detail', async () => {

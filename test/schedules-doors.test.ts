@@ -47,6 +47,17 @@ async function person(name: keyof typeof people, role: 'owner' | 'operator' | 'v
   people[name] = { id: user.id, auth: { authorization: `Bearer ${secret}` } };
 }
 
+/** A signed-in owner's headers: managing members needs a person signed in, never a token. */
+async function ownerSession(): Promise<Record<string, string>> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email: `owner-${process.pid}@example.test`, password: 'a long enough password' },
+  });
+  expect(res.statusCode).toBe(200);
+  return { cookie: String(res.headers['set-cookie']).split(';')[0]!, 'x-csrf-token': res.json().csrfToken };
+}
+
 const schedules = (t = tenant) => `/api/v1/tenants/${t}/schedules`;
 const call = (method: 'GET' | 'POST' | 'DELETE', url: string, who: Person, payload?: object) =>
   app.inject({ method, url, headers: who.auth, ...(payload ? { payload } : {}) });
@@ -209,11 +220,11 @@ describe('who created a schedule, and what happens when they leave', () => {
     const outsider = await call('GET', `${schedules()}/${mine.json().id}`, people.outsider);
     expect(outsider.statusCode).toBe(404);
 
-    const removed = await call(
-      'DELETE',
-      `/api/v1/tenants/${tenant}/members/${people.leaver.id}`,
-      people.owner,
-    );
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/tenants/${tenant}/members/${people.leaver.id}`,
+      headers: await ownerSession(),
+    });
     expect(removed.statusCode).toBe(204);
     const after = (await call('GET', `${schedules()}/${mine.json().id}`, people.viewer)).json();
     expect(after).toMatchObject({
@@ -256,7 +267,7 @@ describe('who created a schedule, and what happens when they leave', () => {
     const demoted = await app.inject({
       method: 'PATCH',
       url: `/api/v1/tenants/${tenant}/members/${people.operator.id}`,
-      headers: people.owner.auth,
+      headers: await ownerSession(),
       payload: { role: 'viewer' },
     });
     expect(demoted.statusCode).toBe(200);
