@@ -62,11 +62,22 @@ export async function cliPhase(samples = 7): Promise<CliResult> {
     await ledger.access.addMember(tenant.id, 'cli@bench.test', 'operator');
     const { secret } = await ledger.access.createToken('cli@bench.test', 'bench');
     // A page of queued runs to list (no worker: they stay queued).
+    // Each against a baseline of its own (drift.generate refuses an unknown one at the door).
+    const { backupRepository } = await import('../src/suite/backup/repository.ts');
     for (let i = 0; i < 20; i++) {
+      const baselineId = randomUUID();
+      await ledger.database.tenantTx(tenant.id, (trx) =>
+        backupRepository.createSet(
+          trx,
+          tenant.id,
+          { id: baselineId, name: `Bench baseline ${i}`, scope: ['compliancePolicies'], runId: null },
+          [],
+        ),
+      );
       await ledger.service.start({
         tenantId: tenant.id,
         type: 'drift.generate',
-        inputs: { baselineId: randomUUID() },
+        inputs: { baselineId },
         initiator: { kind: 'api', name: 'bench' },
       });
     }

@@ -73,7 +73,7 @@ async function insertWindow(
     return sql`
     insert into operation_runs (id, tenant_id, type, status, outcome, run_identity_hash, initiator_kind,
       initiator_user_id, initiator_name, context, summary_counts, failure_summary, attempts, max_attempts,
-      last_heartbeat_at, created_at, started_at, completed_at, updated_at)
+      last_heartbeat_at, created_at, started_at, completed_at, updated_at, run_number)
     select
       (lpad(to_hex((extract(epoch from ts) * 1000)::bigint), 12, '0') || '7' || substr(r, 14, 3) || substr(r, 17, 16))::uuid,
       tenant_id, type, status, outcome,
@@ -106,7 +106,8 @@ async function insertWindow(
       ts,
       case when status <> 'queued' then ts + interval '1 second' end,
       case when status = 'completed' then ts + interval '1 second' + dur end,
-      case when status = 'completed' then ts + interval '1 second' + dur else ts end
+      case when status = 'completed' then ts + interval '1 second' + dur else ts end,
+      nextval('opsledger_bench_run_number')
     from (
       select s.*,
         case when rt < 0.40 then 'inventory.sync' when rt < 0.65 then 'drift.generate'
@@ -176,6 +177,9 @@ export async function generateRuns(
   let live = 0;
   let expired = 0;
   let lastLog = 0;
+  // Run numbers are given by a trigger, off for the load: one sequence numbers the loaded runs
+  // (unique in every tenant), and each tenant's counter is set past its highest after the load.
+  await sql`create sequence if not exists opsledger_bench_run_number`.execute(database.db);
   await withIndexesRebuilt(database, async () => {
     let finished = 0;
     // Two statements at a time on PostgreSQL (this machine has two cores); the embedded database
@@ -196,6 +200,14 @@ export async function generateRuns(
       }
     });
   });
+  await database.systemTx(async (trx) => {
+    await sql`insert into tenant_run_counters (tenant_id, last_number)
+      select tenant_id, max(run_number) from operation_runs group by tenant_id
+      on conflict (tenant_id) do update set last_number = greatest(tenant_run_counters.last_number, excluded.last_number)`.execute(
+      trx,
+    );
+  });
+  await sql`drop sequence if exists opsledger_bench_run_number`.execute(database.db);
   // Written with triggers off: the Overview's daily rollup is rebuilt from the runs, as after any
   // such load.
   const r0 = performance.now();
