@@ -242,7 +242,8 @@ describe('webhook targets and deliveries', () => {
     expect(tested.stdout).toMatch(/^queued test delivery [0-9a-f-]{36}\n$/);
     await until(() => rx.received.length > start, 30_000, 'the test delivery');
     const refused = await runCli(['alerts', 'list'], { ...owner, OPSLEDGER_TOKEN: u.operator!.token });
-    expect(refused.code).toBe(1);
+    // Refused (403): the command line's auth exit code.
+    expect(refused.code).toBe(4);
     expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
   }, 90_000);
 
