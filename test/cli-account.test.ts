@@ -141,7 +141,7 @@ describe('opsledger account', () => {
       OPSLEDGER_EMAIL: 'x@example.test',
     });
     expect(asArgument.code).toBe(2);
-    expect(asArgument.stderr).toMatch(/Unknown option '--password'/);
+    expect(asArgument.stderr).toMatch(/unknown option '--password'/i);
     const missing = await cli(['account', 'logout-everywhere'], {
       OPSLEDGER_URL: url,
       OPSLEDGER_EMAIL: 'x@example.test',

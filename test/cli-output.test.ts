@@ -59,15 +59,7 @@ describe.runIf(EMBEDDED)('the CLI as a tool', () => {
     env = { OPSLEDGER_URL: server.url, OPSLEDGER_TOKEN: token };
     // Two runs to list (no Graph connection: they fail, which is fine here).
     ok(await cli(['runs', 'start', 'inventory.sync']));
-    ok(
-      await cli([
-        'runs',
-        'start',
-        'drift.generate',
-        '--input',
-        'baselineId=00000000-0000-4000-8000-000000000001',
-      ]),
-    );
+    ok(await cli(['runs', 'start', 'backup.create', '--input', 'name=Nightly']));
   }, 400_000);
   afterAll(async () => {
     await server?.stop();

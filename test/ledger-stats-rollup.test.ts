@@ -265,7 +265,7 @@ describe('opsledger stats:rebuild', () => {
     expect(all.stdout).toMatch(/^rebuilt the daily statistics of \d+ tenant\(s\): \d+ row\(s\)\n$/);
     for (const bad of ['0190f1a0-0000-7000-8000-0000000dead1']) {
       const r = await runCli(['stats:rebuild', '--tenant', bad], target.env, 120_000);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(3); // not found
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
   }, 500_000);

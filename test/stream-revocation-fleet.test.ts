@@ -88,9 +88,18 @@ describe.runIf(onPostgres())('revocation ends streams in every process', () => {
 
   it('a member removed through process B loses their stream on process A within a second', async () => {
     const s = await streamOnA(member.tokens[2]!.secret);
+    // Members are managed by an owner signed in (never by a token): sign in on B.
+    const login = await fetch(`${b.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'fleet-owner@example.test', password: 'fleet owner passphrase 1' }),
+    });
+    expect(login.status).toBe(200);
+    const cookie = String(login.headers.get('set-cookie')).split(';')[0]!;
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
     const res = await fetch(`${b.url}/api/v1/tenants/${tenant}/members/${member.id}`, {
       method: 'DELETE',
-      headers: { authorization: `Bearer ${owner.token}` },
+      headers: { cookie, 'x-csrf-token': csrfToken },
     });
     expect(res.status).toBe(204);
     const removed = performance.now();
