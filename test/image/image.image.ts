@@ -185,7 +185,7 @@ function provision(env: Record<string, string>, extra: string[] = []): { tenant:
   const tenant = must(oneShot(env, ['tenant:create', '--name', 'Image tenant'], extra), 'tenant:create');
   const email = `ops-${id}-${++provisioned}@example.test`;
   must(
-    oneShot(env, ['user:create', '--email', email, '--password', 'image-test-password-2026'], extra),
+    oneShot(env, ['user:create', '--email', email], [...extra, '-e', 'OPSLEDGER_PASSWORD=image-test-password-2026']),
     'user:create',
   );
   must(
