@@ -76,7 +76,9 @@ export class PageWatch {
     page.on('pageerror', (err) => this.problems.push(`page error on ${page.url()}: ${err.message}`));
     page.on('requestfailed', (r) => {
       const aborted = r.failure()?.errorText === 'net::ERR_ABORTED';
-      if (aborted && (this.#leaving || r.url().endsWith('/operations/stream'))) return;
+      // An event stream closed by the page (leaving a run, switching tenant) ends as an abort.
+      if (aborted && (this.#leaving || /\/(operations|events)\/stream$/.test(new URL(r.url()).pathname)))
+        return;
       this.problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
     });
     page.on('response', (r) => {

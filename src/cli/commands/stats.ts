@@ -1,4 +1,3 @@
-import { rebuildRunStats } from '../../main/tasks.ts';
 import type { Command } from '../command.ts';
 
 export const statsRebuildCommand: Command = {
@@ -8,6 +7,8 @@ export const statsRebuildCommand: Command = {
   options: { tenant: { type: 'string' } },
   async run(ctx, values) {
     const tenant = typeof values.tenant === 'string' ? values.tenant.trim() : undefined;
+    // The server's code is loaded only when this command runs (see command.ts).
+    const { rebuildRunStats } = await import('../../main/tasks.ts');
     const r = await rebuildRunStats(ctx.config, tenant);
     ctx.out(`rebuilt the daily statistics of ${r.tenants} tenant(s): ${r.rows} row(s)`);
     return 0;
