@@ -185,7 +185,11 @@ function provision(env: Record<string, string>, extra: string[] = []): { tenant:
   const tenant = must(oneShot(env, ['tenant:create', '--name', 'Image tenant'], extra), 'tenant:create');
   const email = `ops-${id}-${++provisioned}@example.test`;
   must(
-    oneShot(env, ['user:create', '--email', email], [...extra, '-e', 'OPSLEDGER_PASSWORD=image-test-password-2026']),
+    oneShot(
+      env,
+      ['user:create', '--email', email],
+      [...extra, '-e', 'OPSLEDGER_PASSWORD=image-test-password-2026'],
+    ),
     'user:create',
   );
   must(
