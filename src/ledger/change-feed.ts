@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
 import { withDbErrors } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import { openSealed } from './feed-seal.ts';
+import { openSealed, readFeedKey } from './feed-seal.ts';
 import type { RunRow } from './run.ts';
 
 /**
@@ -93,12 +93,7 @@ export class RunChangeFeed {
   /** The database's key that opens the notices, read once with the connecting (owning) role. */
   async #readKey(): Promise<void> {
     if (this.#key) return;
-    const { rows } = await withDbErrors(() =>
-      sql<{ key: Uint8Array }>`select key from change_feed_key`.execute(this.#database.db),
-    );
-    const key = rows[0]?.key;
-    if (!key) throw new Error('the change feed has no key (is the database migrated?)');
-    this.#key = Buffer.from(key);
+    this.#key = await readFeedKey(this.#database);
   }
 
   #onNotice(payload: string): void {

@@ -1,9 +1,7 @@
-import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
-import { withDbErrors } from '../shared/errors.ts';
 import { isUuid } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
-import { openSealed } from './feed-seal.ts';
+import { openSealed, readFeedKey } from './feed-seal.ts';
 
 /** The channel new run events are announced on (migrations/0017, sealed since 0021). */
 export const EVENT_CHANNEL = 'opsledger_run_events';
@@ -65,12 +63,7 @@ export class RunEventFeed {
   /** The database's key that opens the notices, read once with the connecting (owning) role. */
   async #readKey(): Promise<void> {
     if (this.#key) return;
-    const { rows } = await withDbErrors(() =>
-      sql<{ key: Uint8Array }>`select key from change_feed_key`.execute(this.#database.db),
-    );
-    const key = rows[0]?.key;
-    if (!key) throw new Error('the change feed has no key (is the database migrated?)');
-    this.#key = Buffer.from(key);
+    this.#key = await readFeedKey(this.#database);
   }
 
   #listen(): Promise<void> {

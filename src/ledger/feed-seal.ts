@@ -1,4 +1,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Database } from '../db/database.ts';
+import { withDbErrors } from '../shared/errors.ts';
+
+/** The database's key that opens sealed notices, read with the connecting (owning) role. */
+export async function readFeedKey(database: Database): Promise<Buffer> {
+  const { rows } = await withDbErrors(() =>
+    sql<{ key: Uint8Array }>`select key from change_feed_key`.execute(database.db),
+  );
+  const key = rows[0]?.key;
+  if (!key) throw new Error('the change feed has no key (is the database migrated?)');
+  return Buffer.from(key);
+}
 
 /**
  * Opens a sealed change-feed notice (migrations/0009_change_feed_sealed.sql): `hex(nonce).
