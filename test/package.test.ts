@@ -69,9 +69,15 @@ it.runIf(EMBEDDED)(
   },
   async () => {
     const t0 = Date.now();
-    // prepack compiles src/ to dist/ (tsc -p tsconfig.build.json) before the tarball is made.
+    // prepack compiles src/ to dist/ (tsc -p tsconfig.build.json) before the tarball is made. It
+    // runs by name, and the pack without scripts: `npm pack` would also run `prepare`, which
+    // rebuilds web/dist under the browser tests that serve it at the same time.
+    ok(await run('npm', ['run', 'prepack'], ROOT), 'npm run prepack');
     const packed = JSON.parse(
-      ok(await run('npm', ['pack', '--json', '--pack-destination', tmp], ROOT), 'npm pack'),
+      ok(
+        await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], ROOT),
+        'npm pack',
+      ),
     );
     const files: string[] = packed[0].files.map((f: { path: string }) => f.path);
     expect(files).toContain('dist/main/index.js');

@@ -148,7 +148,8 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
     await page.waitForLoadState('networkidle').catch(() => {});
     const total = [...scripts.values()].reduce((a, b) => a + b, 0);
     console.log(
-      `[ui-operations] first load: ${scripts.size} scripts, ${total} bytes of gzip-compressed JavaScript`,
+      `[ui-operations] first load: ${scripts.size} scripts, ${total} bytes of gzip-compressed JavaScript:`,
+      [...scripts].map(([url, n]) => `${new URL(url).pathname} ${n}`).join(', '),
     );
     expect(scripts.size).toBeGreaterThan(1);
     expect(total).toBeLessThanOrEqual(300_000);
