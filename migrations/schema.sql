@@ -20,6 +20,16 @@ CREATE INDEX api_tokens_user_live_idx ON public.api_tokens USING btree (user_id,
 CREATE TRIGGER api_tokens_access_deleted AFTER DELETE ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION opsledger_access_changed();
 CREATE TRIGGER api_tokens_access_revoked AFTER UPDATE OF revoked_at ON public.api_tokens FOR EACH ROW WHEN (((old.revoked_at IS NULL) AND (new.revoked_at IS NOT NULL))) EXECUTE FUNCTION opsledger_access_changed();
 
+CREATE TABLE auth_attempts (
+  key text NOT NULL,
+  attempts integer NOT NULL,
+  window_ends_at timestamp with time zone NOT NULL
+);
+ALTER TABLE auth_attempts ADD CONSTRAINT auth_attempts_attempts_check CHECK ((attempts > 0));
+ALTER TABLE auth_attempts ADD CONSTRAINT auth_attempts_key_check CHECK ((key ~ '^[0-9a-f]{64}$'::text));
+ALTER TABLE auth_attempts ADD CONSTRAINT auth_attempts_pkey PRIMARY KEY (key);
+CREATE INDEX auth_attempts_window_idx ON public.auth_attempts USING btree (window_ends_at);
+
 CREATE TABLE backup_items (
   tenant_id uuid NOT NULL,
   backup_set_id uuid NOT NULL,

@@ -3,6 +3,7 @@ import type { Database, Trx } from '../db/database.ts';
 import { NotFoundError, UnauthorizedError, ValidationError, withDbErrors } from '../shared/errors.ts';
 import { assertUuid, isUuid } from '../shared/ids.ts';
 import { iso } from '../shared/time.ts';
+import { type AttemptLimit, AttemptLimiter } from './attempts.ts';
 import { sessionRepository as sessions, type TokenRow, tokenRepository as tokens } from './repository.ts';
 import { announceRevocation, type CredentialsRevokedListener, ignoreRevocation } from './revocation.ts';
 import {
@@ -101,6 +102,11 @@ export class CredentialService {
       csrfToken: this.csrfToken(id),
       sessionId: id,
     };
+  }
+
+  /** A count of password attempts shared by every process of the installation. */
+  attemptLimiter(limit: AttemptLimit): AttemptLimiter {
+    return new AttemptLimiter(this.#db, limit);
   }
 
   csrfToken(sessionId: string): string {

@@ -42,7 +42,15 @@ export interface MembershipsTable {
   updated_at: GeneratedTimestamp;
 }
 
+/** Password attempts per hashed key and window, shared by every process (see attempts.ts). */
+export interface AuthAttemptsTable {
+  key: string;
+  attempts: number;
+  window_ends_at: Timestamp;
+}
+
 export interface AccessTables {
+  auth_attempts: AuthAttemptsTable;
   user_passwords: UserPasswordsTable;
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;

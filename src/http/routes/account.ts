@@ -5,7 +5,6 @@ import type { CredentialService } from '../../access/credentials.ts';
 import type { AccessService, Principal } from '../../access/service.ts';
 import { ValidationError } from '../../shared/errors.ts';
 import { caller, SESSION_COOKIE } from '../auth.ts';
-import { WindowCounter } from '../limiter.ts';
 import { problems, TokenSchema, Uuid } from '../schemas.ts';
 import type { StreamRegistry } from '../stream-registry.ts';
 
@@ -38,22 +37,27 @@ export function registerAccountRoutes(root: FastifyInstance, opts: AccountRouteO
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { access, credentials, streams } = opts;
   // Guesses of the password by someone holding a session (a stolen cookie): counted per account,
-  // before the check, so concurrent guesses cannot all slip through.
-  const failures = new WindowCounter({ limit: opts.passwordFailuresPerUser, windowMs: 15 * 60_000 });
+  // before the check, in the database as sign-ins are, so concurrent guesses through any number of
+  // processes cannot all slip through.
+  const failures = credentials.attemptLimiter({
+    scope: 'password',
+    limit: opts.passwordFailuresPerUser,
+    windowSeconds: 15 * 60,
+  });
   const withPassword = async <T>(request: FastifyRequest, fn: (p: Principal) => Promise<T>): Promise<T> => {
     const p = caller(request);
     const counted = p.via === 'session';
     if (counted) {
-      const wait = failures.take(p.userId);
+      const wait = await failures.take(p.userId);
       if (wait > 0) throw new TooManyAttempts(wait);
     }
     try {
       const result = await fn(p);
-      if (counted) failures.reset(p.userId);
+      if (counted) await failures.reset(p.userId);
       return result;
     } catch (err) {
       // The password was right and something else was wrong (a weak new password): not a guess.
-      if (counted && err instanceof ValidationError) failures.reset(p.userId);
+      if (counted && err instanceof ValidationError) await failures.reset(p.userId);
       throw err;
     }
   };

@@ -5,7 +5,6 @@ import Type from 'typebox';
 import type { CredentialService } from '../../access/credentials.ts';
 import type { AccessService } from '../../access/service.ts';
 import { caller, SESSION_COOKIE } from '../auth.ts';
-import { WindowCounter } from '../limiter.ts';
 import { problems, UserSchema } from '../schemas.ts';
 import type { StreamRegistry } from '../stream-registry.ts';
 import { registerAccountRoutes } from './account.ts';
@@ -42,9 +41,13 @@ const Me = Type.Object({
 export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions) {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { access, credentials } = opts;
-  // Attempts per account and address. It counts any email string alike, so it tells nothing about
-  // which emails exist.
-  const failures = new WindowCounter({ limit: opts.loginFailuresPerEmail, windowMs: 15 * 60_000 });
+  // Attempts per account and address, counted in the database (every process shares the count). It
+  // counts any email string alike, so it tells nothing about which emails exist.
+  const failures = credentials.attemptLimiter({
+    scope: 'sign-in',
+    limit: opts.loginFailuresPerEmail,
+    windowSeconds: 15 * 60,
+  });
   const cookieOptions = {
     path: '/',
     httpOnly: true,
@@ -89,7 +92,7 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
           { emailHash: emailFingerprint(email), clientIp: request.ip, reason },
           'sign-in failed',
         );
-      const wait = failures.take(key);
+      const wait = await failures.take(key);
       if (wait > 0) {
         failed('throttled');
         throw new TooManyAttempts(wait);
@@ -98,7 +101,7 @@ export function registerAuthRoutes(root: FastifyInstance, opts: AuthRouteOptions
         failed('bad_credentials');
         throw err;
       });
-      failures.reset(key);
+      await failures.reset(key);
       const session = await credentials.createSession(user.id);
       reply.setCookie(SESSION_COOKIE, session.cookie, {
         ...cookieOptions,
