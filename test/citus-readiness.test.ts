@@ -19,6 +19,7 @@ const SCALING_DOC = path.join(import.meta.dirname, '..', 'docs', 'SCALING.md');
  */
 const REFERENCE_TABLES = [
   'api_tokens',
+  'auth_attempts',
   'change_feed_key',
   'opsledger_migrations',
   'sessions',
