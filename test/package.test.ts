@@ -69,13 +69,24 @@ it.runIf(EMBEDDED)(
   },
   async () => {
     const t0 = Date.now();
-    // prepack compiles src/ to dist/ (tsc -p tsconfig.build.json) before the tarball is made. It
-    // runs by name, and the pack without scripts: `npm pack` would also run `prepare`, which
-    // rebuilds web/dist under the browser tests that serve it at the same time.
-    ok(await run('npm', ['run', 'prepack'], ROOT), 'npm run prepack');
+    // What `npm pack` makes: prepack compiles src/ to dist/ and cleans the manifest (clean-package:
+    // no scripts, no devDependencies), postpack restores it. Here the same steps run on a staged
+    // copy, so the repository's package.json is never changed under the other tests, and without
+    // `prepare`, which would rebuild web/dist under the browser tests that serve it meanwhile.
+    ok(await run('npm', ['run', 'build'], ROOT), 'npm run build');
+    const stage = path.join(tmp, 'stage');
+    fs.mkdirSync(stage);
+    for (const entry of ['package.json', 'README.md', 'LICENSE', 'dist', 'bin', 'migrations', 'docs']) {
+      if (fs.existsSync(path.join(ROOT, entry)))
+        fs.cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true });
+    }
+    ok(
+      await run(process.execPath, [path.join(ROOT, 'node_modules/clean-package/bin/main.js')], stage),
+      'clean-package',
+    );
     const packed = JSON.parse(
       ok(
-        await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], ROOT),
+        await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], stage),
         'npm pack',
       ),
     );
@@ -87,6 +98,8 @@ it.runIf(EMBEDDED)(
     expect(files).toContain('bin/opsledger.js');
     // Sources, tests and the web workspace stay home.
     expect(files.filter((f) => /^(src|test|web|bench)\//.test(f) || f.endsWith('.ts.map'))).toEqual([]);
+    expect(files).toContain('LICENSE');
+    expect(files.filter((f) => f.endsWith('.backup'))).toEqual([]);
 
     const project = path.join(tmp, 'consumer');
     fs.mkdirSync(project);
@@ -118,7 +131,15 @@ it.runIf(EMBEDDED)(
       }),
     );
     for (const f of fs.readdirSync(EXAMPLES)) fs.copyFileSync(path.join(EXAMPLES, f), path.join(project, f));
-    ok(await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], project), 'npm install');
+    const installed = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], project);
+    ok(installed, 'npm install');
+    // The installed manifest carries no development scripts: npm has no install script to warn of.
+    expect(installed.stderr).not.toMatch(/install-scripts|prepare/);
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(project, 'node_modules/opsledger/package.json'), 'utf8'),
+    );
+    expect(Object.keys(manifest).filter((k) => /scripts|devDependencies|workspaces/i.test(k))).toEqual([]);
+    expect(manifest.bin).toEqual({ opsledger: 'bin/opsledger.js' });
     expect(fs.existsSync(path.join(project, 'node_modules/opsledger/src'))).toBe(false);
 
     ok(await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], project), 'tsc');
