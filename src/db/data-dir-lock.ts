@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export class DataDirLockedError extends Error {
   override name = 'DataDirLockedError';
@@ -187,7 +188,7 @@ export async function lockDataDir(dataDir: string, options: { staleMs?: number }
       const holder = parseHolder(text);
       const state = holder ? holderState(holder, me, ageMs, staleMs) : 'stale';
       if (state === 'unseen' && Date.now() < waitUntil) {
-        await new Promise((r) => setTimeout(r, 500));
+        await delay(500);
         continue;
       }
       if (state === 'self') {

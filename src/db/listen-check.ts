@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { Database } from './database.ts';
 
@@ -23,9 +24,7 @@ export async function listenDelivers(database: Database, timeoutMs: number): Pro
     const deadline = Date.now() + timeoutMs;
     while (!received && Date.now() < deadline) {
       await sql`select pg_notify(${channel}, 'probe')`.execute(database.db);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([arrived, new Promise((r) => (timer = setTimeout(r, 250)))]);
-      clearTimeout(timer);
+      await Promise.race([arrived, delay(250, undefined, { ref: false })]);
     }
     return received;
   } finally {

@@ -1,22 +1,16 @@
 // Small transport helpers for the Graph client, kept apart so client.ts
 // reads as the retry/auth policy and nothing else.
 
+import { setTimeout as delay } from 'node:timers/promises';
 import type { GraphErrorCode } from './errors.ts';
 
 export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
 
+/** Node's own abortable timer; an abort rejects with the signal's reason (not an AbortError). */
 export const defaultSleep: SleepFn = (ms, signal) =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+  delay(ms, undefined, { signal }).catch((err) => {
+    signal?.throwIfAborted();
+    throw err;
   });
 
 export function raceAbort<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {

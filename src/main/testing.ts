@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { openDatabase } from '../db/database.ts';
 import type { OperationTypeDefinition } from '../ledger/catalog.ts';
 import type { Run } from '../ledger/run.ts';
@@ -69,7 +70,7 @@ export async function startTestLedger(options: TestLedgerOptions): Promise<TestL
       const run = await ledger.service.get(tenantId, runId);
       if (run.status === 'completed') return run;
       if (Date.now() > deadline) throw new Error(`run ${runId} is still ${run.status} after ${timeoutMs}ms`);
-      await new Promise((r) => setTimeout(r, 50));
+      await delay(50);
     }
   };
   return {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { CLIENT_OPTIONS, CLIENT_USAGE, tenantPath } from '../api-client.ts';
 import type { Command } from '../command.ts';
 import { paintStatus, safeText, styleFor } from '../output.ts';
@@ -116,7 +117,7 @@ export const runsWatchCommand: Command = {
         ctx.stopSignal.then(() => null),
       ]);
       // The last events (the run's completion) are written as it completes: let them arrive.
-      if (run) await Promise.race([events.completed, events.ended, new Promise((r) => setTimeout(r, 3000))]);
+      if (run) await Promise.race([events.completed, events.ended, delay(3000, undefined, { ref: false })]);
       if (ctx.interactive && ctx.write) ctx.write('\n');
       if (!run) {
         process.stderr.write(`stopped watching; run ${id} carries on\n`);
