@@ -1,18 +1,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import type { CredentialService } from '../../access/credentials.ts';
-import type { AccessService } from '../../access/service.ts';
 import { RUN_EVENT_LEVELS } from '../../ledger/event-log.ts';
 import type { RunEventFeed } from '../../ledger/event-log-feed.ts';
 import { EVENT_PAGE_LIMIT, type RunEventLog } from '../../ledger/event-log-service.ts';
 import type { OperationRunService } from '../../ledger/service.ts';
 import { isUuid } from '../../shared/ids.ts';
-import { authenticate } from '../auth.ts';
 import { DateTime, enumOf, problems, RunParams, Uuid } from '../schemas.ts';
-import type { StreamRegistry } from '../stream-registry.ts';
-
-const MAX_BUFFERED_BYTES = 1024 * 1024;
+import { type EventStream, type EventStreamOptions, eventStreams } from '../sse.ts';
 
 export const RunEventSchema = Type.Object(
   {
@@ -48,34 +43,18 @@ const EventsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export type RunEventRouteOptions = {
+export type RunEventRouteOptions = EventStreamOptions & {
   service: OperationRunService;
   eventLog: RunEventLog;
   eventFeed: RunEventFeed;
-  heartbeatMs: number;
-  recheckMs: number;
-  access: AccessService;
-  credentials: CredentialService;
-  registry: StreamRegistry;
 };
-
-class TooManyStreams extends Error {
-  statusCode = 429;
-  headers = { 'retry-after': '30' };
-  constructor() {
-    super('too many open streams; close one and retry');
-  }
-}
 
 /** A run's event log: a keyset-paged read, and a live stream of the events as they are written. */
 export function registerRunEventRoutes(root: FastifyInstance, options: RunEventRouteOptions) {
-  const { service, eventLog, eventFeed, access, credentials, registry } = options;
+  const { service, eventLog, eventFeed } = options;
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const base = '/api/v1/tenants/:tenantId/operations/:runId/events';
-  const connections = new Set<() => void>();
-  app.addHook('preClose', async () => {
-    for (const end of [...connections]) end();
-  });
+  const startStream = eventStreams(app, options);
 
   app.get(
     base,
@@ -130,11 +109,13 @@ export function registerRunEventRoutes(root: FastifyInstance, options: RunEventR
       await service.detail(tenantId, runId);
       const given = request.headers['last-event-id'];
       let lastId = typeof given === 'string' && isUuid(given) ? given.toLowerCase() : null;
-      const principal = request.principal!;
-      let open = true;
+      let stream: EventStream | null = null;
       let reading = false;
       let again = false;
+      // One reader at a time; a notice that comes while it reads makes it read once more.
       const pull = async () => {
+        const live = stream;
+        if (!live) return;
         if (reading) {
           again = true;
           return;
@@ -146,64 +127,23 @@ export function registerRunEventRoutes(root: FastifyInstance, options: RunEventR
             for (;;) {
               const events = await eventLog.after(tenantId, runId, lastId, 200);
               for (const e of events) {
-                write(`id: ${e.id}\nevent: event\ndata: ${JSON.stringify(e)}\n\n`);
+                live.write(`id: ${e.id}\nevent: event\ndata: ${JSON.stringify(e)}\n\n`);
                 lastId = e.id;
               }
-              if (events.length < 200 || !open) break;
+              if (events.length < 200 || !live.open) break;
             }
-          } while (again && open);
+          } while (again && live.open);
         } catch (err) {
           request.log.warn({ err }, 'run event stream read failed');
         } finally {
           reading = false;
         }
       };
-      // Listening starts before the first read, so nothing written between the two is missed.
-      const unsubscribe = await eventFeed.subscribe(runId, () => {
-        if (open) void pull();
-      });
-      const release = registry.acquire(
-        { userId: principal.userId, tenantId, sessionId: principal.sessionId, tokenId: principal.tokenId },
-        () => end(),
+      // Listening starts before the first read, so nothing written between the two is missed; a
+      // notice that comes before the stream has started is covered by that first read.
+      stream = await startStream(request, reply, tenantId, () =>
+        eventFeed.subscribe(runId, () => void pull()),
       );
-      if (!release) {
-        unsubscribe();
-        throw new TooManyStreams();
-      }
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-content-type-options': 'nosniff',
-        'x-request-id': String(request.id),
-      });
-      function write(chunk: string) {
-        if (!open) return;
-        res.write(chunk);
-        if (res.writableLength > MAX_BUFFERED_BYTES) end();
-      }
-      const heartbeat = setInterval(() => write(': heartbeat\n\n'), options.heartbeatMs);
-      const recheck = setInterval(() => {
-        authenticate(request, credentials)
-          .then((p) => access.authorize(p, tenantId, 'read'))
-          .catch(() => end());
-      }, options.recheckMs);
-      function end() {
-        if (!open) return;
-        open = false;
-        release!();
-        clearInterval(heartbeat);
-        clearInterval(recheck);
-        unsubscribe();
-        connections.delete(end);
-        res.end();
-      }
-      connections.add(end);
-      res.on('close', end);
-      write('retry: 3000\n: connected\n\n');
       void pull();
     },
   );
