@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tenantRepository } from '../src/access/tenants.ts';
 import { verifySignature } from '../src/alerts/signature.ts';
@@ -379,4 +380,70 @@ describe('a fleet of two workers', () => {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   }, 180_000);
+});
+
+describe('alerts the live path missed', () => {
+  it('a run that failed while no worker listened is delivered once when a worker starts', async () => {
+    const rx = await receiver();
+    const testDb = await createTestDatabase();
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-alerts-catch-up-'));
+    const env: Record<string, string> = {
+      DATA_DIR: dataDir,
+      SECRET_KEY: TEST_SECRET_KEY,
+      LOG_LEVEL: 'warn',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_RETRY_SECONDS: '1',
+    };
+    if (testDb.url) env.DATABASE_URL = testDb.url;
+    const definitions = [testTaskType({ started: [], aborted: [] }, { maxAttempts: 1 })];
+    const shared = { ...testDb.database, close: async () => {} };
+    const stops: (() => Promise<void>)[] = [];
+    const open = (worker: boolean) =>
+      createOpsledger({
+        config: loadConfig(env),
+        definitions,
+        logger: createLogger({ level: 'warn', destination: process.stderr as never }),
+        worker,
+        database: shared,
+      });
+    try {
+      // No worker: nothing hears the run complete.
+      const control = await open(false);
+      stops.push(() => control.close());
+      const tenant = (
+        await control.database.systemTx((trx) => tenantRepository.create(trx, { name: 'Missed' }))
+      ).id;
+      const { target } = await control.alerts.create(tenant, { name: 'missed', url: rx.url() }, null);
+      const { run } = await control.service.start({
+        tenantId: tenant,
+        type: 'test.task',
+        inputs: { key: 'missed' },
+        initiator: { kind: 'system' },
+      });
+      // Completed by another process of the fleet that has no alert worker (here: plain SQL).
+      await sql`update operation_runs set status = 'running', started_at = now(), attempts = 1
+                where tenant_id = ${tenant} and id = ${run.id}`.execute(control.database.db);
+      await sql`update operation_runs set status = 'completed', outcome = 'failed', completed_at = now(),
+                  failure_summary = ${JSON.stringify([{ code: 'boom', message: 'it broke', attempt: 1 }])}::jsonb
+                where tenant_id = ${tenant} and id = ${run.id}`.execute(control.database.db);
+      expect(await control.alerts.deliveries(tenant, target.id)).toEqual([]);
+
+      // A worker starts: it catches up at once, and only once however often it sweeps.
+      const worker = await open(true);
+      stops.push(() => worker.close());
+      await until(() => rx.received.length >= 1, 30_000, 'the caught-up delivery');
+      expect(await worker.alerts.catchUp()).toBe(0);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(rx.received).toHaveLength(1);
+      const payload = JSON.parse(rx.received[0]!.body);
+      expect(payload).toMatchObject({ event: 'run.failed', run: { id: run.id, outcome: 'failed' } });
+      const log = await worker.alerts.deliveries(tenant, target.id);
+      expect(log.map((d) => [d.runId, d.event, d.status])).toEqual([[run.id, 'run.failed', 'delivered']]);
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch(() => {});
+      await testDb.destroy();
+      await rx.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -40,7 +40,8 @@ export class BossDeliveryQueue implements DeliveryQueue {
 
 /**
  * A worker's part in alerts: hears every completed run (any process's, through the change feed)
- * and creates its deliveries, looks for runs past a duration rule every minute, and sends the
+ * and creates its deliveries, looks for runs past a duration rule and for completions the live
+ * path missed (at start, then every minute), and sends the
  * queued deliveries. Several workers may do all of this at once: a delivery exists once per
  * (target, run, event) and its job is fetched by one of them.
  */
@@ -71,9 +72,16 @@ export class AlertWorker {
         if (result === 'retry') throw new Error('webhook delivery failed; it will be retried');
       },
     );
-    this.#timer = setInterval(() => {
+    const sweep = () => {
       d.alerts.sweepLongRunning().catch((err) => d.logger.warn({ err }, 'long-running alert sweep failed'));
-    }, SWEEP_MS);
+      d.alerts
+        .catchUp()
+        .then((n) => n > 0 && d.logger.info({ deliveries: n }, 'alert deliveries caught up'))
+        .catch((err) => d.logger.warn({ err }, 'alert catch-up failed'));
+    };
+    // At start too: what completed while no worker listened is caught up at once.
+    sweep();
+    this.#timer = setInterval(sweep, SWEEP_MS);
     this.#timer.unref();
   }
 

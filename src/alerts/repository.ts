@@ -163,6 +163,58 @@ export const alertRepository = {
       .execute();
   },
 
+  /** Every enabled target with an outcome rule, and since when it has been as it is (catch-up). */
+  catchUpTargets(trx: Trx) {
+    return trx
+      .selectFrom('notification_targets')
+      .select([
+        'tenant_id',
+        'id',
+        'types',
+        'outcomes',
+        sql<Date>`greatest(created_at, updated_at)`.as('since'),
+      ])
+      .where('enabled', '=', true)
+      .where(sql<number>`cardinality(outcomes)`, '>', 0)
+      .limit(1000)
+      .execute();
+  },
+
+  /**
+   * Runs of the tenant that completed with one of the target's outcomes since `since` (at most an
+   * hour back) and have no delivery for it: what the live path missed.
+   */
+  missedRuns(
+    trx: Trx,
+    tenantId: string,
+    target: { id: string; types: string[]; outcomes: string[]; since: Date },
+  ) {
+    let q = trx
+      .selectFrom('operation_runs as r')
+      .selectAll('r')
+      .where('r.tenant_id', '=', tenantId)
+      .where('r.status', '=', 'completed')
+      .where('r.outcome', 'in', target.outcomes as ('failed' | 'partially_succeeded')[])
+      // Bounded by the outcome index (tenant, outcome, created_at): a run longer than a day that
+      // the live path missed is not caught up.
+      .where('r.created_at', '>', sql<Date>`now() - interval '1 day'`)
+      .where('r.completed_at', '>', sql<Date>`greatest(${target.since}, now() - interval '1 hour')`)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('notification_deliveries as d')
+              .select(sql`1`.as('one'))
+              .where('d.tenant_id', '=', tenantId)
+              .where(
+                sql<boolean>`d.idempotency_key = ${`${target.id}:`} || r.id::text || ':run.' || r.outcome`,
+              ),
+          ),
+        ),
+      );
+    if (target.types.length > 0) q = q.where('r.type', 'in', target.types);
+    return q.orderBy('r.completed_at').limit(100).execute();
+  },
+
   /** The tenant's runs still active past a number of minutes (for one target's duration rule). */
   longRunning(trx: Trx, tenantId: string, minutes: number, types: string[]) {
     let q = trx

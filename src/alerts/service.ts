@@ -210,17 +210,21 @@ export class AlertService {
   }
 
   /**
-   * A run completed: one delivery per enabled target whose rules it matches. Called by every
-   * worker process that hears of the change; the idempotency key lets one of them create it.
+   * A run completed: one delivery per enabled target whose rules it matches (or for one target,
+   * on catch-up). Called by every worker process that hears of the change; the idempotency key
+   * lets one of them create it.
    */
-  async noteRun(run: RunRow): Promise<number> {
+  async noteRun(run: RunRow, onlyTarget?: string): Promise<number> {
     if (run.status !== 'completed') return 0;
     const outcome = run.outcome;
     if (outcome !== 'failed' && outcome !== 'partially_succeeded') return 0;
     const t = run.tenant_id;
     const targets = (await this.#tx(t, (trx) => repo.listTargets(trx, t))).filter(
       (x) =>
-        x.enabled && x.outcomes.includes(outcome) && (x.types.length === 0 || x.types.includes(run.type)),
+        x.enabled &&
+        (onlyTarget === undefined || x.id === onlyTarget) &&
+        x.outcomes.includes(outcome) &&
+        (x.types.length === 0 || x.types.includes(run.type)),
     );
     let created = 0;
     const event: DeliveryEvent = outcome === 'failed' ? 'run.failed' : 'run.partially_succeeded';
@@ -235,6 +239,24 @@ export class AlertService {
         payload: this.#payload(id, event, run),
       });
       if (made) created++;
+    }
+    return created;
+  }
+
+  /**
+   * What the live path missed (no worker listening when a run completed, a lost LISTEN
+   * connection): deliveries for runs that completed with a matching outcome in the last hour,
+   * since the target was last changed, that have none yet. Safe beside the live path and in every
+   * worker: a delivery exists once per (target, run, event).
+   */
+  async catchUp(): Promise<number> {
+    const targets = await withDbErrors(() => this.#d.database.systemTx((trx) => repo.catchUpTargets(trx)));
+    let created = 0;
+    for (const target of targets) {
+      const runs = await this.#tx(target.tenant_id, (trx) =>
+        repo.missedRuns(trx, target.tenant_id, { ...target, since: new Date(target.since) }),
+      );
+      for (const run of runs) created += await this.noteRun(run, target.id);
     }
     return created;
   }
