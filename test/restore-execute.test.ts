@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POLICY_FAMILY_NAMES } from '../src/graph/families.ts';
 import { createGraphSimulator, type GraphSimulator } from '../src/graph/simulator.ts';
 import { NotFoundError } from '../src/shared/errors.ts';
+import { until } from './helpers/sse.ts';
 import { findInDatabase, type SuiteLedger, startSuiteLedger } from './helpers/suite-ledger.ts';
 
 const SECRET = 'R3store/Secret+value=0123456789abcdef';
@@ -116,6 +117,29 @@ describe('restore', () => {
     const restoredNames = restore.items.filter((i) => i.action === 'create').map((i) => i.displayName);
     for (const name of restoredNames) expect(names).toContain(name);
     expect((run.context as { sourceVersion: number }).sourceVersion).toBe(restore.version);
+
+    // The run's event log tells the same story, item by item, in order.
+    let events: Awaited<ReturnType<typeof ledger.eventLog.after>> = [];
+    await until(
+      async () => {
+        events = await ledger.eventLog.after(tenant, run.id, null, 500);
+        return events.some((e) => e.kind === 'run.completed');
+      },
+      30_000,
+      'the run.completed event',
+    );
+    const failedItems = restore.items.filter((i) => i.result === 'failed');
+    const itemEvents = events.filter((e) => e.kind === 'item.failed');
+    expect(itemEvents.map((e) => [e.data.family, e.data.item, e.data.code])).toEqual(
+      failedItems.map((i) => ['compliancePolicies', i.externalId, 'graph_forbidden']),
+    );
+    for (const e of itemEvents) {
+      expect(e.level).toBe('error');
+      expect(e.message).toMatch(/^compliancePolicies\/\S+: /);
+    }
+    const progress = events.filter((e) => e.kind === 'progress').map((e) => e.message);
+    expect(progress.at(-1)).toBe('20 of 20 items restored');
+    expect(events.at(-1)).toMatchObject({ kind: 'run.completed', data: { outcome: 'partially_succeeded' } });
   });
 
   it('restores only the requested items; unknown ones fail as not in the backup', async () => {

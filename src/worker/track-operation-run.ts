@@ -195,6 +195,15 @@ export async function trackOperationRun(deps: TrackDeps, job: QueueJob): Promise
           links: result?.links,
         });
         if (done) completed(outcome, result?.counts);
+        else {
+          // A run that follows a record of its own (a restore) was completed by that record's
+          // last change: its log ends with the outcome that record gave it.
+          const now = await service.get(tenantId, runId).catch(() => null);
+          if (now?.status === 'completed' && now.outcome) {
+            outcome = now.outcome;
+            completed(now.outcome, now.summaryCounts);
+          }
+        }
       }
       return;
     }

@@ -165,7 +165,8 @@ async function execute(deps: RestoreTypeDeps, ctx: OperationContext<RestoreExecu
 
   let client: GraphClient;
   try {
-    client = await deps.connections.clientFor(tenantId);
+    // Throttling waits and retries of the Graph client go to the run's event log.
+    client = await deps.connections.clientFor(tenantId, { log: ctx.log });
   } catch (err) {
     await finish('failed', toFailureEntry(err, 'graph_not_connected'));
     return {};
@@ -186,6 +187,7 @@ async function execute(deps: RestoreTypeDeps, ctx: OperationContext<RestoreExecu
     ).map((b) => [`${b.family}\u0000${b.external_id}`, b.payload]),
   );
   let buffer: ItemOutcome[] = [];
+  let done = 0;
   const flush = async () => {
     if (buffer.length === 0) return;
     const batch = buffer;
@@ -194,13 +196,30 @@ async function execute(deps: RestoreTypeDeps, ctx: OperationContext<RestoreExecu
       await restoreRepository.recordItems(trx, tenantId, id, batch);
       await restoreRepository.transition(trx, tenantId, id, {});
     });
+    done += batch.length;
+    ctx.log.milestone(`${done} of ${items.length} items ${restore.dry_run ? 'compared' : 'restored'}`, {
+      done,
+      total: items.length,
+    });
   };
+  // Each failed item in the run's event log, in order: the item, its code and its message. After a
+  // rejected credential the rest fail the same way, and one event says so instead of one each.
+  const itemFailed = (
+    item: { family: string; external_id: string },
+    error: { code: string; message: string },
+  ) =>
+    ctx.log.event('item.failed', 'error', `${item.family}/${item.external_id}: ${error.message}`, {
+      family: item.family,
+      item: item.external_id,
+      code: error.code,
+    });
   let authFailure: { code: string; message: string } | null = null;
   for (const item of items) {
     if (ctx.signal.aborted) break;
     const payload = payloads.get(`${item.family}\u0000${item.external_id}`);
     if (authFailure || !payload || !isPolicyFamily(item.family)) {
       const error = authFailure ?? { code: 'not_in_backup', message: 'the item is not in the backup set' };
+      if (!authFailure) itemFailed(item, error);
       buffer.push({
         family: item.family,
         externalId: item.external_id,
@@ -217,7 +236,13 @@ async function execute(deps: RestoreTypeDeps, ctx: OperationContext<RestoreExecu
         if (ctx.signal.aborted) break;
         const error = toFailureEntry(err, 'graph_error');
         // A rejected credential fails every item the same way; asking again per item only adds noise.
-        if (isGraphError(err, 'graph_auth_failed')) authFailure = error;
+        itemFailed(item, error);
+        if (isGraphError(err, 'graph_auth_failed')) {
+          authFailure = error;
+          ctx.log.error('Graph refused the credential: every item left fails the same way', {
+            code: error.code,
+          });
+        }
         buffer.push({
           family: item.family,
           externalId: item.external_id,
