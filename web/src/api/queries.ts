@@ -19,6 +19,11 @@ export const keys = {
   stats: (tenantId: string, window?: string) =>
     window ? (['stats', tenantId, window] as const) : (['stats', tenantId] as const),
   inventory: (tenantId: string) => ['inventory', tenantId] as const,
+  inventoryItems: (tenantId: string, family: string | undefined) =>
+    ['inventory', tenantId, 'items', family] as const,
+  schedules: (tenantId: string) => ['schedules', tenantId] as const,
+  invitations: (tenantId: string) => ['invitations', tenantId] as const,
+  tokens: ['me', 'tokens'] as const,
   backupSets: (tenantId: string) => ['backup-sets', tenantId] as const,
   backupItems: (tenantId: string, setId: string) => ['backup-sets', tenantId, setId] as const,
   drift: (tenantId: string) => ['drift', tenantId] as const,

@@ -1,6 +1,7 @@
 import { Paper, Table, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { api, ok } from '../api/client.ts';
+import { keys } from '../api/queries.ts';
 import { QueryState } from './Empty.tsx';
 import { RelativeTime } from './Time.tsx';
 
@@ -11,7 +12,7 @@ import { RelativeTime } from './Time.tsx';
  */
 export function Schedules({ tenantId, type }: { tenantId: string; type: string }) {
   const q = useQuery({
-    queryKey: ['schedules', tenantId],
+    queryKey: keys.schedules(tenantId),
     queryFn: async () =>
       (await ok(api.GET('/api/v1/tenants/{tenantId}/schedules', { params: { path: { tenantId } } }))).data,
     staleTime: 30_000,

@@ -19,7 +19,7 @@ import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-q
 import { useNavigate } from '@tanstack/react-router';
 import { type FormEvent, useState } from 'react';
 import { ApiError, api, ok, setCsrfToken } from '../api/client.ts';
-import { SIGNED_IN_KEY } from '../api/queries.ts';
+import { keys, SIGNED_IN_KEY } from '../api/queries.ts';
 import { RelativeTime } from '../components/Time.tsx';
 
 /** A write answered `204 No Content`: nothing to read, only whether it was done. */
@@ -29,8 +29,6 @@ async function done(promise: Promise<{ error?: unknown; response: Response }>): 
   const p = (error ?? {}) as { title?: string; detail?: string };
   throw new ApiError(response.status, p.title ?? response.statusText, p.detail ?? '');
 }
-
-const tokensKey = ['me', 'tokens'] as const;
 
 /** The signed-in person's own credentials: API tokens, the password, and signing out everywhere. */
 export function AccountPage() {
@@ -49,7 +47,7 @@ export function AccountPage() {
 function Tokens() {
   const client = useQueryClient();
   const list = useInfiniteQuery({
-    queryKey: tokensKey,
+    queryKey: keys.tokens,
     initialPageParam: null as string | null,
     queryFn: ({ pageParam }) =>
       ok(api.GET('/api/v1/me/tokens', { params: { query: { limit: 50, cursor: pageParam ?? undefined } } })),
@@ -76,13 +74,13 @@ function Tokens() {
       setSecret(created.secret);
       setName('');
       setPassword('');
-      client.invalidateQueries({ queryKey: tokensKey });
+      client.invalidateQueries({ queryKey: keys.tokens });
     },
     onError: (err) => notifications.show({ color: 'red.9', title: 'No token made', message: err.message }),
   });
   const revoke = useMutation({
     mutationFn: (id: string) => done(api.DELETE('/api/v1/me/tokens/{id}', { params: { path: { id } } })),
-    onSuccess: () => client.invalidateQueries({ queryKey: tokensKey }),
+    onSuccess: () => client.invalidateQueries({ queryKey: keys.tokens }),
     onError: (err) => notifications.show({ color: 'red.9', title: 'Not revoked', message: err.message }),
   });
   const tokens = list.data?.pages.flatMap((p) => p.data) ?? [];
@@ -227,7 +225,7 @@ function ChangePassword() {
     onSuccess: () => {
       setCurrent('');
       setNext('');
-      client.invalidateQueries({ queryKey: tokensKey });
+      client.invalidateQueries({ queryKey: keys.tokens });
       notifications.show({
         color: 'teal.9',
         title: 'Password changed',

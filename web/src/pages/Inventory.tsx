@@ -2,7 +2,7 @@ import { Anchor, Button, Group, Paper, Stack, Table, Text, Title } from '@mantin
 import { useQuery } from '@tanstack/react-query';
 import { getRouteApi, useRouteContext } from '@tanstack/react-router';
 import { api, ok } from '../api/client.ts';
-import { inventoryQuery } from '../api/queries.ts';
+import { inventoryQuery, keys } from '../api/queries.ts';
 import { QueryState } from '../components/Empty.tsx';
 import { LastRun } from '../components/LastRun.tsx';
 import { Schedules } from '../components/Schedules.tsx';
@@ -19,7 +19,7 @@ export function InventoryPage() {
   const { tenant } = useRouteContext({ from: '/authed/t/$tenantId' });
   const families = useQuery(inventoryQuery(tenantId));
   const items = useQuery({
-    queryKey: ['inventory', tenantId, 'items', family],
+    queryKey: keys.inventoryItems(tenantId, family),
     enabled: Boolean(family),
     queryFn: async () =>
       (

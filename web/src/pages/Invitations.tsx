@@ -3,6 +3,7 @@ import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRouteContext } from '@tanstack/react-router';
 import { ApiError, api, ok } from '../api/client.ts';
+import { keys } from '../api/queries.ts';
 import { RelativeTime } from '../components/Time.tsx';
 
 /**
@@ -13,7 +14,7 @@ import { RelativeTime } from '../components/Time.tsx';
 export function InvitationsPage() {
   const { tenant } = useRouteContext({ from: '/authed/t/$tenantId' });
   const tenantId = tenant.id;
-  const key = ['invitations', tenantId] as const;
+  const key = keys.invitations(tenantId);
   const client = useQueryClient();
   const list = useQuery({
     queryKey: key,
