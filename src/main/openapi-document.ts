@@ -5,7 +5,8 @@ import { loadConfig } from './config.ts';
 /**
  * The API's OpenAPI document, from the real route definitions with every optional route family
  * wired, and no database: building the app registers routes and schemas but calls no service, so
- * each service here is a stand-in that fails loudly if anything did.
+ * each service here is a stand-in that fails loudly if anything did. The one thing asked for while
+ * routes are registered is the sign-in attempt limiter, itself a stand-in.
  */
 export async function openApiDocument(): Promise<Record<string, unknown>> {
   const unused = new Proxy(
@@ -26,13 +27,14 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
       runs: unused,
       schedules: unused,
       access: unused,
-      credentials: unused,
+      credentials: { attemptLimiter: () => unused } as never,
       hub: { close: async () => {} } as never,
       metrics: { install: () => {} } as never,
       readiness: unused,
       restoreRuns: unused,
       graphConnections: unused,
       suiteReads: unused,
+      alerts: unused,
     },
     { ui: false },
   );
