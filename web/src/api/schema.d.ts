@@ -7741,6 +7741,18 @@ export interface components {
             id: string;
             /** @enum {string} */
             kind: "webhook";
+            /** @description the latest delivery to the target; null: none yet */
+            lastDelivery: {
+                completedAt: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                /** @enum {unknown} */
+                event: "run.failed" | "run.partially_succeeded" | "run.long_running" | "test";
+                /** @enum {unknown} */
+                status: "pending" | "delivered" | "failed";
+                /** @description the receiver's HTTP status at the latest try; null: no answer (yet) */
+                statusCode: number | null;
+            } | null;
             /** @description also alert on a run still active this many minutes after it was created */
             longerThanMinutes: number | null;
             name: string;
