@@ -24,7 +24,7 @@ import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { getRouteApi } from '@tanstack/react-router';
 import { type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
-import { type AlertDelivery, type AlertTarget, ApiError, api, done, ok } from '../api/client.ts';
+import { type AlertDelivery, type AlertTarget, ApiError, api, done, ok, type Tenant } from '../api/client.ts';
 import { alertDeliveriesQuery, alertTargetsQuery, keys, typesQuery } from '../api/queries.ts';
 import { QueryState } from '../components/Empty.tsx';
 import { RelativeTime } from '../components/Time.tsx';
@@ -59,6 +59,11 @@ const POLL_MS = 1500;
  */
 export function AlertsPage() {
   const { tenant } = route.useRouteContext();
+  // Keyed by tenant: switching tenant starts afresh (no form, no secret of the other tenant's target).
+  return <TenantAlerts key={tenant.id} tenant={tenant} />;
+}
+
+function TenantAlerts({ tenant }: { tenant: Tenant }) {
   const tenantId = tenant.id;
   const mayManage = tenant.role === 'owner';
   const reason = mayManage
