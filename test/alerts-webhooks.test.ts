@@ -99,7 +99,13 @@ describe('webhook targets and deliveries', () => {
     secret = body.secret;
     targetId = body.target.id;
     expect(secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
-    expect(body.target).toMatchObject({ name: 'ops channel', kind: 'webhook', types: [], enabled: true });
+    expect(body.target).toMatchObject({
+      name: 'ops channel',
+      kind: 'webhook',
+      types: [],
+      enabled: true,
+      lastDelivery: null,
+    });
     expect(body.target.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/hooks\/…$/);
     const list = await api('owner', 'GET', '');
     expect(list.statusCode).toBe(200);
@@ -228,6 +234,10 @@ describe('webhook targets and deliveries', () => {
     // The receiver's answer is kept, bounded and redacted.
     expect(d.attempts[0].response).toContain('nope, try later');
     expect(d.attempts[0].response).not.toContain('hunter2');
+    // The list tells how the target's latest delivery went.
+    const listed = (await api('owner', 'GET', '')).json().data.find((t: { id: string }) => t.id === targetId);
+    expect(listed.lastDelivery).toMatchObject({ event: 'test', status: 'delivered', statusCode: 200 });
+    expect(listed.lastDelivery.completedAt).not.toBeNull();
   }, 90_000);
 
   it('`opsledger alerts list` and `alerts test` work for an owner; an operator gets a one-line error', async () => {

@@ -6,7 +6,8 @@ import { buildHttpApp, type HttpApp } from '../src/http/app.ts';
 import { loadConfig } from '../src/main/config.ts';
 import { createLogger } from '../src/shared/logger.ts';
 
-// Static serving needs no database: the app is built with stand-in services nobody calls.
+// Static serving needs no database: the app is built with stand-in services nobody calls (the
+// sign-in routes ask for their attempt limiter while being registered: a stand-in too).
 const unused = new Proxy(
   {},
   {
@@ -27,7 +28,7 @@ async function appWith(dir: string) {
       catalog: unused,
       runs: unused,
       access: unused,
-      credentials: unused,
+      credentials: { attemptLimiter: () => unused } as never,
       hub: { close: async () => {} } as never,
       metrics: { install: () => {} } as never,
       readiness: unused,

@@ -140,6 +140,37 @@ export const alertRepository = {
       .execute();
   },
 
+  /** Each of the tenant's targets' latest delivery (one index probe per target). */
+  lastDeliveries(trx: Trx, tenantId: string, targetIds: string[]) {
+    if (targetIds.length === 0) return Promise.resolve([]);
+    return trx
+      .selectFrom('notification_targets as t')
+      .innerJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('notification_deliveries as d')
+            .select([
+              'd.target_id',
+              'd.event',
+              'd.status',
+              'd.last_status_code',
+              'd.created_at',
+              'd.completed_at',
+            ])
+            .where('d.tenant_id', '=', tenantId)
+            .whereRef('d.target_id', '=', 't.id')
+            .orderBy('d.created_at', 'desc')
+            .orderBy('d.id', 'desc')
+            .limit(1)
+            .as('last'),
+        (join) => join.onTrue(),
+      )
+      .selectAll('last')
+      .where('t.tenant_id', '=', tenantId)
+      .where('t.id', 'in', targetIds)
+      .execute();
+  },
+
   attemptsOf(trx: Trx, tenantId: string, deliveryIds: string[]) {
     if (deliveryIds.length === 0) return Promise.resolve([]);
     return trx

@@ -10,7 +10,7 @@ import { assertUuid } from '../shared/ids.ts';
 import type { Logger } from '../shared/logger.ts';
 import { alertRepository as repo } from './repository.ts';
 import { newSigningSecret } from './signature.ts';
-import type { AlertOutcome, DeliveryEvent, NotificationTargetsTable } from './tables.ts';
+import type { AlertOutcome, DeliveryEvent, DeliveryStatus, NotificationTargetsTable } from './tables.ts';
 import { displayUrl, isPrivateAddress, parseTargetUrl } from './url-guard.ts';
 
 export type TargetRow = Selectable<NotificationTargetsTable>;
@@ -40,6 +40,16 @@ export type TargetView = {
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
+  lastDelivery: LastDelivery | null;
+};
+
+/** A target's latest delivery, in brief: whether its alerts are getting through. */
+export type LastDelivery = {
+  event: DeliveryEvent;
+  status: DeliveryStatus;
+  statusCode: number | null;
+  createdAt: string;
+  completedAt: string | null;
 };
 
 export type DeliveryView = {
@@ -90,7 +100,10 @@ export class AlertService {
 
   async list(tenantId: string): Promise<TargetView[]> {
     const t = assertUuid(tenantId, 'tenant');
-    return (await this.#tx(t, (trx) => repo.listTargets(trx, t))).map(present);
+    return this.#tx(t, async (trx) => {
+      const rows = await repo.listTargets(trx, t);
+      return withLast(trx, t, rows);
+    });
   }
 
   /** Creates a target; its signing secret is returned this once and stored only encrypted. */
@@ -120,7 +133,7 @@ export class AlertService {
         created_by: by,
       });
     });
-    return { target: present(row), secret };
+    return { target: present(row, null), secret };
   }
 
   async update(tenantId: string, id: string, input: TargetInput): Promise<TargetView> {
@@ -138,9 +151,12 @@ export class AlertService {
     if (input.longerThanMinutes !== undefined)
       patch.longer_than_minutes = this.#minutes(input.longerThanMinutes);
     if (input.enabled !== undefined) patch.enabled = input.enabled;
-    const row = await this.#tx(t, (trx) => repo.updateTarget(trx, t, targetId, patch));
-    if (!row) throw new NotFoundError('alert target not found');
-    return present(row);
+    const view = await this.#tx(t, async (trx) => {
+      const row = await repo.updateTarget(trx, t, targetId, patch);
+      return row ? (await withLast(trx, t, [row]))[0] : undefined;
+    });
+    if (!view) throw new NotFoundError('alert target not found');
+    return view;
   }
 
   async remove(tenantId: string, id: string): Promise<void> {
@@ -401,7 +417,24 @@ export class AlertService {
   }
 }
 
-function present(row: TargetRow): TargetView {
+/** The targets as shown, each with its latest delivery (read in the same transaction). */
+async function withLast(trx: Trx, tenantId: string, rows: TargetRow[]): Promise<TargetView[]> {
+  const ids = rows.map((r) => r.id);
+  const last = new Map((await repo.lastDeliveries(trx, tenantId, ids)).map((d) => [d.target_id, d]));
+  return rows.map((row) => {
+    const d = last.get(row.id);
+    if (!d) return present(row, null);
+    return present(row, {
+      event: d.event,
+      status: d.status,
+      statusCode: d.last_status_code,
+      createdAt: new Date(d.created_at).toISOString(),
+      completedAt: d.completed_at ? new Date(d.completed_at).toISOString() : null,
+    });
+  });
+}
+
+function present(row: TargetRow, lastDelivery: LastDelivery | null): TargetView {
   return {
     id: row.id,
     name: row.name,
@@ -413,5 +446,6 @@ function present(row: TargetRow): TargetView {
     enabled: row.enabled,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
+    lastDelivery,
   };
 }

@@ -5,7 +5,8 @@ import { loadConfig } from './config.ts';
 /**
  * The API's OpenAPI document, from the real route definitions with every optional route family
  * wired, and no database: building the app registers routes and schemas but calls no service, so
- * each service here is a stand-in that fails loudly if anything did.
+ * each service here is a stand-in that fails loudly if anything did. The one thing asked for while
+ * routes are registered is the sign-in attempt limiter, itself a stand-in.
  */
 export async function openApiDocument(): Promise<Record<string, unknown>> {
   const unused = new Proxy(
@@ -36,6 +37,8 @@ export async function openApiDocument(): Promise<Record<string, unknown>> {
       restoreRuns: unused,
       graphConnections: unused,
       suiteReads: unused,
+      alerts: unused,
+      runEvents: { log: unused, feed: unused },
     },
     { ui: false },
   );

@@ -34,6 +34,7 @@ const page = {
   restore: lazyRouteComponent(() => import('./pages/Restore.tsx'), 'RestorePage'),
   account: lazyRouteComponent(() => import('./pages/Account.tsx'), 'AccountPage'),
   invitations: lazyRouteComponent(() => import('./pages/Invitations.tsx'), 'InvitationsPage'),
+  alerts: lazyRouteComponent(() => import('./pages/Alerts.tsx'), 'AlertsPage'),
 };
 
 type Ctx = { queryClient: QueryClient };
@@ -177,6 +178,12 @@ const invitationsRoute = createRoute({
   component: page.invitations,
 });
 
+const alertsRoute = createRoute({
+  getParentRoute: () => tenantRoute,
+  path: '/alerts',
+  component: page.alerts,
+});
+
 const routeTree = rootRoute.addChildren([
   signInRoute,
   authedRoute.addChildren([
@@ -192,6 +199,7 @@ const routeTree = rootRoute.addChildren([
       restoreRoute,
       accountRoute,
       invitationsRoute,
+      alertsRoute,
     ]),
   ]),
 ]);

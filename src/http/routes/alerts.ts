@@ -6,6 +6,8 @@ import { caller } from '../auth.ts';
 import { DateTime, problems, TenantParams, Uuid } from '../schemas.ts';
 
 const Outcome = Type.Enum(['failed', 'partially_succeeded']);
+const DeliveryEvent = Type.Enum(['run.failed', 'run.partially_succeeded', 'run.long_running', 'test']);
+const DeliveryStatus = Type.Enum(['pending', 'delivered', 'failed']);
 
 export const AlertTargetSchema = Type.Object(
   {
@@ -21,6 +23,21 @@ export const AlertTargetSchema = Type.Object(
     enabled: Type.Boolean(),
     createdAt: DateTime,
     updatedAt: DateTime,
+    lastDelivery: Type.Union(
+      [
+        Type.Object({
+          event: DeliveryEvent,
+          status: DeliveryStatus,
+          statusCode: Type.Union([Type.Integer(), Type.Null()], {
+            description: "the receiver's HTTP status at the latest try; null: no answer (yet)",
+          }),
+          createdAt: DateTime,
+          completedAt: Type.Union([DateTime, Type.Null()]),
+        }),
+        Type.Null(),
+      ],
+      { description: 'the latest delivery to the target; null: none yet' },
+    ),
   },
   { $id: 'AlertTarget' },
 );
@@ -44,8 +61,8 @@ const Delivery = Type.Object({
   id: Uuid,
   targetId: Uuid,
   runId: Type.Union([Uuid, Type.Null()]),
-  event: Type.Enum(['run.failed', 'run.partially_succeeded', 'run.long_running', 'test']),
-  status: Type.Enum(['pending', 'delivered', 'failed']),
+  event: DeliveryEvent,
+  status: DeliveryStatus,
   attempts: Type.Array(
     Type.Object({
       attempt: Type.Integer(),

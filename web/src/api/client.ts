@@ -39,15 +39,31 @@ export type ListQuery = NonNullable<
   paths['/api/v1/tenants/{tenantId}/operations']['get']['parameters']['query']
 >;
 
+/** One field's problem in a 400 answer: `path` is a JSON pointer (`/body/url`, or `/url`). */
+export type FieldProblem = { path: string; message: string };
+
 /** A problem-JSON answer (RFC 9457), thrown so react-query sees the failure. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly title: string,
     readonly detail: string,
+    readonly errors: FieldProblem[] = [],
   ) {
     super(detail || title);
   }
+}
+
+/** The ApiError of a failed answer, from its problem JSON. */
+export function problemOf(response: Response, error: unknown): ApiError {
+  const p = (error ?? {}) as { title?: string; detail?: string; errors?: unknown };
+  const errors = Array.isArray(p.errors)
+    ? p.errors.filter(
+        (e): e is FieldProblem =>
+          typeof e === 'object' && e !== null && typeof e.path === 'string' && typeof e.message === 'string',
+      )
+    : [];
+  return new ApiError(response.status, p.title ?? response.statusText, p.detail ?? '', errors);
 }
 
 let csrfToken: string | null = null;
@@ -73,8 +89,19 @@ type Result<T> = { data?: T; error?: unknown; response: Response };
 export async function ok<T>(promise: Promise<Result<T>>): Promise<T> {
   const { data, error, response } = await promise;
   if (response.ok && data !== undefined) return data;
-  const p = (error ?? {}) as { title?: string; detail?: string };
-  throw new ApiError(response.status, p.title ?? response.statusText, p.detail ?? '');
+  throw problemOf(response, error);
 }
+
+/** A write answered `204 No Content`: nothing to read, only whether it was done. */
+export async function done(promise: Promise<{ error?: unknown; response: Response }>): Promise<void> {
+  const { error, response } = await promise;
+  if (!response.ok) throw problemOf(response, error);
+}
+
+export type AlertTarget = components['schemas']['AlertTarget'];
+export type AlertDelivery = Json<
+  '/api/v1/tenants/{tenantId}/alert-targets/{targetId}/deliveries',
+  'get'
+>['data'][number];
 
 export type RestoreRun = Json<'/api/v1/tenants/{tenantId}/restore-runs/{restoreRunId}', 'get'>;

@@ -30,6 +30,9 @@ export const keys = {
   findings: (tenantId: string, baselineId: string) => ['drift', tenantId, baselineId] as const,
   restoreRuns: (tenantId: string) => ['restore-runs', tenantId] as const,
   restoreRun: (tenantId: string, id: string) => ['restore-runs', tenantId, id] as const,
+  alertTargets: (tenantId: string) => ['alert-targets', tenantId] as const,
+  alertDeliveries: (tenantId: string, targetId: string) =>
+    ['alert-targets', tenantId, targetId, 'deliveries'] as const,
 };
 
 /** Set at sign-in and cleared at sign-out, so a signed-out visit goes to sign-in without a 401. */
@@ -200,4 +203,27 @@ export const restoreRunQuery = (tenantId: string, restoreRunId: string) =>
           params: { path: { tenantId, restoreRunId } },
         }),
       ),
+  });
+
+/** The tenant's alert targets (owners only: the server refuses anyone else). */
+export const alertTargetsQuery = (tenantId: string) =>
+  queryOptions({
+    queryKey: keys.alertTargets(tenantId),
+    queryFn: async () =>
+      (await ok(api.GET('/api/v1/tenants/{tenantId}/alert-targets', { params: { path: { tenantId } } })))
+        .data,
+  });
+
+/** A target's latest deliveries, newest first, each with its tries. */
+export const alertDeliveriesQuery = (tenantId: string, targetId: string) =>
+  queryOptions({
+    queryKey: keys.alertDeliveries(tenantId, targetId),
+    queryFn: async () =>
+      (
+        await ok(
+          api.GET('/api/v1/tenants/{tenantId}/alert-targets/{targetId}/deliveries', {
+            params: { path: { tenantId, targetId } },
+          }),
+        )
+      ).data,
   });

@@ -124,6 +124,12 @@ export function AppLayout() {
                     Invitations
                   </Menu.Item>
                 )}
+                {/* Every role reaches it: the page says why only owners may see and change targets. */}
+                <Menu.Item
+                  onClick={() => navigate({ to: '/t/$tenantId/alerts', params: { tenantId: tenant.id } })}
+                >
+                  Alerts
+                </Menu.Item>
                 <Menu.Item onClick={signOut}>Sign out</Menu.Item>
               </Menu.Dropdown>
             </Menu>
