@@ -1,6 +1,8 @@
 // The command line's time to first output: `opsledger runs list` against a real server, as a user
-// types it (a new node process each time). The API-client commands load only the HTTP client
-// (issue 23), so this is node's own start plus one or two requests.
+// types it (a new node process each time). The API-client commands load only the HTTP client, so
+// this is node's own start plus one or two requests. Measured side by side in two forms: as the
+// package installs it (the JavaScript compiled into dist/, what `npx opsledger` runs in a project),
+// and from this repository's TypeScript sources (Node strips the types of every file it loads).
 //
 //   npm run bench:cli            (also part of `npm run bench`)
 import { spawn } from 'node:child_process';
@@ -15,23 +17,32 @@ import { BENCH_SECRET_KEY } from './fixtures.ts';
 import { log } from './lib.ts';
 
 export type CliResult = {
-  /** Median milliseconds from spawning `opsledger runs list` to its first byte on stdout. */
+  /** Median milliseconds from spawning `opsledger runs list` (installed form) to its first byte on stdout. */
   cliRunsListFirstOutputMs: number;
   /** Median milliseconds from spawning it to its exit. */
   cliRunsListExitMs: number;
   /** Median milliseconds for `opsledger --version` (node's start and the argument parser). */
   cliVersionMs: number;
+  /** The same first output from the repository's TypeScript sources. */
+  cliRunsListFirstOutputFromSourcesMs: number;
+  cliVersionFromSourcesMs: number;
   samples: number;
 };
 
-const BIN = path.resolve(import.meta.dirname, '../bin/opsledger.js');
+const ROOT = path.resolve(import.meta.dirname, '..');
+const FROM_SOURCES = path.join(ROOT, 'bin/opsledger.js');
+const INSTALLED = path.join(ROOT, 'dist/cli/main.js');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-function timeCommand(args: string[], env: Record<string, string>): Promise<{ first: number; exit: number }> {
+function timeCommand(
+  entry: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ first: number; exit: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let first = 0;
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [entry, ...args], {
       env: { ...process.env, DATABASE_URL: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -49,7 +60,14 @@ function timeCommand(args: string[], env: Record<string, string>): Promise<{ fir
 }
 
 export async function cliPhase(samples = 7): Promise<CliResult> {
-  log(`cli: ${samples} × opsledger runs list against an embedded server`);
+  log(
+    `cli: compiling dist/ (npm run build), then ${samples} × opsledger runs list against an embedded server`,
+  );
+  await new Promise<void>((resolve, reject) =>
+    spawn('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' }).on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`npm run build exited ${code}`)),
+    ),
+  );
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opsledger-bench-cli-'));
   const config = loadConfig({ DATA_DIR: dataDir, SECRET_KEY: BENCH_SECRET_KEY, LOG_LEVEL: 'warn' });
   const { builtinOperationTypes } = await import('../src/main/suite.ts');
@@ -82,21 +100,33 @@ export async function cliPhase(samples = 7): Promise<CliResult> {
       });
     }
     const env = { OPSLEDGER_URL: url, OPSLEDGER_TOKEN: secret };
-    await timeCommand(['runs', 'list'], env); // warm the file cache
+    // Warm the file cache for both forms.
+    await timeCommand(INSTALLED, ['runs', 'list'], env);
+    await timeCommand(FROM_SOURCES, ['runs', 'list'], env);
     const list: { first: number; exit: number }[] = [];
     const version: number[] = [];
+    const sourceList: number[] = [];
+    const sourceVersion: number[] = [];
+    // Interleaved, so both forms meet the same moments of a busy machine.
     for (let i = 0; i < samples; i++) {
-      list.push(await timeCommand(['runs', 'list'], env));
-      version.push((await timeCommand(['--version'], {})).exit);
+      list.push(await timeCommand(INSTALLED, ['runs', 'list'], env));
+      sourceList.push((await timeCommand(FROM_SOURCES, ['runs', 'list'], env)).first);
+      version.push((await timeCommand(INSTALLED, ['--version'], {})).exit);
+      sourceVersion.push((await timeCommand(FROM_SOURCES, ['--version'], {})).exit);
     }
     const result = {
       cliRunsListFirstOutputMs: median(list.map((s) => s.first)),
       cliRunsListExitMs: median(list.map((s) => s.exit)),
       cliVersionMs: median(version),
+      cliRunsListFirstOutputFromSourcesMs: median(sourceList),
+      cliVersionFromSourcesMs: median(sourceVersion),
       samples,
     };
     log(
-      `cli: runs list first output ${result.cliRunsListFirstOutputMs} ms, exit ${result.cliRunsListExitMs} ms; --version ${result.cliVersionMs} ms (medians)`,
+      `cli (installed form): runs list first output ${result.cliRunsListFirstOutputMs} ms, exit ${result.cliRunsListExitMs} ms; --version ${result.cliVersionMs} ms (medians)`,
+    );
+    log(
+      `cli (from sources): runs list first output ${result.cliRunsListFirstOutputFromSourcesMs} ms; --version ${result.cliVersionFromSourcesMs} ms (medians)`,
     );
     return result;
   } finally {

@@ -92,6 +92,8 @@ Object.assign(result, {
   cliRunsListFirstOutputMs: cli.cliRunsListFirstOutputMs,
   cliRunsListExitMs: cli.cliRunsListExitMs,
   cliVersionMs: cli.cliVersionMs,
+  cliRunsListFirstOutputFromSourcesMs: cli.cliRunsListFirstOutputFromSourcesMs,
+  cliVersionFromSourcesMs: cli.cliVersionFromSourcesMs,
 });
 const r = result as Record<string, any>;
 console.log(`\nOpsledger benchmark, ${quick ? 'quick' : 'full'} (${new Date().toISOString()})`);
