@@ -106,6 +106,47 @@ describe.runIf(EMBEDDED)('account and invitations pages in Chromium', { timeout:
     await context.close();
   });
 
+  it('changes the password (other sessions end, the new one signs in), then signs out everywhere', async () => {
+    const person = await h.user('changer', { [tenant]: 'operator' });
+    const elsewhere = await h.session(person);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(30_000);
+    const watch = new PageWatch(page);
+    await signIn(page, watch, person);
+    await page.getByRole('button', { name: /^(changer|Account)$/ }).click();
+    await page.getByRole('menuitem', { name: 'Account and tokens' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
+
+    const change = page.getByRole('form', { name: 'Change password' });
+    const newPassword = 'a brand new passphrase 2';
+    await change.getByLabel('Current password').fill(person.password);
+    await change.getByLabel('New password (12 characters or more)').fill(newPassword);
+    await change.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('Password changed').waitFor();
+    // The other session and the person's token ended; this page's session goes on.
+    expect((await h.app.inject({ url: '/api/v1/me', headers: elsewhere })).statusCode).toBe(401);
+    expect((await h.app.inject({ url: '/api/v1/me', headers: h.bearer(person) })).statusCode).toBe(401);
+    expect((await page.request.get(`${base}/api/v1/me`)).status()).toBe(200);
+    const again = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: person.email, password: newPassword },
+    });
+    expect(again.statusCode).toBe(200);
+    expect(await seriousViolations(page)).toEqual([]);
+
+    const out = page.getByRole('form', { name: 'Sign out everywhere' });
+    await out.getByLabel('Your password').fill(newPassword);
+    await out.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await page.waitForURL(/\/sign-in/);
+    const cookie = String(again.headers['set-cookie']).split(';')[0]!;
+    expect((await h.app.inject({ url: '/api/v1/me', headers: { cookie } })).statusCode).toBe(401);
+    expect((await page.request.get(`${base}/api/v1/me`)).status()).toBe(401);
+    expect(watch.problems.filter((p) => !p.includes('/api/v1/me'))).toEqual([]);
+    await context.close();
+  });
+
   it('an owner sees pending invitations with their sender and revokes one', async () => {
     const session = await h.session(owner);
     for (const email of ['first@example.test', 'second@example.test']) {

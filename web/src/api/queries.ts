@@ -1,4 +1,5 @@
-import { queryOptions } from '@tanstack/react-query';
+import { queryOptions, useQueryClient } from '@tanstack/react-query';
+import { useNavigate } from '@tanstack/react-router';
 import { ApiError, api, type ListQuery, ok, setCsrfToken } from './client.ts';
 
 /**
@@ -37,6 +38,22 @@ export const keys = {
 
 /** Set at sign-in and cleared at sign-out, so a signed-out visit goes to sign-in without a 401. */
 export const SIGNED_IN_KEY = 'opsledger.signedIn';
+
+/**
+ * What the page does once the server has ended its session (sign out, sign out everywhere): forget
+ * the CSRF token, leave for the sign-in page, then drop every cached read. In that order: a cache
+ * cleared under the signed-in pages would make their queries read again, unauthorised.
+ */
+export function useSignedOut(): () => Promise<void> {
+  const client = useQueryClient();
+  const navigate = useNavigate();
+  return async () => {
+    setCsrfToken(null);
+    localStorage.removeItem(SIGNED_IN_KEY);
+    await navigate({ to: '/sign-in', search: {} });
+    client.clear();
+  };
+}
 
 export const meQuery = queryOptions({
   queryKey: keys.me,

@@ -1,9 +1,8 @@
 import { AppShell, Burger, Group, Menu, Select, Text, UnstyledButton, VisuallyHidden } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useQueryClient } from '@tanstack/react-query';
 import { Outlet, useMatchRoute, useNavigate, useRouteContext } from '@tanstack/react-router';
-import { api, setCsrfToken } from '../api/client.ts';
-import { SIGNED_IN_KEY } from '../api/queries.ts';
+import { api } from '../api/client.ts';
+import { useSignedOut } from '../api/queries.ts';
 import { useRunStream } from '../api/stream.ts';
 import { Bell } from './Bell.tsx';
 import { LiveIndicator } from './LiveIndicator.tsx';
@@ -27,15 +26,12 @@ export function AppLayout() {
   const [opened, { toggle, close }] = useDisclosure();
   const navigate = useNavigate();
   const matchRoute = useMatchRoute();
-  const client = useQueryClient();
   const live = useRunStream(tenant.id);
 
+  const signedOut = useSignedOut();
   const signOut = async () => {
     await api.POST('/api/v1/auth/logout', {});
-    setCsrfToken(null);
-    localStorage.removeItem(SIGNED_IN_KEY);
-    client.clear();
-    await navigate({ to: '/sign-in', search: {} });
+    await signedOut();
   };
 
   const link = (item: {

@@ -16,10 +16,9 @@ import {
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
-import { useNavigate } from '@tanstack/react-router';
-import { type FormEvent, useState } from 'react';
-import { ApiError, api, ok, setCsrfToken } from '../api/client.ts';
-import { keys, SIGNED_IN_KEY } from '../api/queries.ts';
+import { type FormEvent, type ReactNode, useState } from 'react';
+import { ApiError, api, ok } from '../api/client.ts';
+import { keys, useSignedOut } from '../api/queries.ts';
 import { RelativeTime } from '../components/Time.tsx';
 
 /** A write answered `204 No Content`: nothing to read, only whether it was done. */
@@ -90,14 +89,11 @@ function Tokens() {
   };
 
   return (
-    <Stack component="section" aria-labelledby="tokens-title" gap="sm">
-      <Title order={2} size="h3" id="tokens-title">
-        API tokens
-      </Title>
-      <Text size="sm">
-        For automations and the command line. A token reads, or reads and operates (starts, cancels and
-        retries runs); it never manages members or makes other tokens, and it expires.
-      </Text>
+    <Section
+      id="tokens"
+      title="API tokens"
+      intro="For automations and the command line. A token reads, or reads and operates (starts, cancels and retries runs); it never manages members or makes other tokens, and it expires."
+    >
       {secret && (
         <Alert
           color="teal"
@@ -211,7 +207,73 @@ function Tokens() {
           Show older tokens
         </Button>
       )}
+    </Section>
+  );
+}
+
+/** A titled section of the page, named by its title for screen readers. */
+function Section({
+  id,
+  title,
+  intro,
+  children,
+}: {
+  id: string;
+  title: string;
+  intro: ReactNode;
+  children: ReactNode;
+}) {
+  return (
+    <Stack component="section" aria-labelledby={`${id}-title`} gap="sm">
+      <Title order={2} size="h3" id={`${id}-title`}>
+        {title}
+      </Title>
+      <Text size="sm">{intro}</Text>
+      {children}
     </Stack>
+  );
+}
+
+/** A one-line form whose fields are password inputs, sent with one button. */
+function PasswordForm({
+  label,
+  fields,
+  submit,
+  color,
+  pending,
+  onSubmit,
+}: {
+  label: string;
+  fields: { label: string; autoComplete: string; value: string; set: (v: string) => void }[];
+  submit: string;
+  color?: string;
+  pending: boolean;
+  onSubmit: () => void;
+}) {
+  return (
+    <form
+      aria-label={label}
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSubmit();
+      }}
+    >
+      <Group align="end" gap="sm">
+        {fields.map((f) => (
+          <PasswordInput
+            key={f.label}
+            label={f.label}
+            required
+            autoComplete={f.autoComplete}
+            value={f.value}
+            onChange={(e) => f.set(e.currentTarget.value)}
+          />
+        ))}
+        <Button type="submit" color={color} loading={pending}>
+          {submit}
+        </Button>
+      </Group>
+    </form>
   );
 }
 
@@ -236,85 +298,54 @@ function ChangePassword() {
       notifications.show({ color: 'red.9', title: 'Password not changed', message: err.message }),
   });
   return (
-    <Stack component="section" aria-labelledby="password-title" gap="sm">
-      <Title order={2} size="h3" id="password-title">
-        Password
-      </Title>
-      <Text size="sm">Changing it signs out your other sessions and revokes all your API tokens.</Text>
-      <form
-        aria-label="Change password"
-        onSubmit={(e) => {
-          e.preventDefault();
-          change.mutate();
-        }}
-      >
-        <Group align="end" gap="sm">
-          <PasswordInput
-            label="Current password"
-            required
-            autoComplete="current-password"
-            value={current}
-            onChange={(e) => setCurrent(e.currentTarget.value)}
-          />
-          <PasswordInput
-            label="New password (12 characters or more)"
-            required
-            autoComplete="new-password"
-            value={next}
-            onChange={(e) => setNext(e.currentTarget.value)}
-          />
-          <Button type="submit" loading={change.isPending}>
-            Change password
-          </Button>
-        </Group>
-      </form>
-    </Stack>
+    <Section
+      id="password"
+      title="Password"
+      intro="Changing it signs out your other sessions and revokes all your API tokens."
+    >
+      <PasswordForm
+        label="Change password"
+        fields={[
+          { label: 'Current password', autoComplete: 'current-password', value: current, set: setCurrent },
+          {
+            label: 'New password (12 characters or more)',
+            autoComplete: 'new-password',
+            value: next,
+            set: setNext,
+          },
+        ]}
+        submit="Change password"
+        pending={change.isPending}
+        onSubmit={() => change.mutate()}
+      />
+    </Section>
   );
 }
 
 function SignOutEverywhere() {
   const [password, setPassword] = useState('');
-  const client = useQueryClient();
-  const navigate = useNavigate();
+  const signedOut = useSignedOut();
   const out = useMutation({
     mutationFn: () => done(api.POST('/api/v1/auth/logout-everywhere', { body: { password } })),
-    onSuccess: async () => {
-      setCsrfToken(null);
-      localStorage.removeItem(SIGNED_IN_KEY);
-      client.clear();
-      await navigate({ to: '/sign-in', search: {} });
-    },
+    onSuccess: signedOut,
     onError: (err) => notifications.show({ color: 'red.9', title: 'Still signed in', message: err.message }),
   });
   return (
-    <Stack component="section" aria-labelledby="everywhere-title" gap="sm">
-      <Title order={2} size="h3" id="everywhere-title">
-        Sign out everywhere
-      </Title>
-      <Text size="sm">
-        Ends every session of yours, this one included, and revokes all your API tokens: for a lost device or
-        a password that may have been seen.
-      </Text>
-      <form
-        aria-label="Sign out everywhere"
-        onSubmit={(e) => {
-          e.preventDefault();
-          out.mutate();
-        }}
-      >
-        <Group align="end" gap="sm">
-          <PasswordInput
-            label="Your password"
-            required
-            autoComplete="current-password"
-            value={password}
-            onChange={(e) => setPassword(e.currentTarget.value)}
-          />
-          <Button type="submit" color="red" loading={out.isPending}>
-            Sign out everywhere
-          </Button>
-        </Group>
-      </form>
-    </Stack>
+    <Section
+      id="everywhere"
+      title="Sign out everywhere"
+      intro="Ends every session of yours, this one included, and revokes all your API tokens: for a lost device or a password that may have been seen."
+    >
+      <PasswordForm
+        label="Sign out everywhere"
+        fields={[
+          { label: 'Your password', autoComplete: 'current-password', value: password, set: setPassword },
+        ]}
+        submit="Sign out everywhere"
+        color="red"
+        pending={out.isPending}
+        onSubmit={() => out.mutate()}
+      />
+    </Section>
   );
 }
