@@ -386,12 +386,19 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
         await page.keyboard.press('o');
         await page.getByRole('heading', { level: 1, name: 'Operations' }).waitFor();
         await page.getByTestId('run-row').first().waitFor();
-        // The date picker's calendar, open: its arrow buttons are named.
-        await page.getByRole('button', { name: 'Created' }).click();
-        await page.getByRole('button', { name: 'Next month' }).waitFor();
-        await page.getByRole('button', { name: 'Previous month' }).waitFor();
-        await page.keyboard.press('Escape');
       }
+      // The date picker's calendar, open: a named dialog, named arrow buttons, readable days, and
+      // within the page's width.
+      await page.getByRole('button', { name: 'Created' }).click();
+      const calendar = page.getByRole('dialog', { name: 'Created: choose dates' });
+      await calendar.getByRole('button', { name: 'Next month' }).waitFor();
+      await calendar.getByRole('button', { name: 'Previous month' }).waitFor();
+      const box = (await calendar.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(viewport.width);
+      await expectAccessible(page, `date picker open (${scheme}, ${viewport.width})`);
+      await page.keyboard.press('Escape');
+      await calendar.waitFor({ state: 'hidden' });
       if (SHOTS) {
         await closeToasts(page);
         await page.screenshot({

@@ -44,6 +44,14 @@ const CALENDAR_LABELS = {
   previousDecade: 'Previous decade',
 };
 
+/**
+ * The calendar's dialog is named: Mantine labels it by the id of the field's button, which the
+ * field's own label replaces, so the reference would point at nothing.
+ */
+const CALENDAR_POPOVER = {
+  attributes: { dropdown: { 'aria-label': 'Created: choose dates', 'aria-labelledby': undefined } },
+};
+
 /** The URL's view as the API's list query (dates are local days: from 00:00 to the next 00:00). */
 export function listQueryOf(s: OperationsSearch, meId: string): ListQuery {
   return {
@@ -230,6 +238,7 @@ export function OperationsPage() {
             clearable
             clearButtonProps={{ 'aria-label': 'Clear dates' }}
             ariaLabels={CALENDAR_LABELS}
+            popoverProps={CALENDAR_POPOVER}
             allowSingleDateInRange
             valueFormat="YYYY-MM-DD"
             value={[search.from ?? null, search.to ?? null]}
