@@ -408,6 +408,37 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
     }
   });
 
+  it('the Overview counts restore dry runs apart ("Restore (dry run)"), and its link lists just them', async () => {
+    const { page, watch } = await newPage();
+    await signIn(page, watch, owner);
+    await watch.leave(() => page.goto(`${base}/t/${CONTOSO.id}/overview?window=30d`));
+    const card = page.locator('[data-testid=type-stats][data-type="restore.execute"][data-dry-run]');
+    await card.getByRole('heading', { name: 'Restore (dry run)' }).waitFor();
+    const stats = await apiGet(page, `/api/v1/tenants/${CONTOSO.id}/operations/stats?window=30d`);
+    const dry = stats.data.find(
+      (r: { type: string; dryRun: boolean }) => r.type === 'restore.execute' && r.dryRun,
+    );
+    const listed = await apiGet(
+      page,
+      `/api/v1/tenants/${CONTOSO.id}/operations?type=restore.execute&dryRun=true&since=${encodeURIComponent(stats.since)}&limit=200`,
+    );
+    expect(dry.total).toBe(listed.data.length);
+    expect(await card.textContent()).toContain(`${dry.total} run${dry.total === 1 ? '' : 's'}`);
+    await expectAccessible(page, 'overview with dry runs apart');
+
+    const rates = page.getByTestId('failure-rates');
+    await rates.locator('tr[data-type="restore.execute"][data-dry-run]').waitFor();
+    await rates.getByRole('link', { name: 'Restore (dry run)', exact: true }).click();
+    await page.waitForURL(/dryRun=true/);
+    await page.getByTestId('run-row').first().waitFor();
+    const rows = page.getByTestId('run-row');
+    expect(await rows.count()).toBeGreaterThan(0);
+    expect(await rows.getByTestId('run-tag').allTextContents()).toEqual(
+      Array.from({ length: await rows.count() }, () => 'Dry run'),
+    );
+    expect(await page.getByRole('combobox', { name: 'Dry runs' }).inputValue()).toBe('Only dry runs');
+  });
+
   it('no console error and no failed request on any page during these tests', () => {
     expect(watches.flatMap((w) => w.problems)).toEqual([]);
   });

@@ -52,6 +52,13 @@ const CALENDAR_POPOVER = {
   attributes: { dropdown: { 'aria-label': 'Created: choose dates', 'aria-labelledby': undefined } },
 };
 
+/** Dry runs (runs that change nothing, e.g. a restore's rehearsal) shown, hidden or alone. */
+const DRY_RUN_CHOICES = [
+  { value: 'any', label: 'With dry runs' },
+  { value: 'false', label: 'No dry runs' },
+  { value: 'true', label: 'Only dry runs' },
+];
+
 /** The URL's view as the API's list query (dates are local days: from 00:00 to the next 00:00). */
 export function listQueryOf(s: OperationsSearch, meId: string): ListQuery {
   return {
@@ -60,6 +67,7 @@ export function listQueryOf(s: OperationsSearch, meId: string): ListQuery {
     outcome: s.outcome,
     initiator: s.initiator,
     initiatorUserId: s.by === 'me' ? meId : s.by,
+    dryRun: s.dryRun === undefined ? undefined : s.dryRun ? 'true' : 'false',
     q: s.q?.toLowerCase(),
     since: s.from ? dayjs(s.from).startOf('day').toISOString() : undefined,
     until: s.to ? dayjs(s.to).add(1, 'day').startOf('day').toISOString() : undefined,
@@ -164,6 +172,7 @@ export function OperationsPage() {
       search.outcome ||
       search.initiator ||
       search.by ||
+      search.dryRun !== undefined ||
       search.from ||
       search.to ||
       search.q,
@@ -288,6 +297,15 @@ export function OperationsPage() {
               : ' '}
           </Text>
           <Group gap="xs">
+            <Select
+              aria-label="Dry runs"
+              size="xs"
+              w={150}
+              allowDeselect={false}
+              data={DRY_RUN_CHOICES}
+              value={search.dryRun === undefined ? 'any' : String(search.dryRun)}
+              onChange={(v) => setFilter({ dryRun: v === 'true' ? true : v === 'false' ? false : undefined })}
+            />
             <Select
               aria-label="Runs per page"
               size="xs"
