@@ -266,6 +266,8 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
     const retryState = async () => {
       if (await retryButton.isDisabled()) return 'disabled';
       await retryButton.click();
+      // The warning is part of the confirmation: look once the dialog is there, not before.
+      await page.getByRole('dialog', { name: 'Retry this run?' }).waitFor();
       const warned = await page
         .getByTestId('retry-warning')
         .isVisible()
