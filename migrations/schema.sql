@@ -299,9 +299,10 @@ CREATE TABLE operation_run_daily_stats (
   partially_succeeded integer NOT NULL DEFAULT 0,
   failed integer NOT NULL DEFAULT 0,
   cancelled integer NOT NULL DEFAULT 0,
-  durations integer[] NOT NULL DEFAULT '{}'::integer[]
+  durations integer[] NOT NULL DEFAULT '{}'::integer[],
+  dry_run boolean NOT NULL DEFAULT false
 );
-ALTER TABLE operation_run_daily_stats ADD CONSTRAINT operation_run_daily_stats_pkey PRIMARY KEY (tenant_id, day, type);
+ALTER TABLE operation_run_daily_stats ADD CONSTRAINT operation_run_daily_stats_pkey PRIMARY KEY (tenant_id, day, type, dry_run);
 ALTER TABLE operation_run_daily_stats ADD CONSTRAINT operation_run_daily_stats_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE CASCADE;
 ALTER TABLE operation_run_daily_stats ENABLE ROW LEVEL SECURITY;
 ALTER TABLE operation_run_daily_stats FORCE ROW LEVEL SECURITY;
@@ -609,6 +610,7 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
 -- function operation_run_events_notify()
 -- function operation_run_histogram(buckets integer[], counts bigint[])
 -- function operation_run_histogram_add(a integer[], b integer[])
+-- function operation_run_is_dry_run(context jsonb)
 -- function operation_runs_announce(r operation_runs)
 -- function operation_runs_digest(r operation_runs)
 -- function operation_runs_guard()
@@ -619,7 +621,7 @@ CREATE POLICY member_of_tenant ON users FOR ALL USING (((CURRENT_USER <> 'opsled
 -- function opsledger_access_changed()
 -- function opsledger_bound_failures(f jsonb)
 -- function opsledger_feed_seal(plain text)
--- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid)
+-- function opsledger_mirror_apply(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text, p_version integer, p_status text, p_outcome text, p_counts jsonb, p_failures jsonb, p_initiator_kind text, p_initiator_user_id uuid, p_initiator_name text, p_links jsonb, p_created_at timestamp with time zone, p_started_at timestamp with time zone, p_completed_at timestamp with time zone, p_run_id uuid, p_inputs jsonb)
 -- function opsledger_mirror_identity(p_tenant_id uuid, p_type text, p_source_type text, p_source_id text)
 -- function opsledger_mirror_source_deleted(p_tenant_id uuid, p_source_type text, p_source_id text, p_message text)
 -- function opsledger_note_run_pruned()

@@ -23,42 +23,53 @@ afterAll(async () => {
   await ledger?.stop();
 });
 
-type Cell = { day: string; type: string; counts: number[]; durations: number[] };
+type Cell = { day: string; type: string; dry: boolean; counts: number[]; durations: number[] };
 
-/** Per (day, type), computed from the runs themselves, and as the rollup holds it. */
+/** Per (day, type, dry run or not), computed from the runs themselves, and as the rollup holds it. */
 async function bothWays(database: Database, tenantId: string): Promise<{ raw: Cell[]; rollup: Cell[] }> {
-  const counted = await sql<{ day: string; type: string; counts: number[] }>`
-    select to_char((created_at at time zone 'UTC')::date, 'YYYY-MM-DD') as day, type,
+  // A dry run, as the API describes it: its inputs say dryRun: true.
+  const dry = sql`coalesce(context -> 'inputs' ->> 'dryRun' = 'true', false)`;
+  const counted = await sql<{ day: string; type: string; dry: boolean; counts: number[] }>`
+    select to_char((created_at at time zone 'UTC')::date, 'YYYY-MM-DD') as day, type, ${dry} as dry,
       array[count(*) filter (where outcome = 'pending'), count(*) filter (where outcome = 'succeeded'),
             count(*) filter (where outcome = 'partially_succeeded'), count(*) filter (where outcome = 'failed'),
             count(*) filter (where outcome = 'cancelled')]::int[] as counts
-    from operation_runs where tenant_id = ${tenantId} group by 1, 2 order by 1, 2`.execute(database.db);
-  const bucketed = await sql<{ day: string; type: string; bucket: number; n: number }>`
-    select to_char((created_at at time zone 'UTC')::date, 'YYYY-MM-DD') as day, type,
+    from operation_runs where tenant_id = ${tenantId} group by 1, 2, 3 order by 1, 2, 3`.execute(database.db);
+  const bucketed = await sql<{ day: string; type: string; dry: boolean; bucket: number; n: number }>`
+    select to_char((created_at at time zone 'UTC')::date, 'YYYY-MM-DD') as day, type, ${dry} as dry,
       operation_run_duration_bucket(started_at, completed_at) as bucket, count(*)::int as n
     from operation_runs
     where tenant_id = ${tenantId} and status = 'completed' and started_at is not null
-    group by 1, 2, 3`.execute(database.db);
+    group by 1, 2, 3, 4`.execute(database.db);
   const histograms = new Map<string, number[]>();
   for (const b of bucketed.rows) {
-    const key = `${b.day} ${b.type}`;
+    const key = `${b.day} ${b.type} ${b.dry}`;
     const h = histograms.get(key) ?? [];
     for (let i = h.length; i <= b.bucket; i++) h.push(0);
     h[b.bucket] = b.n;
     histograms.set(key, h);
   }
   const raw = {
-    rows: counted.rows.map((r) => ({ ...r, durations: histograms.get(`${r.day} ${r.type}`) ?? [] })),
+    rows: counted.rows.map((r) => ({ ...r, durations: histograms.get(`${r.day} ${r.type} ${r.dry}`) ?? [] })),
   };
-  const rollup = await sql<{ day: string; type: string; counts: number[]; durations: number[] }>`
-    select to_char(day, 'YYYY-MM-DD') as day, type,
+  const rollup = await sql<{
+    day: string;
+    type: string;
+    dry: boolean;
+    counts: number[];
+    durations: number[];
+  }>`
+    select to_char(day, 'YYYY-MM-DD') as day, type, dry_run as dry,
       array[pending, succeeded, partially_succeeded, failed, cancelled] as counts, durations
-    from operation_run_daily_stats where tenant_id = ${tenantId} order by 1, 2`.execute(database.db);
-  const norm = (rows: { day: string; type: string; counts: number[]; durations: number[] | null }[]) =>
+    from operation_run_daily_stats where tenant_id = ${tenantId} order by 1, 2, 3`.execute(database.db);
+  const norm = (
+    rows: { day: string; type: string; dry: boolean; counts: number[]; durations: number[] | null }[],
+  ) =>
     rows
       .map((r) => ({
         day: r.day,
         type: r.type,
+        dry: r.dry,
         counts: r.counts.map(Number),
         durations: trimZeros((r.durations ?? []).map(Number)),
       }))
@@ -87,15 +98,23 @@ async function expectStatsMatchRuns(
 ) {
   const since = firstDayOf(30);
   expect(stats.since).toBe(since.toISOString());
-  const { rows } = await sql<{ type: string; total: number; p50: number | null; p95: number | null }>`
-    select type, count(*)::int as total,
+  const { rows } = await sql<{
+    type: string;
+    dry: boolean;
+    total: number;
+    p50: number | null;
+    p95: number | null;
+  }>`
+    select type, coalesce(context -> 'inputs' ->> 'dryRun' = 'true', false) as dry, count(*)::int as total,
       percentile_disc(0.5) within group (order by extract(epoch from completed_at - started_at) * 1000)
         filter (where status = 'completed' and started_at is not null) as p50,
       percentile_disc(0.95) within group (order by extract(epoch from completed_at - started_at) * 1000)
         filter (where status = 'completed' and started_at is not null) as p95
     from operation_runs where tenant_id = ${tenantId} and created_at >= ${since}
-    group by type order by type`.execute(database.db);
-  expect(stats.data.map((d) => [d.type, d.total])).toEqual(rows.map((r) => [r.type, r.total]));
+    group by 1, 2 order by 1, 2`.execute(database.db);
+  expect(stats.data.map((d) => [d.type, d.dryRun, d.total])).toEqual(
+    rows.map((r) => [r.type, r.dry, r.total]),
+  );
   for (const [i, r] of rows.entries()) {
     for (const [got, exact] of [
       [stats.data[i]!.p50DurationMs, r.p50],
@@ -122,8 +141,8 @@ describe(`the daily rollup (${pass})`, () => {
       await expectStatsMatchRuns(ledger.database, t.id, await ledger.service.stats(t.id, '30d'));
       const days = await ledger.service.dailyCounts(t.id, '7d');
       const since = firstDayOf(7).toISOString().slice(0, 10);
-      expect(days.map((d) => [d.day, d.type, Object.values(d.counts)])).toEqual(
-        cells.filter((c) => c.day >= since).map((c) => [c.day, c.type, c.counts]),
+      expect(days.map((d) => [d.day, d.type, d.dryRun, Object.values(d.counts)])).toEqual(
+        cells.filter((c) => c.day >= since).map((c) => [c.day, c.type, c.dry, c.counts]),
       );
     }
   });

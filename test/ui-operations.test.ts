@@ -195,9 +195,14 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
       .toBe('search');
   });
 
-  it('a failed run shows its outcome and reason above the fold at 1280×800; axe clean in light and dark', async () => {
-    for (const scheme of ['light', 'dark'] as const) {
-      const { page, watch } = await newPage({ width: 1280, height: 800 }, scheme);
+  it('a failed run shows its outcome and reason above the fold at 1280×800 and 390×844; axe clean in light and dark', async () => {
+    for (const [viewport, scheme] of [
+      [{ width: 1280, height: 800 }, 'light'],
+      [{ width: 1280, height: 800 }, 'dark'],
+      [{ width: 390, height: 844 }, 'light'],
+      [{ width: 390, height: 844 }, 'dark'],
+    ] as const) {
+      const { page, watch } = await newPage(viewport, scheme);
       await signIn(page, watch, owner);
       const failed = (
         await apiGet(page, `/api/v1/tenants/${CONTOSO.id}/operations?outcome=failed&limit=50`)
@@ -207,13 +212,13 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
       const reason = page.getByTestId('outcome-reason');
       await reason.waitFor();
       const box = (await reason.boundingBox())!;
-      expect(box.y + box.height).toBeLessThanOrEqual(800);
+      expect(box.y + box.height).toBeLessThanOrEqual(viewport.height);
       expect(await reason.textContent()).toContain(failed.failureSummary[0].code);
       expect(await page.getByTestId('outcome').textContent()).toMatch(/^Failed/);
-      await expectAccessible(page, `failed run (${scheme})`);
+      await expectAccessible(page, `failed run (${scheme}, ${viewport.width})`);
       if (SHOTS) {
         await page.screenshot({
-          path: path.join(SHOTS, `failed-${scheme === 'dark' ? 'dark-' : ''}1280.png`),
+          path: path.join(SHOTS, `failed-${scheme === 'dark' ? 'dark-' : ''}${viewport.width}.png`),
         });
       }
     }
@@ -261,6 +266,8 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
     const retryState = async () => {
       if (await retryButton.isDisabled()) return 'disabled';
       await retryButton.click();
+      // The warning is part of the confirmation: look once the dialog is there, not before.
+      await page.getByRole('dialog', { name: 'Retry this run?' }).waitFor();
       const warned = await page
         .getByTestId('retry-warning')
         .isVisible()
@@ -386,19 +393,58 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
         await page.keyboard.press('o');
         await page.getByRole('heading', { level: 1, name: 'Operations' }).waitFor();
         await page.getByTestId('run-row').first().waitFor();
-        // The date picker's calendar, open: its arrow buttons are named.
-        await page.getByRole('button', { name: 'Created' }).click();
-        await page.getByRole('button', { name: 'Next month' }).waitFor();
-        await page.getByRole('button', { name: 'Previous month' }).waitFor();
-        await page.keyboard.press('Escape');
       }
-      if (SHOTS) {
+      // The light list's screenshots come from test/ui-e2e.test.ts; the dark ones from here.
+      if (SHOTS && scheme === 'dark') {
         await closeToasts(page);
-        await page.screenshot({
-          path: path.join(SHOTS, `operations-${scheme === 'dark' ? 'dark-' : ''}${viewport.width}.png`),
-        });
+        await page.evaluate('document.activeElement && document.activeElement.blur()');
+        await page.mouse.move(viewport.width / 2, 1);
+        await page.screenshot({ path: path.join(SHOTS, `operations-dark-${viewport.width}.png`) });
       }
+      // The date picker's calendar, open: a named dialog, named arrow buttons, readable days, and
+      // within the page's width.
+      await page.getByRole('button', { name: 'Created' }).click();
+      const calendar = page.getByRole('dialog', { name: 'Created: choose dates' });
+      await calendar.getByRole('button', { name: 'Next month' }).waitFor();
+      await calendar.getByRole('button', { name: 'Previous month' }).waitFor();
+      const box = (await calendar.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(viewport.width);
+      await expectAccessible(page, `date picker open (${scheme}, ${viewport.width})`);
+      await page.keyboard.press('Escape');
+      await calendar.waitFor({ state: 'hidden' });
     }
+  });
+
+  it('the Overview counts restore dry runs apart ("Restore (dry run)"), and its link lists just them', async () => {
+    const { page, watch } = await newPage();
+    await signIn(page, watch, owner);
+    await watch.leave(() => page.goto(`${base}/t/${CONTOSO.id}/overview?window=30d`));
+    const card = page.locator('[data-testid=type-stats][data-type="restore.execute"][data-dry-run]');
+    await card.getByRole('heading', { name: 'Restore (dry run)' }).waitFor();
+    const stats = await apiGet(page, `/api/v1/tenants/${CONTOSO.id}/operations/stats?window=30d`);
+    const dry = stats.data.find(
+      (r: { type: string; dryRun: boolean }) => r.type === 'restore.execute' && r.dryRun,
+    );
+    const listed = await apiGet(
+      page,
+      `/api/v1/tenants/${CONTOSO.id}/operations?type=restore.execute&dryRun=true&since=${encodeURIComponent(stats.since)}&limit=200`,
+    );
+    expect(dry.total).toBe(listed.data.length);
+    expect(await card.textContent()).toContain(`${dry.total} run${dry.total === 1 ? '' : 's'}`);
+    await expectAccessible(page, 'overview with dry runs apart');
+
+    const rates = page.getByTestId('failure-rates');
+    await rates.locator('tr[data-type="restore.execute"][data-dry-run]').waitFor();
+    await rates.getByRole('link', { name: 'Restore (dry run)', exact: true }).click();
+    await page.waitForURL(/dryRun=true/);
+    await page.getByTestId('run-row').first().waitFor();
+    const rows = page.getByTestId('run-row');
+    expect(await rows.count()).toBeGreaterThan(0);
+    expect(await rows.getByTestId('run-tag').allTextContents()).toEqual(
+      Array.from({ length: await rows.count() }, () => 'Dry run'),
+    );
+    expect(await page.getByRole('combobox', { name: 'Dry runs' }).inputValue()).toBe('Only dry runs');
   });
 
   it('no console error and no failed request on any page during these tests', () => {

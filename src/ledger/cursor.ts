@@ -14,6 +14,8 @@ export type ListQuery = {
   initiator?: string;
   /** Runs a person started (a user id; the API turns `me` into the caller's). */
   initiatorUserId?: string;
+  /** `true`: only dry runs (inputs `dryRun: true`); `false`: none of them. */
+  dryRun?: string | boolean;
   since?: string | Date;
   until?: string | Date;
   q?: string;
@@ -149,6 +151,15 @@ export function parseListQuery(
       ]);
     }
     filters.idPrefix = q;
+  }
+  if (query.dryRun !== undefined && query.dryRun !== '') {
+    if (query.dryRun === true || query.dryRun === 'true') filters.dryRun = true;
+    else if (query.dryRun === false || query.dryRun === 'false') filters.dryRun = false;
+    else {
+      throw new ValidationError('dryRun must be true or false', [
+        { path: '/dryRun', message: 'must be true or false' },
+      ]);
+    }
   }
   let limit = LIST_LIMIT.default;
   if (query.limit !== undefined && query.limit !== '') {

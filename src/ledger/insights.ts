@@ -4,11 +4,13 @@ import { withDbErrors } from '../shared/errors.ts';
 import { assertUuid } from '../shared/ids.ts';
 import { boundMonitoringRead } from './repository.ts';
 import type { RunRow } from './run.ts';
-import { OUTCOME_COUNTS, outcomeCounts, STATS_WINDOWS, type StatsWindow } from './stats.ts';
+import { IS_DRY_RUN, OUTCOME_COUNTS, outcomeCounts, STATS_WINDOWS, type StatsWindow } from './stats.ts';
 import type { RunOutcome } from './tables.ts';
 
 export type FailureRate = {
   type: string;
+  /** A type's dry runs have a rate of their own: a failed rehearsal is not a failed restore. */
+  dryRun: boolean;
   total: number;
   failed: number;
   /** The same counts over the window before this one, for the trend. */
@@ -20,15 +22,15 @@ export type Insights = {
   failureRates: FailureRate[];
   slowest: RunRow[];
   recentFailures: RunRow[];
-  /** Runs per hour and type by outcome; only for the 24 h window (days are too coarse there). */
-  hours: { hour: string; type: string; counts: Record<RunOutcome, number> }[];
+  /** Runs per hour and type (dry runs apart) by outcome; only for the 24 h window (days are too coarse there). */
+  hours: { hour: string; type: string; dryRun: boolean; counts: Record<RunOutcome, number> }[];
 };
 
 const LIST_SIZE = 5;
 
 /**
- * What the Overview needs to answer "is something wrong?": failure rate per type against the
- * previous window, the slowest and the most recently failed runs, and hourly counts for 24 h.
+ * What the Overview needs to answer "is something wrong?": failure rate per type (a type's dry runs
+ * apart) against the previous window, the slowest and the most recently failed runs, and hourly counts for 24 h.
  * Bounded reads of one tenant's window (the created_at index), each named by its tenant.
  */
 export async function runInsights(
@@ -46,20 +48,21 @@ export async function runInsights(
       await boundMonitoringRead(trx);
       const rates = await sql<{
         type: string;
+        dry_run: boolean;
         total: number;
         failed: number;
         previous_total: number;
         previous_failed: number;
       }>`
-        select type,
+        select type, ${IS_DRY_RUN} as dry_run,
           count(*) filter (where created_at >= ${since})::int as total,
           count(*) filter (where created_at >= ${since} and outcome = 'failed')::int as failed,
           count(*) filter (where created_at < ${since})::int as previous_total,
           count(*) filter (where created_at < ${since} and outcome = 'failed')::int as previous_failed
         from operation_runs
         where tenant_id = ${t} and created_at >= ${before}
-        group by type
-        order by type`.execute(trx);
+        group by 1, 2
+        order by 1, 2`.execute(trx);
       const slowest = await sql<RunRow>`
         select * from operation_runs
         where tenant_id = ${t} and created_at >= ${since} and status = 'completed'
@@ -73,19 +76,20 @@ export async function runInsights(
         limit ${LIST_SIZE}`.execute(trx);
       const hours =
         window === '24h'
-          ? await sql<{ hour: string; type: string } & Record<RunOutcome, number>>`
+          ? await sql<{ hour: string; type: string; dry_run: boolean } & Record<RunOutcome, number>>`
               select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24') || ':00Z' as hour, type,
-                ${OUTCOME_COUNTS}
+                ${IS_DRY_RUN} as dry_run, ${OUTCOME_COUNTS}
               from operation_runs
               where tenant_id = ${t} and created_at >= ${since}
-              group by 1, 2
-              order by 1, 2`.execute(trx)
+              group by 1, 2, 3
+              order by 1, 2, 3`.execute(trx)
           : { rows: [] };
       return {
         failureRates: rates.rows
           .filter((r) => r.total > 0)
           .map((r) => ({
             type: r.type,
+            dryRun: r.dry_run,
             total: r.total,
             failed: r.failed,
             previousTotal: r.previous_total,
@@ -96,6 +100,7 @@ export async function runInsights(
         hours: hours.rows.map((r) => ({
           hour: r.hour,
           type: r.type,
+          dryRun: r.dry_run,
           counts: outcomeCounts(r),
         })),
       };

@@ -26,6 +26,11 @@ export type MirrorState = {
   failures: FailureEntry[];
   initiator: Initiator;
   links?: Record<string, string>;
+  /**
+   * The inputs a mirror this creates keeps, as a started run keeps its own: what the record asked
+   * for (e.g. `{backupId, dryRun}`). A mirror of a run Opsledger started keeps that run's.
+   */
+  inputs?: Record<string, unknown>;
   createdAt: Date;
   startedAt: Date | null;
   completedAt: Date | null;
@@ -58,7 +63,7 @@ function checkState(s: MirrorState): void {
 export const mirrorRepository = {
   /**
    * Applies one state of a domain record: creates the mirror, or moves it forward; never back.
-   * The rules live in the database (opsledger_mirror_apply, migration 0004) so that a trigger on a
+   * The rules live in the database (opsledger_mirror_apply, migrations 0004 and 0024) so that a trigger on a
    * domain table applies exactly the same ones to writes that never pass through this code.
    */
   async apply(
@@ -69,15 +74,15 @@ export const mirrorRepository = {
     checkState(state);
     const completed = state.status === 'completed';
     const links = state.links ? json(redactDeep(state.links)) : null;
+    const inputs = state.inputs ? json(redactDeep(state.inputs)) : null;
     const result = await sql<RunRow>`
       select * from opsledger_mirror_apply(
         ${state.tenantId}::uuid, ${state.type}, ${state.sourceType}, ${state.sourceId}, ${state.version}::int,
         ${state.status}, ${state.outcome}, ${json(state.counts)}::jsonb, ${json(boundFailures(state.failures))}::jsonb,
         ${state.initiator.kind}, ${state.initiator.userId ?? null}::uuid, ${(state.initiator.name ?? '').slice(0, 200)},
         ${links}::jsonb, ${state.createdAt}::timestamptz, ${state.startedAt}::timestamptz,
-        ${completed ? (state.completedAt ?? new Date()) : null}::timestamptz, ${options.runId ?? null}::uuid)`.execute(
-      trx,
-    );
+        ${completed ? (state.completedAt ?? new Date()) : null}::timestamptz, ${options.runId ?? null}::uuid,
+        ${inputs}::jsonb)`.execute(trx);
     const row = result.rows[0] ?? null;
     return { applied: row !== null, row };
   },

@@ -29,6 +29,8 @@ export type ListFilters = {
   /** The run's number in its tenant; with idPrefix too, either matches. */
   number?: number;
   initiatorUserId?: string;
+  /** Only dry runs (true) or none of them (false): runs whose inputs say `dryRun: true`. */
+  dryRun?: boolean;
 };
 
 export type ListedRow = RunRow & { created_at_key: string };
@@ -168,6 +170,8 @@ export const runRepository = {
     if (filters.since) q = q.where('created_at', '>=', filters.since);
     if (filters.until) q = q.where('created_at', '<', filters.until);
     if (filters.initiatorUserId) q = q.where('initiator_user_id', '=', filters.initiatorUserId);
+    if (filters.dryRun !== undefined)
+      q = q.where(sql<boolean>`operation_run_is_dry_run(context)`, '=', filters.dryRun);
     const { idPrefix, number } = filters;
     if (number !== undefined && idPrefix) {
       q = q.where((eb) =>

@@ -5,8 +5,8 @@ import { assertUuid } from '../shared/ids.ts';
 import type { RunOutcome } from './tables.ts';
 
 /**
- * The rollup the Overview reads (migrations/0013_run_daily_stats.sql): per tenant, UTC day of
- * creation and type, runs by outcome and a log-scale histogram of completed runs' durations with
+ * The rollup the Overview reads (migrations/0013_run_daily_stats.sql, keyed by the dry-run flag
+ * too since 0024): per tenant, UTC day of creation, type and dry-run flag, runs by outcome and a log-scale histogram of completed runs' durations with
  * eight buckets per doubling. Bucket 0 holds durations under 1 ms; bucket i >= 1 holds
  * [2^((i-1)/8), 2^(i/8)) ms.
  */
@@ -22,6 +22,8 @@ export const QUANTILE_RELATIVE_ERROR = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1
 export type DailyRollupRow = {
   day: string;
   type: string;
+  /** Runs whose inputs say `dryRun: true` (they change nothing), counted apart from the others. */
+  dryRun: boolean;
   counts: Record<RunOutcome, number>;
   /** Runs per duration bucket; index 0 is bucket 0. */
   durations: number[];
@@ -58,17 +60,21 @@ export function firstDayOf(days: number, now = new Date()): Date {
 
 /** The tenant's rollup rows from `since` (a UTC midnight) on: about one row per day and type. */
 export async function readDailyRollup(trx: Trx, tenantId: string, since: Date): Promise<DailyRollupRow[]> {
-  type Row = { day: string; type: string; durations: number[] } & Record<RunOutcome, number>;
+  type Row = { day: string; type: string; dry_run: boolean; durations: number[] } & Record<
+    RunOutcome,
+    number
+  >;
   const { rows } = await sql<Row>`
-    select to_char(day, 'YYYY-MM-DD') as day, type, pending, succeeded, partially_succeeded, failed,
-      cancelled, durations
+    select to_char(day, 'YYYY-MM-DD') as day, type, dry_run, pending, succeeded, partially_succeeded,
+      failed, cancelled, durations
     from operation_run_daily_stats
     where tenant_id = ${tenantId} and day >= ${since.toISOString().slice(0, 10)}::date
-    order by day, type`.execute(trx);
+    order by day, type, dry_run`.execute(trx);
   return rows
     .map((r) => ({
       day: r.day,
       type: r.type,
+      dryRun: r.dry_run,
       counts: {
         pending: r.pending,
         succeeded: r.succeeded,

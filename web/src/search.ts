@@ -23,6 +23,8 @@ export type OperationsSearch = {
   initiator?: (typeof INITIATOR_KINDS)[number];
   /** Runs one person started: `me`, or a user id (from a row's initiator). */
   by?: string;
+  /** Only dry runs (true), none of them (false), or both (absent). */
+  dryRun?: boolean;
   from?: string;
   to?: string;
   q?: string;
@@ -44,6 +46,12 @@ export function validateOperationsSearch(s: Record<string, unknown>): Operations
     outcome: oneOf(RUN_OUTCOMES, s.outcome),
     initiator: oneOf(INITIATOR_KINDS, s.initiator),
     by: s.by === 'me' ? 'me' : uuid(s.by),
+    dryRun:
+      s.dryRun === true || s.dryRun === 'true'
+        ? true
+        : s.dryRun === false || s.dryRun === 'false'
+          ? false
+          : undefined,
     from: day(s.from),
     to: day(s.to),
     q: str(s.q, 36),

@@ -64,3 +64,7 @@ export function formatCounts(counts: Record<string, number>): string {
   if (parts.length === 0) return '—';
   return parts.map(([k, v]) => `${v} ${k}`).join(', ');
 }
+
+/** A stats row's name: a type's dry runs are a row of their own, "Restore (dry run)". */
+export const statsRowLabel = (row: { typeLabel: string; dryRun: boolean }) =>
+  row.dryRun ? `${row.typeLabel} (dry run)` : row.typeLabel;

@@ -18,6 +18,11 @@ export const ListQuery = Type.Object(
     initiatorUserId: Type.Optional(
       Type.String({ maxLength: 36, description: 'runs this user started: a user id, or `me`' }),
     ),
+    dryRun: Type.Optional(
+      Type.Enum(['true', 'false'], {
+        description: '`true`: only dry runs (runs whose inputs say `dryRun: true`); `false`: none of them',
+      }),
+    ),
     since: Type.Optional(DateTime),
     until: Type.Optional(DateTime),
     q: Type.Optional(
@@ -48,6 +53,11 @@ const StartBody = Type.Object(
   { additionalProperties: false },
 );
 
+const DryRun = Type.Boolean({
+  description:
+    "true: this row counts the type's dry runs (runs whose inputs say `dryRun: true`; they change nothing), which no other row includes",
+});
+
 const StatsSchema = Type.Object({
   window: enumOf(Object.keys(STATS_WINDOWS) as StatsWindow[]),
   since: DateTime,
@@ -55,6 +65,7 @@ const StatsSchema = Type.Object({
     Type.Object({
       type: Type.String(),
       typeLabel: Type.String(),
+      dryRun: DryRun,
       total: Type.Integer(),
       counts: Type.Record(Type.String(), Type.Integer()),
       p50DurationMs: Type.Union([Type.Integer(), Type.Null()]),
@@ -65,9 +76,10 @@ const StatsSchema = Type.Object({
     Type.Object({
       day: Type.String(),
       type: Type.String(),
+      dryRun: DryRun,
       counts: Type.Record(Type.String(), Type.Integer()),
     }),
-    { description: 'runs created per UTC day and type, by outcome' },
+    { description: "runs created per UTC day and type (a type's dry runs apart), by outcome" },
   ),
 });
 
@@ -94,6 +106,7 @@ const InsightsSchema = Type.Object({
     Type.Object({
       type: Type.String(),
       typeLabel: Type.String(),
+      dryRun: DryRun,
       total: Type.Integer(),
       failed: Type.Integer(),
       previousTotal: Type.Integer(),
@@ -106,6 +119,7 @@ const InsightsSchema = Type.Object({
     Type.Object({
       hour: Type.String(),
       type: Type.String(),
+      dryRun: DryRun,
       counts: Type.Record(Type.String(), Type.Integer()),
     }),
   ),
@@ -179,6 +193,8 @@ export function registerOperationRoutes(root: FastifyInstance, { service }: Oper
       config: { tenant: 'read', expensive: () => true },
       schema: {
         summary: 'Per type: counts by outcome and p50/p95 duration over a window',
+        description:
+          "A type's dry runs (inputs `dryRun: true`) are a row of their own (`dryRun: true`), so a rehearsal never counts as the work it rehearses.",
         tags: ['operations'],
         params: TenantParams,
         querystring: Type.Object(
@@ -202,7 +218,7 @@ export function registerOperationRoutes(root: FastifyInstance, { service }: Oper
       schema: {
         summary: 'Is something wrong? Failure rate per type with its trend, slowest and latest failed runs',
         description:
-          'Over the window (default 24h): per type, runs and failed runs, and the same over the window before (the trend); the 5 slowest completed runs; the 5 most recently failed; and for 24h, runs per UTC hour and type by outcome.',
+          "Over the window (default 24h): per type (a type's dry runs apart, `dryRun: true`), runs and failed runs, and the same over the window before (the trend); the 5 slowest completed runs; the 5 most recently failed; and for 24h, runs per UTC hour and type by outcome.",
         tags: ['operations'],
         params: TenantParams,
         querystring: Type.Object(

@@ -41,6 +41,8 @@ export function restoreChangeEvent(row: RestoreRunRow, summary: RestoreSummary):
     failures,
     initiator: { kind: row.initiator_kind, userId: row.initiator_user_id, name: row.initiator_name },
     links: { restoreRunId: row.id, backupSetId: row.backup_set_id },
+    // The same inputs a restore started here has (and the trigger gives a mirror): a dry run says so.
+    inputs: { backupId: row.backup_set_id, dryRun: row.dry_run },
     createdAt: new Date(row.created_at),
     startedAt: row.started_at ? new Date(row.started_at) : null,
     completedAt: row.completed_at ? new Date(row.completed_at) : null,

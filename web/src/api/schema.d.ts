@@ -4302,6 +4302,8 @@ export interface paths {
             parameters: {
                 query?: {
                     cursor?: string;
+                    /** @description `true`: only dry runs (runs whose inputs say `dryRun: true`); `false`: none of them */
+                    dryRun?: "true" | "false";
                     initiator?: "user" | "api" | "schedule" | "system";
                     /** @description runs this user started: a user id, or `me` */
                     initiatorUserId?: string;
@@ -5700,6 +5702,8 @@ export interface paths {
             parameters: {
                 query?: {
                     cursor?: string;
+                    /** @description `true`: only dry runs (runs whose inputs say `dryRun: true`); `false`: none of them */
+                    dryRun?: "true" | "false";
                     initiator?: "user" | "api" | "schedule" | "system";
                     /** @description runs this user started: a user id, or `me` */
                     initiatorUserId?: string;
@@ -5830,7 +5834,7 @@ export interface paths {
         };
         /**
          * Is something wrong? Failure rate per type with its trend, slowest and latest failed runs
-         * @description Over the window (default 24h): per type, runs and failed runs, and the same over the window before (the trend); the 5 slowest completed runs; the 5 most recently failed; and for 24h, runs per UTC hour and type by outcome.
+         * @description Over the window (default 24h): per type (a type's dry runs apart, `dryRun: true`), runs and failed runs, and the same over the window before (the trend); the 5 slowest completed runs; the 5 most recently failed; and for 24h, runs per UTC hour and type by outcome.
          */
         get: {
             parameters: {
@@ -5859,6 +5863,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             failureRates: {
+                                /** @description true: this row counts the type's dry runs (runs whose inputs say `dryRun: true`; they change nothing), which no other row includes */
+                                dryRun: boolean;
                                 /** Format: int64 */
                                 failed: number;
                                 /** Format: int64 */
@@ -5874,6 +5880,8 @@ export interface paths {
                                 counts: {
                                     [key: string]: number;
                                 };
+                                /** @description true: this row counts the type's dry runs (runs whose inputs say `dryRun: true`; they change nothing), which no other row includes */
+                                dryRun: boolean;
                                 hour: string;
                                 type: string;
                             }[];
@@ -5970,7 +5978,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Per type: counts by outcome and p50/p95 duration over a window */
+        /**
+         * Per type: counts by outcome and p50/p95 duration over a window
+         * @description A type's dry runs (inputs `dryRun: true`) are a row of their own (`dryRun: true`), so a rehearsal never counts as the work it rehearses.
+         */
         get: {
             parameters: {
                 query?: {
@@ -6001,6 +6012,8 @@ export interface paths {
                                 counts: {
                                     [key: string]: number;
                                 };
+                                /** @description true: this row counts the type's dry runs (runs whose inputs say `dryRun: true`; they change nothing), which no other row includes */
+                                dryRun: boolean;
                                 p50DurationMs: number | null;
                                 p95DurationMs: number | null;
                                 /** Format: int64 */
@@ -6008,12 +6021,14 @@ export interface paths {
                                 type: string;
                                 typeLabel: string;
                             }[];
-                            /** @description runs created per UTC day and type, by outcome */
+                            /** @description runs created per UTC day and type (a type's dry runs apart), by outcome */
                             days: {
                                 counts: {
                                     [key: string]: number;
                                 };
                                 day: string;
+                                /** @description true: this row counts the type's dry runs (runs whose inputs say `dryRun: true`; they change nothing), which no other row includes */
+                                dryRun: boolean;
                                 type: string;
                             }[];
                             /** Format: date-time */

@@ -1,6 +1,6 @@
 import { Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import type { Insights, Run } from '../api/client.ts';
-import { formatDuration } from '../vocabulary.ts';
+import { formatDuration, statsRowLabel } from '../vocabulary.ts';
 import { AnchorLink } from './links.tsx';
 import { RunBadges } from './RunBadges.tsx';
 import { runNumber } from './RunIdentity.tsx';
@@ -42,7 +42,9 @@ function RunList({ runs, empty, detail }: { runs: Run[]; empty: string; detail: 
 
 /**
  * The Overview's first answer to "is something wrong?": failure rate per type against the window
- * before, each a link to those failed runs in the list; the slowest runs; the latest failures.
+ * before, each a link to those failed runs in the list; the slowest runs; the latest failures. A
+ * type's dry runs have a row of their own ("Restore (dry run)"): a failed rehearsal shows, and it
+ * does not raise the type's rate.
  */
 export function Trouble({
   tenantId,
@@ -76,16 +78,22 @@ export function Trouble({
               <Table.Tbody>
                 {insights.failureRates.map((r) => {
                   const rate = pct(r.failed, r.total);
+                  // Drill-downs list the row's runs: a type's dry runs, or its runs without them.
+                  const runs = { type: r.type, dryRun: r.dryRun, from };
                   return (
-                    <Table.Tr key={r.type} data-type={r.type}>
+                    <Table.Tr
+                      key={`${r.type} ${r.dryRun}`}
+                      data-type={r.type}
+                      data-dry-run={r.dryRun || undefined}
+                    >
                       <Table.Td>
                         <AnchorLink
                           to="/t/$tenantId/operations"
                           params={{ tenantId }}
-                          search={{ type: r.type, from }}
+                          search={runs}
                           size="sm"
                         >
-                          {r.typeLabel}
+                          {statsRowLabel(r)}
                         </AnchorLink>
                       </Table.Td>
                       <Table.Td ta="right">
@@ -93,7 +101,7 @@ export function Trouble({
                           <AnchorLink
                             to="/t/$tenantId/operations"
                             params={{ tenantId }}
-                            search={{ type: r.type, outcome: 'failed', from }}
+                            search={{ ...runs, outcome: 'failed' }}
                             size="sm"
                           >
                             {r.failed} of {r.total}

@@ -44,6 +44,21 @@ const CALENDAR_LABELS = {
   previousDecade: 'Previous decade',
 };
 
+/**
+ * The calendar's dialog is named: Mantine labels it by the id of the field's button, which the
+ * field's own label replaces, so the reference would point at nothing.
+ */
+const CALENDAR_POPOVER = {
+  attributes: { dropdown: { 'aria-label': 'Created: choose dates', 'aria-labelledby': undefined } },
+};
+
+/** Dry runs (runs that change nothing, e.g. a restore's rehearsal) shown, hidden or alone. */
+const DRY_RUN_CHOICES = [
+  { value: 'any', label: 'With dry runs' },
+  { value: 'false', label: 'No dry runs' },
+  { value: 'true', label: 'Only dry runs' },
+];
+
 /** The URL's view as the API's list query (dates are local days: from 00:00 to the next 00:00). */
 export function listQueryOf(s: OperationsSearch, meId: string): ListQuery {
   return {
@@ -52,6 +67,7 @@ export function listQueryOf(s: OperationsSearch, meId: string): ListQuery {
     outcome: s.outcome,
     initiator: s.initiator,
     initiatorUserId: s.by === 'me' ? meId : s.by,
+    dryRun: s.dryRun === undefined ? undefined : s.dryRun ? 'true' : 'false',
     q: s.q?.toLowerCase(),
     since: s.from ? dayjs(s.from).startOf('day').toISOString() : undefined,
     until: s.to ? dayjs(s.to).add(1, 'day').startOf('day').toISOString() : undefined,
@@ -156,6 +172,7 @@ export function OperationsPage() {
       search.outcome ||
       search.initiator ||
       search.by ||
+      search.dryRun !== undefined ||
       search.from ||
       search.to ||
       search.q,
@@ -230,6 +247,7 @@ export function OperationsPage() {
             clearable
             clearButtonProps={{ 'aria-label': 'Clear dates' }}
             ariaLabels={CALENDAR_LABELS}
+            popoverProps={CALENDAR_POPOVER}
             allowSingleDateInRange
             valueFormat="YYYY-MM-DD"
             value={[search.from ?? null, search.to ?? null]}
@@ -279,6 +297,15 @@ export function OperationsPage() {
               : ' '}
           </Text>
           <Group gap="xs">
+            <Select
+              aria-label="Dry runs"
+              size="xs"
+              w={150}
+              allowDeselect={false}
+              data={DRY_RUN_CHOICES}
+              value={search.dryRun === undefined ? 'any' : String(search.dryRun)}
+              onChange={(v) => setFilter({ dryRun: v === 'true' ? true : v === 'false' ? false : undefined })}
+            />
             <Select
               aria-label="Runs per page"
               size="xs"

@@ -4,7 +4,13 @@ import { useQuery } from '@tanstack/react-query';
 import { getRouteApi } from '@tanstack/react-router';
 import { insightsQuery, statsQuery } from '../api/queries.ts';
 import { Trouble } from '../components/Trouble.tsx';
-import { formatDuration, OUTCOME_CHART_COLORS, OUTCOME_LABELS, RUN_OUTCOMES } from '../vocabulary.ts';
+import {
+  formatDuration,
+  OUTCOME_CHART_COLORS,
+  OUTCOME_LABELS,
+  RUN_OUTCOMES,
+  statsRowLabel,
+} from '../vocabulary.ts';
 
 const route = getRouteApi('/authed/t/$tenantId/overview');
 
@@ -34,7 +40,10 @@ function hourRange(): string[] {
   );
 }
 
-/** Per type: runs per day by outcome (stacked bars) and p50/p95 durations, from the stats API. */
+/**
+ * Per type: runs per day by outcome (stacked bars) and p50/p95 durations, from the stats API. A
+ * type's dry runs have a card of their own: they change nothing, so they are not the type's work.
+ */
 export function OverviewPage() {
   const { tenantId } = route.useParams();
   const { window = '7d' } = route.useSearch();
@@ -74,10 +83,12 @@ export function OverviewPage() {
       ) : (
         <SimpleGrid cols={{ base: 1, lg: 2 }} spacing="md">
           {stats.data.data.map((t) => {
+            const mine = (d: { type: string; dryRun: boolean }) => d.type === t.type && d.dryRun === t.dryRun;
+            const label = statsRowLabel(t);
             const byDay = new Map(
               hourly
-                ? (insights.data?.hours ?? []).filter((d) => d.type === t.type).map((d) => [d.hour, d.counts])
-                : stats.data.days.filter((d) => d.type === t.type).map((d) => [d.day, d.counts]),
+                ? (insights.data?.hours ?? []).filter(mine).map((d) => [d.hour, d.counts])
+                : stats.data.days.filter(mine).map((d) => [d.day, d.counts]),
             );
             const days = hourly
               ? hourRange().map((hour) => ({ day: `${hour.slice(11, 13)}:00`, ...(byDay.get(hour) ?? {}) }))
@@ -87,10 +98,17 @@ export function OverviewPage() {
                 }));
             const present = RUN_OUTCOMES.filter((o) => days.some((d) => (d as Record<string, unknown>)[o]));
             return (
-              <Paper key={t.type} withBorder p="md" data-testid="type-stats" data-type={t.type}>
+              <Paper
+                key={`${t.type} ${t.dryRun}`}
+                withBorder
+                p="md"
+                data-testid="type-stats"
+                data-type={t.type}
+                data-dry-run={t.dryRun || undefined}
+              >
                 <Group justify="space-between" align="baseline" mb="xs">
                   <Title order={2} size="h4">
-                    {t.typeLabel}
+                    {label}
                   </Title>
                   <Text size="sm">
                     {t.total} run{t.total === 1 ? '' : 's'}
@@ -109,6 +127,11 @@ export function OverviewPage() {
                       .join(', ')}
                   </Text>
                 </Group>
+                {t.dryRun && (
+                  <Text size="xs" c="var(--ol-muted)" mb="xs">
+                    Dry runs change nothing; they are not counted in {t.typeLabel}.
+                  </Text>
+                )}
                 <BarChart
                   h={180}
                   data={days}
@@ -116,7 +139,7 @@ export function OverviewPage() {
                   type="stacked"
                   withLegend
                   legendProps={{ verticalAlign: 'bottom' }}
-                  aria-label={`${t.typeLabel}: runs per ${hourly ? 'hour (UTC)' : 'day'} by outcome`}
+                  aria-label={`${label}: runs per ${hourly ? 'hour (UTC)' : 'day'} by outcome`}
                   yAxisProps={{ allowDecimals: false }}
                   series={present.map((o) => ({
                     name: o,
