@@ -16,6 +16,7 @@ import { log, machine } from './lib.ts';
 import { noisyPhase } from './noisy.ts';
 import { type PostgresResult, postgresPhase } from './postgres.ts';
 import { summarize, targets } from './report.ts';
+import { type RollupResult, rollupPhase } from './rollup.ts';
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +31,8 @@ const { values } = parseArgs({
     'embedded-rows': { type: 'string' },
     /** Runs of the noisy neighbour's tenant (issue 19); 0 skips the case. */
     'noisy-runs': { type: 'string' },
+    /** Runs of the daily-rollup tenant (PostgreSQL; bench/rollup.ts); 0 skips the case. */
+    'rollup-runs': { type: 'string' },
     /** Only the noisy-neighbour case (PostgreSQL), for its figure alone. */
     'noisy-only': { type: 'boolean', default: false },
     'skip-embedded': { type: 'boolean', default: false },
@@ -75,6 +78,9 @@ if (adminUrl && !values['skip-postgres']) {
 } else if (!adminUrl) {
   log('no DATABASE_URL: PostgreSQL phases skipped, embedded only');
 }
+let rollup: RollupResult | null = null;
+const rollupRuns = num(values['rollup-runs'], 300_000);
+if (adminUrl && !values['skip-postgres'] && rollupRuns > 0) rollup = await rollupPhase(adminUrl, rollupRuns);
 let embedded: EmbeddedResult | null = null;
 if (!values['skip-embedded']) embedded = await embeddedPhase(embeddedRows, seconds, rounds);
 const cli = await cliPhase(quick ? 5 : 9);
@@ -92,6 +98,7 @@ Object.assign(result, {
   cliRunsListFirstOutputMs: cli.cliRunsListFirstOutputMs,
   cliRunsListExitMs: cli.cliRunsListExitMs,
   cliVersionMs: cli.cliVersionMs,
+  ...(rollup ?? {}),
   cliRunsListFirstOutputFromSourcesMs: cli.cliRunsListFirstOutputFromSourcesMs,
   cliVersionFromSourcesMs: cli.cliVersionFromSourcesMs,
 });
@@ -107,5 +114,11 @@ for (const [k, v] of Object.entries(result)) {
 }
 console.log('\nTargets (issue 11)');
 console.log(targets(r));
+if (rollup) {
+  console.log(
+    `\ndaily rollup on a ${rollup.rollupRuns.toLocaleString('en')}-run tenant: ${rollup.rollupExact ? 'equal to the runs after the load, bulk transitions, pruning and a rebuild' : 'DIFFERENT from the runs (see the log above)'}`,
+  );
+}
 if (values.json) console.log(JSON.stringify(result));
-process.exit(0);
+// A rollup that disagrees with the runs is a wrong answer, not a slow one: the benchmark fails.
+process.exit(rollup && !rollup.rollupExact ? 1 : 0);

@@ -51,6 +51,8 @@ describe.runIf(onPostgres())('the benchmark', () => {
           '20',
           '--noisy-runs',
           '3000',
+          '--rollup-runs',
+          '3000',
         ],
         '--skip-embedded',
       ],
@@ -80,6 +82,9 @@ describe.runIf(onPostgres())('the benchmark', () => {
       'pruneListP95Ms',
       'rssMb',
       'noisyNeighbourListP95Ratio',
+      'rollupLoadSeconds',
+      'rollupPruneSeconds',
+      'rollupRebuildSeconds',
     ];
     // A window in which nothing completed reports null, never a made-up number.
     for (const key of measured) {
@@ -89,6 +94,9 @@ describe.runIf(onPostgres())('the benchmark', () => {
     expect(r.node).toBe(process.version);
     expect(r.postgres).toMatch(/^\d+\.\d+/);
     expect(r.quick).toBe(true);
+    // The daily rollup equalled its runs after a load, bulk changes, pruning and a rebuild.
+    expect(r.rollupRuns).toBe(3000);
+    expect(r.rollupExact).toBe(true);
     expect(r.rows).toBeGreaterThan(0);
     expect(r.lifecycleRuns).toBe(20);
     // The pruner deleted every expired run, and past them at most live runs of the oldest of the
