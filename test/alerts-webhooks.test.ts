@@ -247,6 +247,9 @@ describe('webhook targets and deliveries', () => {
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toContain(targetId);
     expect(listed.stdout).not.toContain('T0KEN-IN-PATH-4242');
+    // How the latest delivery went (the test delivery the test before this one made).
+    expect(listed.stdout).toMatch(/LAST DELIVERY/);
+    expect(listed.stdout).toContain('delivered (HTTP 200)');
     const start = rx.received.length;
     const tested = await runCli(['alerts', 'test', targetId], owner);
     expect(tested.code, tested.stderr).toBe(0);

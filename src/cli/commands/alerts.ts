@@ -15,7 +15,12 @@ type Target = {
   outcomes: string[];
   types: string[];
   enabled: boolean;
+  lastDelivery: { event: string; status: string; statusCode: number | null } | null;
 };
+
+/** How the target's latest delivery went: "delivered (HTTP 200)", "pending", "—" for none yet. */
+const lastDelivery = (d: Target['lastDelivery']) =>
+  d ? `${d.status}${d.statusCode === null ? '' : ` (HTTP ${d.statusCode})`}` : '—';
 
 async function targets(values: OptionValues) {
   const client = ApiClient.fromOptions(values);
@@ -36,7 +41,7 @@ export const alertsListCommand: Command = {
     else
       ctx.out(
         table(
-          ['ID', 'NAME', 'URL', 'OUTCOMES', 'TYPES', 'ENABLED'],
+          ['ID', 'NAME', 'URL', 'OUTCOMES', 'TYPES', 'ENABLED', 'LAST DELIVERY'],
           data.map((t) => [
             t.id,
             t.name,
@@ -44,6 +49,7 @@ export const alertsListCommand: Command = {
             t.outcomes.join(','),
             t.types.join(',') || 'all',
             t.enabled ? 'yes' : 'no',
+            lastDelivery(t.lastDelivery),
           ]),
         ),
       );
