@@ -2,10 +2,10 @@
 // in Chromium against the real server and the built UI.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApiHarness, type TestUser } from './helpers/api-app.ts';
-import { launchChromium, PageWatch, seriousViolations } from './helpers/browser.ts';
+import { launchChromium, openAccountMenu, PageWatch, seriousViolations, signIn } from './helpers/browser.ts';
 import { testTaskType } from './helpers/test-types.ts';
 
 // Like the other browser tests, this runs in the embedded-database pass only: the routes it drives
@@ -24,22 +24,6 @@ let base: string;
 let browser: Browser;
 let tenant: string;
 let owner: TestUser;
-
-async function signIn(page: Page, watch: PageWatch, who: TestUser) {
-  await watch.leave(() => page.goto(`${base}/`));
-  await page.waitForURL(/\/sign-in/);
-  await page.getByLabel('Email').fill(who.email);
-  await page.getByRole('textbox', { name: 'Password' }).fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/t\/[0-9a-f-]+\/operations/);
-}
-
-async function openMenu(page: Page, item: string, heading: string) {
-  // The account menu shows the display name when wide, "Account" when narrow.
-  await page.getByRole('button', { name: /^(owner|Account)$/ }).click();
-  await page.getByRole('menuitem', { name: item }).click();
-  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-}
 
 describe.runIf(EMBEDDED)('account and invitations pages in Chromium', { timeout: 150_000 }, () => {
   beforeAll(async () => {
@@ -70,8 +54,8 @@ describe.runIf(EMBEDDED)('account and invitations pages in Chromium', { timeout:
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);
     const watch = new PageWatch(page);
-    await signIn(page, watch, owner);
-    await openMenu(page, 'Account and tokens', 'Account');
+    await signIn(page, watch, base, owner);
+    await openAccountMenu(page, 'owner', 'Account and tokens', 'Account');
     expect(await seriousViolations(page)).toEqual([]);
 
     const form = page.getByRole('form', { name: 'New API token' });
@@ -113,10 +97,8 @@ describe.runIf(EMBEDDED)('account and invitations pages in Chromium', { timeout:
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);
     const watch = new PageWatch(page);
-    await signIn(page, watch, person);
-    await page.getByRole('button', { name: /^(changer|Account)$/ }).click();
-    await page.getByRole('menuitem', { name: 'Account and tokens' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
+    await signIn(page, watch, base, person);
+    await openAccountMenu(page, 'changer', 'Account and tokens', 'Account');
 
     const change = page.getByRole('form', { name: 'Change password' });
     const newPassword = 'a brand new passphrase 2';
@@ -162,8 +144,8 @@ describe.runIf(EMBEDDED)('account and invitations pages in Chromium', { timeout:
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);
     const watch = new PageWatch(page);
-    await signIn(page, watch, owner);
-    await openMenu(page, 'Invitations', 'Invitations');
+    await signIn(page, watch, base, owner);
+    await openAccountMenu(page, 'owner', 'Invitations', 'Invitations');
     await page.getByRole('cell', { name: 'second@example.test', exact: true }).waitFor();
     expect(await page.getByRole('cell', { name: owner.email.toLowerCase(), exact: true }).count()).toBe(2);
     expect(await seriousViolations(page)).toEqual([]);

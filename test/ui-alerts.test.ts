@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature } from '../src/alerts/signature.ts';
 import { type ApiHarness, startApiHarness, type TestUser } from './helpers/api-app.ts';
-import { launchChromium, PageWatch, seriousViolations } from './helpers/browser.ts';
+import { launchChromium, openAccountMenu, PageWatch, seriousViolations, signIn } from './helpers/browser.ts';
 import { testTaskType } from './helpers/test-types.ts';
 import { timeBudget } from './helpers/time.ts';
 
@@ -61,22 +61,6 @@ let browser: Browser;
 let tenant: string;
 let owner: TestUser;
 let viewer: TestUser;
-
-async function signIn(page: Page, watch: PageWatch, who: TestUser) {
-  await watch.leave(() => page.goto(`${base}/`));
-  await page.waitForURL(/\/sign-in/);
-  await page.getByLabel('Email').fill(who.email);
-  await page.getByRole('textbox', { name: 'Password' }).fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/t\/[0-9a-f-]+\/operations/);
-}
-
-/** The account menu (the display name when wide, "Account" when narrow), then its Alerts item. */
-async function openAlerts(page: Page, displayName: string) {
-  await page.getByRole('button', { name: new RegExp(`^(${displayName}|Account)$`) }).click();
-  await page.getByRole('menuitem', { name: 'Alerts' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Alerts' }).waitFor();
-}
 
 /** Axe on the page once its transitions (a dialog fading in) have ended: colours are then final. */
 async function axeClean(page: Page, state: string) {
@@ -132,8 +116,8 @@ describe.runIf(EMBEDDED)('the alerts page in Chromium', { timeout: timeBudget(24
     const page = await context.newPage();
     page.setDefaultTimeout(timeBudget(30_000));
     const watch = new PageWatch(page);
-    await signIn(page, watch, owner);
-    await openAlerts(page, 'owner');
+    await signIn(page, watch, base, owner);
+    await openAccountMenu(page, 'owner', 'Alerts', 'Alerts');
     await page.getByText('No alert targets yet').waitFor();
     await axeClean(page, 'no targets');
 
@@ -272,8 +256,8 @@ describe.runIf(EMBEDDED)('the alerts page in Chromium', { timeout: timeBudget(24
     page.on('request', (r) => {
       if (r.url().includes('/alert-targets')) asked.push(`${r.method()} ${r.url()}`);
     });
-    await signIn(page, watch, viewer);
-    await openAlerts(page, 'viewer');
+    await signIn(page, watch, base, viewer);
+    await openAccountMenu(page, 'viewer', 'Alerts', 'Alerts');
     const reason = page.getByTestId('alerts-read-only');
     await reason.waitFor();
     expect(await reason.textContent()).toContain("Only the tenant's owners see and manage its alert targets");
@@ -347,8 +331,8 @@ describe.runIf(EMBEDDED)('the alerts page in Chromium', { timeout: timeBudget(24
     const page = await context.newPage();
     page.setDefaultTimeout(timeBudget(30_000));
     const watch = new PageWatch(page);
-    await signIn(page, watch, owner);
-    await openAlerts(page, 'owner');
+    await signIn(page, watch, base, owner);
+    await openAccountMenu(page, 'owner', 'Alerts', 'Alerts');
     const card = page.getByRole('region', { name: 'pager (nights)' });
     await card.getByRole('button', { name: 'Delivery log of pager (nights)' }).click();
     await card.getByRole('table').waitFor();

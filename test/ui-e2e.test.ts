@@ -11,7 +11,7 @@ import { createSuite, type Suite } from '../src/main/suite.ts';
 import { createLogger } from '../src/shared/logger.ts';
 import { loadRootKey } from '../src/shared/secret-key.ts';
 import { DEMO_TENANTS, seedDemo } from '../src/suite/demo.ts';
-import { launchChromium, PageWatch, seriousViolations } from './helpers/browser.ts';
+import { launchChromium, PageWatch, seriousViolations, signIn } from './helpers/browser.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { startTestLedger, TEST_SECRET_KEY, type TestLedger } from './helpers/ledger.ts';
 import { timeBudget } from './helpers/time.ts';
@@ -52,16 +52,6 @@ async function newPage(viewport = { width: 1280, height: 800 }): Promise<{ page:
   const watch = new PageWatch(page);
   watches.push(watch);
   return { page, watch };
-}
-
-async function signIn(page: Page, watch: PageWatch, who: { email: string; password: string }) {
-  await watch.leave(() => page.goto(`${base}/`));
-  await page.waitForURL(/\/sign-in/);
-  await page.getByLabel('Email').fill(who.email);
-  await page.getByRole('textbox', { name: 'Password' }).fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/t\/[0-9a-f-]+\/operations/);
-  await page.getByTestId('run-row').first().waitFor();
 }
 
 const rowIds = (page: Page) =>
@@ -144,7 +134,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(300_000) },
     await watch.leave(() => page.goto(`${base}/`));
     await expectAccessible(page, 'sign-in');
     const operator = cred(CONTOSO.name, 'operator');
-    await signIn(page, watch, operator);
+    await signIn(page, watch, base, operator, { rows: true });
     await expectAccessible(page, 'operations');
     // Slow Graph for this tenant, so the run is visibly in progress for a while.
     const simulator = await suite.connections.simulator();
@@ -203,7 +193,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(300_000) },
 
   it('clicking Sync now twice while the first is active leads to the same run', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, cred(CONTOSO.name, 'owner'));
+    await signIn(page, watch, base, cred(CONTOSO.name, 'owner'), { rows: true });
     const simulator = await suite.connections.simulator();
     simulator.injectFault(CONTOSO.directoryId, '*', { kind: 'slow', delayMs: 1500, times: 6 });
     await nav(page, 'Inventory');
@@ -229,7 +219,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(300_000) },
 
   it('filters and search by id narrow the list, a reload restores the view, and older/newer page through', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, owner);
+    await signIn(page, watch, base, owner, { rows: true });
     await page.getByRole('combobox', { name: 'Tenant' }).waitFor();
     const firstPage = await rowIds(page);
     expect(firstPage.length).toBe(25);
@@ -286,7 +276,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(300_000) },
 
   it('a viewer sees no start, cancel or retry control; the switcher lists only their tenant; another tenant’s run is not found', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, cred(CONTOSO.name, 'viewer'));
+    await signIn(page, watch, base, cred(CONTOSO.name, 'viewer'), { rows: true });
     await page.getByRole('combobox', { name: 'Tenant' }).click();
     expect(await page.getByRole('option').allTextContents()).toEqual([CONTOSO.name]);
     await page.keyboard.press('Escape');
@@ -339,7 +329,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(300_000) },
 
   it('switching tenant shows only that tenant’s runs', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, owner);
+    await signIn(page, watch, base, owner, { rows: true });
     await pickOption(page, 'Tenant', FABRIKAM.name);
     await page.waitForURL(new RegExp(`/t/${FABRIKAM.id}/operations`));
     await expect.poll(async () => (await rowIds(page)).length, { timeout: 30_000 }).toBeGreaterThan(0);
@@ -352,7 +342,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(300_000) },
 
   it('restore: the dry run shows what would change; executing creates a record and a mirrored run that link to each other', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, cred(CONTOSO.name, 'operator'));
+    await signIn(page, watch, base, cred(CONTOSO.name, 'operator'), { rows: true });
     // Change one policy in the tenant so the baseline differs from it.
     const simulator = await suite.connections.simulator();
     const policy = simulator.listPolicies(CONTOSO.directoryId, 'deviceConfigurations')[0]!;
@@ -440,7 +430,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(300_000) },
       { width: 390, height: 844 },
     ]) {
       const { page, watch } = await newPage(viewport);
-      await signIn(page, watch, owner);
+      await signIn(page, watch, base, owner, { rows: true });
       const tenant = new URL(page.url()).pathname.split('/')[2];
       const someRun = (await rowIds(page))[0]!;
       const pages: [string, string, () => Promise<unknown>][] = [
@@ -510,7 +500,7 @@ describe.runIf(EMBEDDED)('web UI in Chromium', { timeout: timeBudget(300_000) },
 
   it("the run page shows the run's events as they are written: the throttling wait, then the completion", async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, cred(CONTOSO.name, 'viewer'));
+    await signIn(page, watch, base, cred(CONTOSO.name, 'viewer'), { rows: true });
     const simulator = await suite.connections.simulator();
     simulator.injectFault(CONTOSO.directoryId, 'deviceConfigurations', {
       kind: 'throttle',

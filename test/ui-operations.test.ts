@@ -12,7 +12,7 @@ import { createSuite, type Suite } from '../src/main/suite.ts';
 import { createLogger } from '../src/shared/logger.ts';
 import { loadRootKey } from '../src/shared/secret-key.ts';
 import { DEMO_TENANTS, seedDemo } from '../src/suite/demo.ts';
-import { launchChromium, PageWatch, seriousViolations } from './helpers/browser.ts';
+import { launchChromium, PageWatch, seriousViolations, signIn } from './helpers/browser.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { startTestLedger, TEST_SECRET_KEY, type TestLedger } from './helpers/ledger.ts';
 
@@ -65,16 +65,6 @@ async function newPage(
   const watch = new PageWatch(page);
   watches.push(watch);
   return { page, watch };
-}
-
-async function signIn(page: Page, watch: PageWatch, who: { email: string; password: string }) {
-  await watch.leave(() => page.goto(`${base}/`));
-  await page.waitForURL(/\/sign-in/);
-  await page.getByLabel('Email').fill(who.email);
-  await page.getByRole('textbox', { name: 'Password' }).fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/t\/[0-9a-f-]+\/operations/);
-  await page.getByTestId('run-row').first().waitFor();
 }
 
 async function expectAccessible(page: Page, what: string) {
@@ -136,7 +126,7 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
 
   it('first load of the Operations page is at most 300 KB of compressed JavaScript', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, owner);
+    await signIn(page, watch, base, owner, { rows: true });
     const scripts = new Map<string, number>();
     page.on('response', async (r) => {
       if (r.request().resourceType() !== 'script') return;
@@ -157,7 +147,7 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
 
   it('run numbers are distinct on the demo data, shown with copy buttons, and searchable as shown', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, owner);
+    await signIn(page, watch, base, owner, { rows: true });
     const all: { id: string; number: number }[] = [];
     let cursor: string | null = null;
     do {
@@ -203,7 +193,7 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
       [{ width: 390, height: 844 }, 'dark'],
     ] as const) {
       const { page, watch } = await newPage(viewport, scheme);
-      await signIn(page, watch, owner);
+      await signIn(page, watch, base, owner, { rows: true });
       const failed = (
         await apiGet(page, `/api/v1/tenants/${CONTOSO.id}/operations?outcome=failed&limit=50`)
       ).data.find((r: { failureSummary: unknown[] }) => r.failureSummary.length > 0);
@@ -226,7 +216,7 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
 
   it('bulk retry of three failed runs: one retry each, linked both ways; a second retry is refused in the page', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, cred(CONTOSO.name, 'operator'));
+    await signIn(page, watch, base, cred(CONTOSO.name, 'operator'), { rows: true });
     const simulator = await suite.connections.simulator();
     const heal = simulator.injectFault(CONTOSO.directoryId, '*', { kind: 'error', status: 403 });
     const failed: string[] = [];
@@ -284,7 +274,7 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
 
   it('a list open across a server restart says "reconnecting", then shows a run finished meanwhile within seconds', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, owner);
+    await signIn(page, watch, base, owner, { rows: true });
     await page.locator('[data-testid=live-state][data-state=live]').waitFor();
     const simulator = await suite.connections.simulator();
     simulator.injectFault(CONTOSO.directoryId, '*', { kind: 'slow', delayMs: 1500, times: 6 });
@@ -317,7 +307,7 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
 
   it('the restore wizard completes dry run → execute 20 times in a row; its choices live in the URL', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, cred(CONTOSO.name, 'operator'));
+    await signIn(page, watch, base, cred(CONTOSO.name, 'operator'), { rows: true });
     const sets = await apiGet(page, `/api/v1/tenants/${CONTOSO.id}/backup-sets`);
     const set = sets.data.find((s: { name: string }) => s.name === 'Baseline');
     const items = await apiGet(page, `/api/v1/tenants/${CONTOSO.id}/backup-sets/${set.id}/items`);
@@ -364,7 +354,7 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
       [{ width: 390, height: 844 }, 'light'],
     ] as const) {
       const { page, watch } = await newPage(viewport, scheme);
-      await signIn(page, watch, owner);
+      await signIn(page, watch, base, owner, { rows: true });
       expect(await page.evaluate('document.documentElement.getAttribute("data-mantine-color-scheme")')).toBe(
         scheme,
       );
@@ -418,7 +408,7 @@ describe.runIf(EMBEDDED)('the Operations screen in Chromium', { timeout: 400_000
 
   it('the Overview counts restore dry runs apart ("Restore (dry run)"), and its link lists just them', async () => {
     const { page, watch } = await newPage();
-    await signIn(page, watch, owner);
+    await signIn(page, watch, base, owner, { rows: true });
     await watch.leave(() => page.goto(`${base}/t/${CONTOSO.id}/overview?window=30d`));
     const card = page.locator('[data-testid=type-stats][data-type="restore.execute"][data-dry-run]');
     await card.getByRole('heading', { name: 'Restore (dry run)' }).waitFor();

@@ -122,3 +122,30 @@ export async function seriousViolations(page: Page): Promise<string[]> {
           .join(', ')}`,
     );
 }
+
+/**
+ * Signs in through the sign-in page, as a person does, and waits for the tenant's Operations page
+ * (with its first row when `rows` is set). `base` is the server's URL.
+ */
+export async function signIn(
+  page: Page,
+  watch: PageWatch,
+  base: string,
+  who: { email: string; password: string },
+  opts: { rows?: boolean } = {},
+): Promise<void> {
+  await watch.leave(() => page.goto(`${base}/`));
+  await page.waitForURL(/\/sign-in/);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByRole('textbox', { name: 'Password' }).fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/t\/[0-9a-f-]+\/operations/);
+  if (opts.rows) await page.getByTestId('run-row').first().waitFor();
+}
+
+/** An item of the account menu (the display name when wide, "Account" when narrow), then its page. */
+export async function openAccountMenu(page: Page, displayName: string, item: string, heading: string) {
+  await page.getByRole('button', { name: new RegExp(`^(${displayName}|Account)$`) }).click();
+  await page.getByRole('menuitem', { name: item }).click();
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+}
